@@ -1,0 +1,37 @@
+"""``kgfm train --stage graph|pretrain|finetune --config FILE``."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from kgfm.cli.errors import friendly_errors
+
+
+class Stage(str, Enum):
+    graph = "graph"
+    pretrain = "pretrain"
+    finetune = "finetune"
+
+
+def train(
+    stage: Stage = typer.Option(..., help="graph: GNN encoder + FAISS index; pretrain: fusion LM; finetune: QA"),
+    config: Path = typer.Option(..., "--config", "-c", help="YAML config (configs/*.yaml)"),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help="override a config value: key.sub=value"),
+    resume: bool = typer.Option(False, "--resume", help="continue from the last checkpoint"),
+) -> None:
+    """Train one stage from a YAML config; the resolved config is saved beside the outputs."""
+    with friendly_errors():
+        from kgfm.config import parse_overrides
+
+        overrides = parse_overrides(set_)
+        if stage is Stage.graph:
+            from kgfm.encoder.train import main as run
+        elif stage is Stage.pretrain:
+            from kgfm.fusion.pretrain import main as run
+        else:
+            from kgfm.qa.finetune import main as run
+        run(config, overrides, resume)

@@ -1,0 +1,190 @@
+"""The store interface every later stage uses, and the value types it returns.
+
+Both backends (:mod:`kgfm.store.embedded`, :mod:`kgfm.store.neo4j`) implement
+:class:`GraphStore`. The graph model is the same on both:
+
+* ``(:Entity {id, idx, name, description, types, props})`` -- ``id`` unique, ``idx`` a dense
+  integer assigned on first insert and never changed (the entity vocabulary);
+* one relationship type per relation, named by :func:`kgfm.store.names.rel_type_name`,
+  each relationship carrying ``predicate`` (the original IRI/string);
+* ``(:RelationType {name, idx, predicate})`` -- the relation vocabulary.
+
+Vocabularies only grow, so integer ids exported by :meth:`GraphStore.export_tensors`
+stay stable across runs and re-loads.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+
+class StoreError(Exception):
+    """A store problem worth a clear one-line message (unreachable, auth, bad query)."""
+
+
+@dataclass(frozen=True, slots=True)
+class EntityRow:
+    """An entity to insert or update.
+
+    ``idx`` is assigned by the loader for new entities and ignored for existing ones.
+    ``props`` values are strings; the store keeps them as one JSON object.
+    """
+
+    id: str
+    idx: int = -1
+    name: str | None = None
+    description: str | None = None
+    types: tuple[str, ...] = ()
+    props: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class TripleRow:
+    """A relationship to insert: ``head_id -[rel_type {predicate}]-> tail_id``."""
+
+    head_id: str
+    rel_type: str
+    tail_id: str
+    predicate: str
+
+
+@dataclass(frozen=True)
+class GraphCounts:
+    entities: int
+    relations: int
+    triples: int
+    per_relation: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class GraphTensors:
+    """The whole graph as integer-indexed arrays (numpy; the encoder turns them into torch).
+
+    Args:
+        entity_ids: ``entity_ids[i]`` is the id of the entity with ``idx == i``.
+        entity_names: Display names aligned with ``entity_ids`` (``None`` where unknown).
+        relation_types: ``relation_types[r]`` is the relationship type with ``idx == r``.
+        relation_predicates: Original predicate strings aligned with ``relation_types``.
+        head_index: ``[num_triples]`` int64 entity idx of each head.
+        rel_type: ``[num_triples]`` int64 relation idx.
+        tail_index: ``[num_triples]`` int64 entity idx of each tail.
+    """
+
+    entity_ids: list[str]
+    entity_names: list[str | None]
+    relation_types: list[str]
+    relation_predicates: list[str]
+    head_index: np.ndarray
+    rel_type: np.ndarray
+    tail_index: np.ndarray
+    entity_descriptions: list[str | None] | None = None
+
+    @property
+    def num_entities(self) -> int:
+        return len(self.entity_ids)
+
+    @property
+    def num_relations(self) -> int:
+        return len(self.relation_types)
+
+    @property
+    def num_triples(self) -> int:
+        return int(self.head_index.shape[0])
+
+    def edge_index(self) -> np.ndarray:
+        """``[2, num_triples]`` array of (head, tail), PyG convention."""
+        return np.stack([self.head_index, self.tail_index])
+
+
+@dataclass(frozen=True)
+class Neighbor:
+    """An entity reached from a start entity within k hops."""
+
+    id: str
+    name: str | None
+    hops: int
+
+
+@dataclass(frozen=True)
+class PathResult:
+    """One path: ``nodes[0] -rels[0]- nodes[1] ...``; ``directions[i]`` is ``+1`` when the
+    i-th relationship points from ``nodes[i]`` to ``nodes[i+1]``, ``-1`` otherwise."""
+
+    nodes: tuple[str, ...]
+    names: tuple[str | None, ...]
+    rels: tuple[str, ...]
+    directions: tuple[int, ...]
+
+    def __len__(self) -> int:
+        return len(self.rels)
+
+
+class GraphStore(abc.ABC):
+    """What every backend offers. All values travel as query parameters."""
+
+    backend: str = "abstract"
+
+    # ---- writing -------------------------------------------------------------------
+    @abc.abstractmethod
+    def ensure_schema(self, rel_types: Iterable[tuple[str, str]] = ()) -> None:
+        """Create constraints/tables, and relationship types ``(rel_type, predicate)``."""
+
+    @abc.abstractmethod
+    def insert_entities(self, rows: Sequence[EntityRow]) -> int:
+        """Insert entities whose ids are not yet stored (the caller filtered them). Returns count."""
+
+    @abc.abstractmethod
+    def update_entities(self, rows: Sequence[EntityRow]) -> int:
+        """Set name/description/types/props of existing entities (``None`` fields untouched)."""
+
+    @abc.abstractmethod
+    def insert_triples(self, rel_type: str, rows: Sequence[TripleRow]) -> int:
+        """Insert relationships of one type whose (head, tail) is not stored yet. Returns count."""
+
+    @abc.abstractmethod
+    def register_relations(self, rows: Sequence[tuple[str, int, str]]) -> None:
+        """Store new relation vocabulary entries ``(rel_type, idx, predicate)``."""
+
+    # ---- reading -------------------------------------------------------------------
+    @abc.abstractmethod
+    def entity_index(self) -> dict[str, int]:
+        """Map of every stored entity id to its ``idx``."""
+
+    @abc.abstractmethod
+    def relation_index(self) -> dict[str, tuple[int, str]]:
+        """Map of every relationship type to ``(idx, predicate)``."""
+
+    @abc.abstractmethod
+    def counts(self) -> GraphCounts: ...
+
+    @abc.abstractmethod
+    def export_tensors(self, with_text: bool = False) -> GraphTensors:
+        """The whole graph as :class:`GraphTensors`; ``with_text`` adds descriptions."""
+
+    @abc.abstractmethod
+    def get_entity(self, entity_id: str) -> dict[str, Any] | None: ...
+
+    @abc.abstractmethod
+    def neighbors(self, entity_id: str, hops: int = 1, limit: int = 1000) -> list[Neighbor]:
+        """Entities within ``hops`` (either direction), nearest first, ``limit`` at most."""
+
+    @abc.abstractmethod
+    def paths(self, source_id: str, target_id: str, max_hops: int = 3, limit: int = 10) -> list[PathResult]:
+        """Shortest undirected paths from ``source_id`` to ``target_id``."""
+
+    @abc.abstractmethod
+    def cypher(self, query: str, params: dict[str, Any] | None = None, write: bool = False) -> list[dict[str, Any]]:
+        """Run a user query. Read-only unless ``write``: the backend refuses writes itself."""
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> "GraphStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
