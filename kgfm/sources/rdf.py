@@ -1,0 +1,320 @@
+"""RDF readers (rdflib): N-Triples/N-Quads streamed line by line, other syntaxes parsed whole.
+
+* ``nt`` / ``nquads``: each line is parsed on its own with rdflib's N-Triples term
+  grammar, so memory stays flat and a bad line becomes one :class:`Reject` with its line
+  number while the rest of the file still loads. Graph names of quads are dropped.
+  Attributes are yielded as one :class:`EntityInfo` per attribute line (the loader merges
+  them); a name/description is only re-emitted for a subject when it beats the one
+  already emitted (English > untagged > other languages), so "last wins" merging
+  keeps the best one.
+* ``turtle`` / ``trig`` / ``xml`` / ``json-ld``: the document is parsed whole by rdflib
+  (memory grows with the file, roughly 1-2 KB per triple in rdflib's in-memory store).
+  A syntax error yields a single :class:`Reject` carrying the line rdflib reports (0
+  when it reports none) and no other records, since the document is unreliable.
+  All triples come first, then one merged :class:`EntityInfo` per subject with attributes.
+
+Term mapping is in :mod:`kgfm.sources.rdf_terms`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+from xml.sax import SAXParseException
+
+from rdflib import Dataset, Graph
+from rdflib.plugins.parsers.notation3 import BadSyntax
+from rdflib.plugins.parsers.ntriples import W3CNTriplesParser, r_nodeid, r_tail, r_wspace
+from rdflib.plugins.stores.memory import Memory
+from rdflib.term import BNode, Literal, Node
+
+from kgfm.sources.formats import bad_utf8, clip, open_text, read_error
+from kgfm.sources.rdf_terms import (
+    DESCRIPTION_PREDICATES,
+    NAME_PREDICATES,
+    RDF_TYPE,
+    WELL_KNOWN_PREFIXES,
+    TermMapper,
+    literal_rank,
+    local_name,
+)
+from kgfm.sources.records import EntityInfo, Record, Reject, SourceError, Triple
+
+LINE_FORMATS = frozenset({"nt", "nquads"})
+DOCUMENT_FORMATS = {"turtle": "turtle", "trig": "trig", "xml": "xml", "json-ld": "json-ld"}
+_READ_ERRORS = (OSError, EOFError, zlib.error)
+_PROP_JOIN = "; "
+
+
+# ---------------------------------------------------------------------------------------
+# statement classification (shared)
+# ---------------------------------------------------------------------------------------
+@dataclass
+class _Attrs:
+    """Attributes collected for one subject."""
+
+    name: str | None = None
+    name_rank: tuple[int, int] | None = None
+    description: str | None = None
+    description_rank: tuple[int, int] | None = None
+    types: list[str] = field(default_factory=list)
+    props: dict[str, list[str]] = field(default_factory=dict)
+
+    def offer_name(self, value: str, rank: tuple[int, int]) -> bool:
+        if self.name_rank is None or rank < self.name_rank:
+            self.name, self.name_rank = value, rank
+            return True
+        return False
+
+    def offer_description(self, value: str, rank: tuple[int, int]) -> bool:
+        if self.description_rank is None or rank < self.description_rank:
+            self.description, self.description_rank = value, rank
+            return True
+        return False
+
+    def to_info(self, entity_id: str) -> EntityInfo:
+        return EntityInfo(
+            id=entity_id,
+            name=self.name,
+            description=self.description,
+            types=tuple(self.types),
+            props={key: _PROP_JOIN.join(values) for key, values in self.props.items()},
+        )
+
+
+def _classify(
+    s: Node, p: Node, o: Node, mapper: TermMapper, attrs: dict[str, _Attrs], source: str, line: int
+) -> Record | None:
+    """Map one statement. Attributes are merged into ``attrs``; returns the record to
+    emit now for line formats (a Triple, or an EntityInfo carrying just this attribute,
+    or ``None`` when it adds nothing)."""
+    subject = mapper.node(s)
+    predicate = str(p)
+    if isinstance(o, Literal):
+        value = str(o)
+        acc = attrs.get(subject)
+        if acc is None:
+            acc = attrs[subject] = _Attrs()
+        rank = NAME_PREDICATES.get(predicate)
+        if rank is not None:
+            if acc.offer_name(value, literal_rank(o, rank)):
+                return EntityInfo(subject, name=value)
+            return None
+        rank = DESCRIPTION_PREDICATES.get(predicate)
+        if rank is not None:
+            if acc.offer_description(value, literal_rank(o, rank)):
+                return EntityInfo(subject, description=value)
+            return None
+        key = mapper.prop_key(predicate)
+        values = acc.props.setdefault(key, [])
+        if value not in values:
+            values.append(value)
+        return EntityInfo(subject, props={key: value})
+    if predicate == RDF_TYPE and not isinstance(o, BNode):
+        type_name = local_name(str(o))
+        acc = attrs.get(subject)
+        if acc is None:
+            acc = attrs[subject] = _Attrs()
+        if type_name not in acc.types:
+            acc.types.append(type_name)
+        return EntityInfo(subject, types=(type_name,))
+    return Triple(subject, predicate, mapper.node(o), source, line)
+
+
+# ---------------------------------------------------------------------------------------
+# N-Triples / N-Quads, line by line
+# ---------------------------------------------------------------------------------------
+class _LineParser(W3CNTriplesParser):
+    """rdflib's N-Triples term grammar applied to one line; blank nodes keep their label."""
+
+    __slots__ = ()
+
+    def nodeid(self, bnode_context=None):  # type: ignore[override]
+        if self.peek("_"):
+            return BNode(self.eat(r_nodeid).group(1))
+        return False
+
+    def parse_line(self, text: str, quads: bool) -> tuple[Node, Node, Node] | None:
+        """The statement on ``text``, ``None`` for blank/comment lines.
+
+        Raises:
+            ValueError: with a short reason when the line is not valid.
+        """
+        self.line = text
+        self.eat(r_wspace)
+        if not self.line or self.line.startswith("#"):
+            return None
+        step = "subject (expected <IRI> or _:label)"
+        try:
+            s = self.subject()
+            self.eat(r_wspace)
+            step = "predicate (expected <IRI>)"
+            p = self.predicate()
+            self.eat(r_wspace)
+            step = "object (expected <IRI>, _:label or a literal)"
+            o = self.object()
+            self.eat(r_wspace)
+            if quads and not self.peek("."):
+                step = "graph name (expected <IRI> or _:label)"
+                if not (self.uriref() or self.nodeid()):
+                    raise ValueError(step)
+            step = "statement end (expected ' .')"
+            self.eat(r_tail)
+        except Exception:  # rdflib raises ParseError, and ValueError/KeyError on bad escapes
+            raise ValueError(f"bad {step}") from None
+        if self.line:
+            raise ValueError("trailing text after the final '.'")
+        return s, p, o
+
+
+def _read_lines(path: Path, fmt: str) -> Iterator[Record]:
+    source = str(path)
+    quads = fmt == "nquads"
+    label = "N-Quads" if quads else "N-Triples"
+    mapper = TermMapper(path.name, WELL_KNOWN_PREFIXES)
+    attrs: dict[str, _Attrs] = {}
+    parser = _LineParser()
+    lineno = 0
+    with open_text(path) as handle:
+        try:
+            for lineno, raw in enumerate(handle, 1):
+                text = raw.rstrip("\r\n")
+                if not raw.isascii() and bad_utf8(raw):
+                    yield Reject(source, lineno, "invalid UTF-8 bytes", clip(raw))
+                    continue
+                try:
+                    statement = parser.parse_line(text, quads)
+                except ValueError as exc:
+                    yield Reject(source, lineno, f"{label} syntax error: {exc}", clip(text))
+                    continue
+                if statement is None:
+                    continue
+                record = _classify(*statement, mapper, attrs, source, lineno)
+                if record is not None:
+                    yield record
+        except _READ_ERRORS as exc:
+            raise read_error(path, exc, lineno + 1) from None
+
+
+# ---------------------------------------------------------------------------------------
+# Turtle / TriG / RDF-XML / JSON-LD, whole document
+# ---------------------------------------------------------------------------------------
+class _OrderedMemory(Memory):
+    """rdflib's in-memory store that also remembers first-insertion order of statements
+    (its own iteration order follows a set, so it differs between runs)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.order: list[tuple[Node, Node, Node]] = []
+        self._seen: set[tuple[Node, Node, Node]] = set()
+
+    def add(self, triple, context, quoted=False):  # type: ignore[override]
+        super().add(triple, context, quoted)
+        if not quoted and triple not in self._seen:
+            self._seen.add(triple)
+            self.order.append(triple)
+
+
+_LINE_IN_MESSAGE = re.compile(r"\bline[: ]+(\d+)", re.IGNORECASE)
+
+
+def _error_line(exc: BaseException) -> int:
+    """The 1-based line an rdflib parse error points at, 0 if it gives none."""
+    if isinstance(exc, BadSyntax):
+        # rdflib's own line counter over-counts after backtracking; the character offset
+        # into the (whole) document it keeps is exact.
+        try:
+            return exc._str.decode("utf-8", "replace")[: exc._i].count("\n") + 1
+        except (AttributeError, TypeError):
+            return int(exc.lines) + 1
+    if isinstance(exc, SAXParseException):
+        return int(exc.getLineNumber() or 0)
+    if isinstance(exc, json.JSONDecodeError):
+        return int(exc.lineno)
+    match = _LINE_IN_MESSAGE.search(str(exc))
+    return int(match.group(1)) if match else 0
+
+
+def _error_reason(fmt: str, exc: BaseException) -> str:
+    if isinstance(exc, BadSyntax):
+        detail = exc._why  # the bare reason, without rdflib's multi-line context dump
+    elif isinstance(exc, SAXParseException):
+        detail = exc.getMessage()
+    elif isinstance(exc, json.JSONDecodeError):
+        detail = exc.msg
+    else:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return f"{fmt} syntax error: {detail}"
+
+
+def _read_document(path: Path, fmt: str) -> Iterator[Record]:
+    source = str(path)
+    try:
+        with open_text(path) as handle:
+            text = handle.read()
+    except _READ_ERRORS as exc:
+        raise read_error(path, exc) from None
+    if bad_utf8(text):
+        position = next(i for i, ch in enumerate(text) if "\udc80" <= ch <= "\udcff")
+        yield Reject(source, text.count("\n", 0, position) + 1, "invalid UTF-8 bytes")
+        return
+    store = _OrderedMemory()
+    graph: Graph = Dataset(store=store, default_union=True) if fmt in ("trig", "json-ld") else Graph(store=store)
+    rdflib_log = logging.getLogger("rdflib")
+    previous = rdflib_log.level
+    rdflib_log.setLevel(logging.ERROR)
+    try:
+        graph.parse(data=text, format=DOCUMENT_FORMATS[fmt], publicID=f"file:///{path.name}")
+    except Exception as exc:  # rdflib surfaces syntax errors as many exception types
+        line = _error_line(exc)
+        lines = text.split("\n")
+        shown = clip(lines[line - 1]) if 0 < line <= len(lines) else ""
+        yield Reject(source, line, _error_reason(fmt, exc), shown)
+        return
+    finally:
+        rdflib_log.setLevel(previous)
+    del text
+    prefixes = dict(WELL_KNOWN_PREFIXES)
+    for prefix, namespace in graph.namespaces():
+        if prefix and str(namespace) not in prefixes:
+            prefixes[str(namespace)] = prefix
+    labels: dict[BNode, str] = {}
+    for triple in store.order:
+        for term in triple:
+            if isinstance(term, BNode) and term not in labels:
+                labels[term] = f"#{len(labels)}"
+    mapper = TermMapper(path.name, prefixes, labels)
+    attrs: dict[str, _Attrs] = {}
+    for s, p, o in store.order:
+        record = _classify(s, p, o, mapper, attrs, source, 0)
+        if isinstance(record, Triple):
+            yield record
+    for entity_id, acc in attrs.items():
+        yield acc.to_info(entity_id)
+
+
+def read_rdf(path: Path, fmt: str) -> Iterator[Record]:
+    """Stream records from an RDF file (plain or ``.gz``).
+
+    Args:
+        path: The file.
+        fmt: ``"nt"``, ``"nquads"`` (streamed per line) or ``"turtle"``, ``"trig"``,
+            ``"xml"``, ``"json-ld"`` (parsed whole).
+
+    Raises:
+        SourceError: the file cannot be opened or read.
+    """
+    path = Path(path)
+    if fmt in LINE_FORMATS:
+        return _read_lines(path, fmt)
+    if fmt in DOCUMENT_FORMATS:
+        return _read_document(path, fmt)
+    raise SourceError(str(path), f"read_rdf cannot read format {fmt!r}")
+
+
+__all__ = ["read_rdf"]
