@@ -3,7 +3,8 @@
 One triple per line. Line endings (LF or CRLF) are stripped, blank lines and lines
 starting with ``#`` are skipped, and a first row ``head,relation,tail`` (any case, any
 of the three delimiters) is taken as a header and skipped. A line with the wrong number
-of fields, an empty field or invalid UTF-8 becomes a :class:`Reject`.
+of fields, an empty field or invalid UTF-8 becomes a :class:`Reject`. CSV fields are
+parsed by the csv module (quotes, embedded delimiters) and stripped of surrounding spaces.
 
 Two APIs over the same rules:
 
@@ -133,9 +134,10 @@ def _csv_batches(path: Path, batch_size: int) -> Iterator[tuple[list[Row], list[
                     start = reader.line_num + 1
                     continue
                 lineno, start = start, reader.line_num + 1
-                if not fields or (len(fields) == 1 and not fields[0].strip()):
+                fields = [value.strip() for value in fields]
+                if not fields or fields == [""]:
                     continue
-                if fields[0].lstrip().startswith("#"):
+                if fields[0].startswith("#"):
                     continue
                 if header_pending:
                     header_pending = False

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import warnings
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -269,7 +270,9 @@ def _read_document(path: Path, fmt: str) -> Iterator[Record]:
     previous = rdflib_log.level
     rdflib_log.setLevel(logging.ERROR)
     try:
-        graph.parse(data=text, format=DOCUMENT_FORMATS[fmt], publicID=f"file:///{path.name}")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # rdflib's own ConjunctiveGraph use
+            graph.parse(data=text, format=DOCUMENT_FORMATS[fmt], publicID=f"file:///{path.name}")
     except Exception as exc:  # rdflib surfaces syntax errors as many exception types
         line = _error_line(exc)
         lines = text.split("\n")
