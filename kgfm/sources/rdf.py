@@ -1,19 +1,22 @@
 """RDF readers (rdflib): N-Triples/N-Quads streamed line by line, other syntaxes parsed whole.
 
 * ``nt`` / ``nquads``: each line is parsed on its own with rdflib's N-Triples term
-  grammar, so memory stays flat and a bad line becomes one :class:`Reject` with its line
-  number while the rest of the file still loads. Graph names of quads are dropped.
-  Attributes are yielded as one :class:`EntityInfo` per attribute line (the loader merges
-  them); a name/description is only re-emitted for a subject when it beats the one
-  already emitted (English > untagged > other languages), so "last wins" merging
-  keeps the best one.
+  grammar; triples are yielded as they are read and a bad line becomes one
+  :class:`Reject` with its line number while the rest of the file still loads. Graph
+  names of quads are dropped. Literal-valued statements (names, types, properties) are
+  merged per subject and yielded as one :class:`EntityInfo` per subject after the last
+  line, exactly as for the whole-document formats, so the result does not depend on
+  how a loader merges repeated records. Memory grows with the attribute statements only,
+  never with the triples.
 * ``turtle`` / ``trig`` / ``xml`` / ``json-ld``: the document is parsed whole by rdflib
   (memory grows with the file, roughly 1-2 KB per triple in rdflib's in-memory store).
   A syntax error yields a single :class:`Reject` carrying the line rdflib reports (0
   when it reports none) and no other records, since the document is unreliable.
   All triples come first, then one merged :class:`EntityInfo` per subject with attributes.
 
-Term mapping is in :mod:`kgfm.sources.rdf_terms`.
+Term mapping is in :mod:`kgfm.sources.rdf_terms`. It ignores the prefixes a document
+declares (property keys use a fixed table of well-known prefixes, else the local name), so
+the same graph gives the same records in every syntax.
 """
 
 from __future__ import annotations
@@ -66,17 +69,14 @@ class _Attrs:
     types: list[str] = field(default_factory=list)
     props: dict[str, list[str]] = field(default_factory=dict)
 
-    def offer_name(self, value: str, rank: tuple[int, int]) -> bool:
+    def offer_name(self, value: str, rank: tuple[int, int]) -> None:
+        """Keep ``value`` if it ranks strictly better (ties: the first one seen stays)."""
         if self.name_rank is None or rank < self.name_rank:
             self.name, self.name_rank = value, rank
-            return True
-        return False
 
-    def offer_description(self, value: str, rank: tuple[int, int]) -> bool:
+    def offer_description(self, value: str, rank: tuple[int, int]) -> None:
         if self.description_rank is None or rank < self.description_rank:
             self.description, self.description_rank = value, rank
-            return True
-        return False
 
     def to_info(self, entity_id: str) -> EntityInfo:
         return EntityInfo(
@@ -90,10 +90,9 @@ class _Attrs:
 
 def _classify(
     s: Node, p: Node, o: Node, mapper: TermMapper, attrs: dict[str, _Attrs], source: str, line: int
-) -> Record | None:
-    """Map one statement. Attributes are merged into ``attrs``; returns the record to
-    emit now for line formats (a Triple, or an EntityInfo carrying just this attribute,
-    or ``None`` when it adds nothing)."""
+) -> Triple | None:
+    """Map one statement: attributes are merged into ``attrs`` (``None`` is returned),
+    anything else comes back as a :class:`Triple`."""
     subject = mapper.node(s)
     predicate = str(p)
     if isinstance(o, Literal):
@@ -103,19 +102,17 @@ def _classify(
             acc = attrs[subject] = _Attrs()
         rank = NAME_PREDICATES.get(predicate)
         if rank is not None:
-            if acc.offer_name(value, literal_rank(o, rank)):
-                return EntityInfo(subject, name=value)
+            acc.offer_name(value, literal_rank(o, rank))
             return None
         rank = DESCRIPTION_PREDICATES.get(predicate)
         if rank is not None:
-            if acc.offer_description(value, literal_rank(o, rank)):
-                return EntityInfo(subject, description=value)
+            acc.offer_description(value, literal_rank(o, rank))
             return None
         key = mapper.prop_key(predicate)
         values = acc.props.setdefault(key, [])
         if value not in values:
             values.append(value)
-        return EntityInfo(subject, props={key: value})
+        return None
     if predicate == RDF_TYPE and not isinstance(o, BNode):
         type_name = local_name(str(o))
         acc = attrs.get(subject)
@@ -123,7 +120,7 @@ def _classify(
             acc = attrs[subject] = _Attrs()
         if type_name not in acc.types:
             acc.types.append(type_name)
-        return EntityInfo(subject, types=(type_name,))
+        return None
     return Triple(subject, predicate, mapper.node(o), source, line)
 
 
@@ -196,10 +193,12 @@ def _read_lines(path: Path, fmt: str) -> Iterator[Record]:
                 if statement is None:
                     continue
                 record = _classify(*statement, mapper, attrs, source, lineno)
-                if record is not None:
+                if isinstance(record, Triple):
                     yield record
         except _READ_ERRORS as exc:
             raise read_error(path, exc, lineno + 1) from None
+    for entity_id, acc in attrs.items():
+        yield acc.to_info(entity_id)
 
 
 # ---------------------------------------------------------------------------------------
@@ -282,20 +281,16 @@ def _read_document(path: Path, fmt: str) -> Iterator[Record]:
     finally:
         rdflib_log.setLevel(previous)
     del text
-    prefixes = dict(WELL_KNOWN_PREFIXES)
-    for prefix, namespace in graph.namespaces():
-        if prefix and str(namespace) not in prefixes:
-            prefixes[str(namespace)] = prefix
     labels: dict[BNode, str] = {}
     for triple in store.order:
         for term in triple:
             if isinstance(term, BNode) and term not in labels:
                 labels[term] = f"#{len(labels)}"
-    mapper = TermMapper(path.name, prefixes, labels)
+    mapper = TermMapper(path.name, WELL_KNOWN_PREFIXES, labels)
     attrs: dict[str, _Attrs] = {}
     for s, p, o in store.order:
         record = _classify(s, p, o, mapper, attrs, source, 0)
-        if isinstance(record, Triple):
+        if record is not None:
             yield record
     for entity_id, acc in attrs.items():
         yield acc.to_info(entity_id)

@@ -47,7 +47,8 @@ DESCRIPTION_PREDICATES: dict[str, int] = {
     _RDFS + "comment": 3,
 }
 
-#: Prefixes used to compact property keys (document prefixes are added for whole-file formats).
+#: Prefixes used to compact property keys. Fixed, not taken from documents, so keys do not
+#: depend on the syntax or on the prefixes an author happened to declare.
 WELL_KNOWN_PREFIXES: dict[str, str] = {
     "http://www.w3.org/1999/02/22-rdf-syntax-ns#": "rdf",
     _RDFS: "rdfs",
