@@ -145,9 +145,17 @@ class GraphStore(abc.ABC):
     def insert_triples(self, rel_type: str, rows: Sequence[TripleRow]) -> int:
         """Insert relationships of one type whose (head, tail) is not stored yet. Returns count."""
 
+    def insert_triple_columns(self, rel_type: str, heads: list[str], tails: list[str], predicates: list[str]) -> int:
+        """Column-wise :meth:`insert_triples` (the loader's bulk path; backends may override)."""
+        rows = [TripleRow(h, rel_type, t, p) for h, t, p in zip(heads, tails, predicates)]
+        return self.insert_triples(rel_type, rows)
+
     @abc.abstractmethod
     def register_relations(self, rows: Sequence[tuple[str, int, str]]) -> None:
         """Store new relation vocabulary entries ``(rel_type, idx, predicate)``."""
+
+    def checkpoint(self) -> None:
+        """Make everything written so far durable in the main files (no-op where not needed)."""
 
     # ---- reading -------------------------------------------------------------------
     @abc.abstractmethod

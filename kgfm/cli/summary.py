@@ -1,0 +1,52 @@
+"""Rendering command results for people: the build-graph summary and query tables."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from kgfm.store.loader import LoadReport
+
+
+def print_load_report(report: LoadReport, failed: bool = False) -> None:
+    console = Console(stderr=failed)
+    table = Table(title="build-graph: stopped early" if failed else "build-graph", show_header=False)
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    rows = [
+        ("entities written (new)", report.entities_new),
+        ("entities updated", report.entities_updated),
+        ("relations written (new)", report.relations_new),
+        ("triples read", report.triples_read),
+        ("triples written (new)", report.triples_new),
+        ("triples already stored", report.triples_existing),
+        ("rejected lines", report.rejected),
+        ("names matched / unmatched", f"{report.names_matched} / {report.names_unmatched}"),
+        ("store totals: entities / relations / triples",
+         f"{report.entities_total} / {report.relations_total} / {report.triples_total}"),
+        ("seconds", f"{report.seconds:.2f}"),
+        ("triples/s", f"{report.triples_per_second:,.0f}"),
+    ]
+    for key, value in rows:
+        table.add_row(key, f"{value:,}" if isinstance(value, int) else str(value))
+    console.print(table)
+    if report.rejected and report.rejects_path:
+        console.print(f"rejected lines with reasons: {report.rejects_path}")
+
+
+def print_rows(rows: list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False, default=str))
+        return
+    console = Console()
+    if not rows:
+        console.print("(no rows)")
+        return
+    table = Table(*rows[0].keys())
+    for row in rows:
+        table.add_row(*(json.dumps(v, ensure_ascii=False, default=str) if not isinstance(v, str) else v for v in row.values()))
+    console.print(table)
+    console.print(f"{len(rows)} row(s)")

@@ -1,0 +1,258 @@
+"""The embedded store: LadybugDB on disk, in-process Cypher, no server.
+
+Bulk writes go through ``COPY ... FROM <DataFrame>`` (LadybugDB's fastest path); the loader
+guarantees that only rows not yet stored reach :meth:`insert_entities` and
+:meth:`insert_triples`, because LadybugDB's COPY must never see a duplicate primary key.
+Each COPY is one transaction, so an interrupted load leaves whole batches or nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from kgfm.store import embedded_cypher as cy
+from kgfm.store.base import (
+    EntityRow,
+    GraphCounts,
+    GraphStore,
+    GraphTensors,
+    Neighbor,
+    PathResult,
+    StoreError,
+    TripleRow,
+)
+
+_UPDATE_BATCH = 10_000
+
+
+def _props_json(props: dict[str, str]) -> str | None:
+    return json.dumps(props, sort_keys=True, ensure_ascii=False) if props else None
+
+
+class EmbeddedStore(GraphStore):
+    """LadybugDB-backed :class:`GraphStore`.
+
+    Args:
+        path: Database file (created with its parent folder unless ``read_only``).
+        read_only: Open the database read-only; LadybugDB then refuses every write itself.
+        buffer_pool_mb: Buffer pool size.
+        bulk: Bulk-load mode: no automatic checkpoint after each write transaction (each
+            COPY otherwise pays one, ~10x the cost of small COPYs); :meth:`checkpoint` is
+            called by the loader at the end. Committed transactions stay durable in the WAL.
+    """
+
+    backend = "embedded"
+
+    def __init__(
+        self, path: Path | str, read_only: bool = False, buffer_pool_mb: int = 1024, bulk: bool = False
+    ) -> None:
+        import ladybug
+
+        self.path = Path(path)
+        self.read_only = read_only
+        if read_only and not self.path.exists():
+            raise StoreError(f"{self.path}: no graph here yet; run 'kgfm build-graph' first")
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = ladybug.Database(
+                str(self.path),
+                read_only=read_only,
+                buffer_pool_size=buffer_pool_mb * 1024 * 1024,
+                auto_checkpoint=not bulk,
+            )
+            self._conn = ladybug.Connection(self._db)
+        except RuntimeError as exc:
+            raise StoreError(f"{self.path}: cannot open the LadybugDB database ({exc})") from None
+        self._has_schema = False
+        self._known_rel_tables: set[str] = set()
+
+    # ---- low level -----------------------------------------------------------------
+    def _run(self, query: str, params: dict[str, Any] | None = None):
+        try:
+            return self._conn.execute(query, params or {})
+        except RuntimeError as exc:
+            raise StoreError(f"LadybugDB: {exc}".strip()) from None
+
+    def _rows(self, query: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        return list(self._run(query, params).rows_as_dict().get_all())
+
+    def _arrow(self, query: str, params: dict[str, Any] | None = None):
+        return self._run(query, params).get_as_arrow()
+
+    def _schema_exists(self) -> bool:
+        if not self._has_schema:
+            tables = {row["name"].casefold() for row in self._rows("CALL show_tables() RETURN name")}
+            self._has_schema = {"entity", "relationtype"} <= tables
+        return self._has_schema
+
+    # ---- writing -------------------------------------------------------------------
+    def ensure_schema(self, rel_types: Iterable[tuple[str, str]] = ()) -> None:
+        if not self._schema_exists():
+            self._run(cy.CREATE_ENTITY_TABLE)
+            self._run(cy.CREATE_RELATION_TABLE)
+            self._has_schema = True
+        for rel_type, _predicate in rel_types:
+            if rel_type not in self._known_rel_tables:
+                self._run(cy.create_rel_table(rel_type))
+                self._known_rel_tables.add(rel_type)
+
+    def insert_entities(self, rows: Sequence[EntityRow]) -> int:
+        if not rows:
+            return 0
+        frame = pd.DataFrame(
+            {
+                "id": [r.id for r in rows],
+                "idx": np.fromiter((r.idx for r in rows), dtype=np.int64, count=len(rows)),
+                "name": [r.name for r in rows],
+                "description": [r.description for r in rows],
+                "types": [list(r.types) for r in rows],
+                "props": [_props_json(r.props) for r in rows],
+            }
+        )
+        self._copy("Entity", frame)
+        return len(rows)
+
+    def update_entities(self, rows: Sequence[EntityRow]) -> int:
+        payload = [
+            {
+                "id": r.id,
+                "name": r.name,
+                "description": r.description,
+                "types": list(r.types),
+                "props": _props_json(r.props),
+            }
+            for r in rows
+        ]
+        for start in range(0, len(payload), _UPDATE_BATCH):
+            self._run(cy.UPDATE_ENTITIES, {"rows": payload[start : start + _UPDATE_BATCH]})
+        return len(payload)
+
+    def insert_triples(self, rel_type: str, rows: Sequence[TripleRow]) -> int:
+        if not rows:
+            return 0
+        frame = pd.DataFrame(
+            {
+                "from": [r.head_id for r in rows],
+                "to": [r.tail_id for r in rows],
+                "predicate": [r.predicate for r in rows],
+            }
+        )
+        self._copy(rel_type, frame)
+        return len(rows)
+
+    def insert_triple_columns(self, rel_type: str, heads: list[str], tails: list[str], predicates: list[str]) -> int:
+        if heads:
+            self._copy(rel_type, pd.DataFrame({"from": heads, "to": tails, "predicate": predicates}))
+        return len(heads)
+
+    def _copy(self, table: str, frame: pd.DataFrame) -> None:
+        # LadybugDB resolves the DataFrame by its Python variable name in the calling frame.
+        kgfm_copy_frame = frame  # noqa: F841
+        self._run(cy.copy_from(table, "kgfm_copy_frame"))
+
+    def register_relations(self, rows: Sequence[tuple[str, int, str]]) -> None:
+        if rows:
+            self._run(cy.INSERT_RELATIONS, {"rows": [{"name": n, "idx": i, "predicate": p} for n, i, p in rows]})
+
+    def checkpoint(self) -> None:
+        self._run(cy.CHECKPOINT)
+
+    # ---- reading -------------------------------------------------------------------
+    def entity_index(self) -> dict[str, int]:
+        if not self._schema_exists():
+            return {}
+        table = self._arrow(cy.ENTITY_INDEX)
+        return dict(zip(table.column("id").to_pylist(), table.column("idx").to_pylist()))
+
+    def relation_index(self) -> dict[str, tuple[int, str]]:
+        if not self._schema_exists():
+            return {}
+        rows = self._rows(cy.RELATION_VOCAB)
+        self._known_rel_tables.update(r["name"] for r in rows)
+        return {r["name"]: (int(r["idx"]), r["predicate"]) for r in rows}
+
+    def counts(self) -> GraphCounts:
+        if not self._schema_exists():
+            return GraphCounts(0, 0, 0, {})
+        entities = int(self._rows(cy.COUNT_ENTITIES)[0]["n"])
+        per_rel = {name: int(self._rows(cy.count_rel(name))[0]["n"]) for name in self.relation_index()}
+        return GraphCounts(entities, len(per_rel), sum(per_rel.values()), per_rel)
+
+    def export_tensors(self, with_text: bool = False) -> GraphTensors:
+        if not self._schema_exists():
+            raise StoreError(f"{self.path}: the graph is empty; run 'kgfm build-graph' first")
+        vocab = self._arrow(cy.ENTITY_VOCAB_TEXT if with_text else cy.ENTITY_VOCAB)
+        idx = np.asarray(vocab.column("idx").to_numpy(zero_copy_only=False), dtype=np.int64)
+        if len(idx) and not np.array_equal(idx, np.arange(len(idx))):
+            raise StoreError(f"{self.path}: entity idx values are not dense 0..N-1; the store is corrupt")
+        relations = sorted(self.relation_index().items(), key=lambda item: item[1][0])
+        heads, rels, tails = [], [], []
+        for name, (rel_idx, _pred) in relations:
+            pairs = self._arrow(cy.rel_pairs(name))
+            h = np.asarray(pairs.column("head").to_numpy(zero_copy_only=False), dtype=np.int64)
+            heads.append(h)
+            tails.append(np.asarray(pairs.column("tail").to_numpy(zero_copy_only=False), dtype=np.int64))
+            rels.append(np.full(len(h), rel_idx, dtype=np.int64))
+        cat = lambda parts: np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)  # noqa: E731
+        return GraphTensors(
+            entity_ids=vocab.column("id").to_pylist(),
+            entity_names=vocab.column("name").to_pylist(),
+            relation_types=[name for name, _ in relations],
+            relation_predicates=[pred for _, (_, pred) in relations],
+            head_index=cat(heads),
+            rel_type=cat(rels),
+            tail_index=cat(tails),
+            entity_descriptions=vocab.column("description").to_pylist() if with_text else None,
+        )
+
+    def get_entity(self, entity_id: str) -> dict[str, Any] | None:
+        if not self._schema_exists():
+            return None
+        rows = self._rows(cy.GET_ENTITY, {"id": entity_id})
+        if not rows:
+            return None
+        row = rows[0]
+        row["props"] = json.loads(row["props"]) if row.get("props") else {}
+        row["types"] = list(row.get("types") or [])
+        return row
+
+    def neighbors(self, entity_id: str, hops: int = 1, limit: int = 1000) -> list[Neighbor]:
+        rows = self._rows(cy.neighbors(hops), {"id": entity_id, "limit": int(limit)})
+        return [Neighbor(r["id"], r["name"], int(r["hops"])) for r in rows]
+
+    def paths(self, source_id: str, target_id: str, max_hops: int = 3, limit: int = 10) -> list[PathResult]:
+        rows = self._rows(cy.paths(max_hops), {"source": source_id, "target": target_id, "limit": int(limit)})
+        out = []
+        for r in rows:
+            node_keys = [(d["table"], d["offset"]) for d in r["node_ids"]]
+            src_keys = [(d["table"], d["offset"]) for d in r["srcs"]]
+            directions = tuple(1 if src_keys[i] == node_keys[i] else -1 for i in range(len(src_keys)))
+            out.append(PathResult(tuple(r["ids"]), tuple(r["names"]), tuple(r["types"]), directions))
+        out.sort(key=lambda p: (len(p), p.rels, p.nodes))
+        return out
+
+    def cypher(self, query: str, params: dict[str, Any] | None = None, write: bool = False) -> list[dict[str, Any]]:
+        if write and self.read_only:
+            raise StoreError("the store was opened read-only; pass --write to allow writes")
+        if write or self.read_only:
+            return self._rows(query, params)
+        self._run(cy.BEGIN_READ_ONLY)
+        try:
+            return self._rows(query, params)
+        finally:
+            self._run(cy.ROLLBACK)
+
+    def close(self) -> None:
+        conn, db = getattr(self, "_conn", None), getattr(self, "_db", None)
+        if conn is not None:
+            conn.close()
+            self._conn = None
+        if db is not None:
+            db.close()
+            self._db = None

@@ -1,0 +1,82 @@
+"""Every Cypher statement the embedded (LadybugDB) backend issues, in one place.
+
+LadybugDB's dialect differs from Neo4j's in a few places used here: ``label(r)`` instead of
+``type(r)``, ``properties(nodes(p), 'id')`` instead of list comprehensions, explicit schema
+(``CREATE NODE/REL TABLE``) and ``* SHORTEST`` / ``* ALL SHORTEST`` recursive patterns.
+Relationship type names are quoted with :func:`kgfm.store.names.quote_identifier`.
+"""
+
+from __future__ import annotations
+
+from kgfm.store.names import quote_identifier as q
+
+CREATE_ENTITY_TABLE = (
+    "CREATE NODE TABLE IF NOT EXISTS Entity("
+    "id STRING PRIMARY KEY, idx INT64, name STRING, description STRING, types STRING[], props STRING)"
+)
+CREATE_RELATION_TABLE = (
+    "CREATE NODE TABLE IF NOT EXISTS RelationType(name STRING PRIMARY KEY, idx INT64, predicate STRING)"
+)
+
+
+def create_rel_table(rel_type: str) -> str:
+    return f"CREATE REL TABLE IF NOT EXISTS {q(rel_type)}(FROM Entity TO Entity, predicate STRING)"
+
+
+def copy_from(table: str, variable: str) -> str:
+    """COPY from a pandas DataFrame bound to a local Python variable (LadybugDB scans it)."""
+    return f"COPY {q(table)} FROM {variable}"
+
+
+UPDATE_ENTITIES = (
+    "UNWIND $rows AS row MATCH (e:Entity {id: row.id}) "
+    "SET e.name = coalesce(row.name, e.name), e.description = coalesce(row.description, e.description), "
+    "e.types = CASE WHEN size(row.types) > 0 THEN row.types ELSE e.types END, "
+    "e.props = coalesce(row.props, e.props)"
+)
+CHECKPOINT = "CHECKPOINT"
+BEGIN_READ_ONLY = "BEGIN TRANSACTION READ ONLY"
+ROLLBACK = "ROLLBACK"
+INSERT_RELATIONS = "UNWIND $rows AS row CREATE (:RelationType {name: row.name, idx: row.idx, predicate: row.predicate})"
+
+ENTITY_INDEX = "MATCH (e:Entity) RETURN e.id AS id, e.idx AS idx"
+ENTITY_VOCAB = "MATCH (e:Entity) RETURN e.idx AS idx, e.id AS id, e.name AS name ORDER BY e.idx"
+ENTITY_VOCAB_TEXT = (
+    "MATCH (e:Entity) RETURN e.idx AS idx, e.id AS id, e.name AS name, e.description AS description ORDER BY e.idx"
+)
+RELATION_VOCAB = "MATCH (r:RelationType) RETURN r.name AS name, r.idx AS idx, r.predicate AS predicate ORDER BY r.idx"
+COUNT_ENTITIES = "MATCH (e:Entity) RETURN count(e) AS n"
+
+
+def count_rel(rel_type: str) -> str:
+    return f"MATCH ()-[r:{q(rel_type)}]->() RETURN count(r) AS n"
+
+
+def rel_pairs(rel_type: str) -> str:
+    return f"MATCH (a:Entity)-[:{q(rel_type)}]->(b:Entity) RETURN a.idx AS head, b.idx AS tail"
+
+
+GET_ENTITY = (
+    "MATCH (e:Entity {id: $id}) RETURN e.id AS id, e.idx AS idx, e.name AS name, "
+    "e.description AS description, e.types AS types, e.props AS props"
+)
+
+
+def neighbors(hops: int) -> str:
+    """Every entity within ``hops`` (undirected) with its shortest distance."""
+    return (
+        f"MATCH p = (a:Entity {{id: $id}})-[* SHORTEST 1..{int(hops)}]-(b:Entity) "
+        "WHERE b.id <> $id "
+        "RETURN b.id AS id, b.name AS name, length(p) AS hops ORDER BY hops, id LIMIT $limit"
+    )
+
+
+def paths(max_hops: int) -> str:
+    """All shortest undirected paths between two entities, with relationship directions."""
+    return (
+        f"MATCH p = (a:Entity {{id: $source}})-[* ALL SHORTEST 1..{int(max_hops)}]-(b:Entity {{id: $target}}) "
+        "RETURN properties(nodes(p), 'id') AS ids, properties(nodes(p), 'name') AS names, "
+        "list_transform(rels(p), r -> label(r)) AS types, "
+        "properties(rels(p), '_src') AS srcs, properties(nodes(p), '_id') AS node_ids "
+        "LIMIT $limit"
+    )

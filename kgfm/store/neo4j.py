@@ -1,0 +1,221 @@
+"""The production store: Neo4j 5 through the official ``neo4j`` driver.
+
+Written the way Neo4j documents bulk writes: uniqueness constraints first, ``UNWIND $rows``
+batches (``batch_size`` rows, default 10k), managed transactions (``execute_write`` /
+``execute_read``, which retry transient errors), parameters for every value, backtick-quoted
+labels and types, and ``database=`` honoured on every session. Credentials come from the
+config/env only (:meth:`kgfm.config.StoreConfig.resolved_neo4j`).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from kgfm.store import neo4j_cypher as cy
+from kgfm.store.base import (
+    EntityRow,
+    GraphCounts,
+    GraphStore,
+    GraphTensors,
+    Neighbor,
+    PathResult,
+    StoreError,
+    TripleRow,
+)
+from kgfm.store.names import base_name
+
+
+def _props_json(props: dict[str, str]) -> str | None:
+    return json.dumps(props, sort_keys=True, ensure_ascii=False) if props else None
+
+
+class Neo4jStore(GraphStore):
+    """Neo4j-backed :class:`GraphStore`.
+
+    Args:
+        uri: Bolt/neo4j URI, e.g. ``neo4j://localhost:7687``.
+        user: User name.
+        password: Password (from the environment).
+        database: Database name (``None``: the server default).
+        batch_size: Rows per ``UNWIND`` transaction.
+    """
+
+    backend = "neo4j"
+
+    def __init__(
+        self, uri: str, user: str, password: str, database: str | None = None, batch_size: int = 10_000
+    ) -> None:
+        try:
+            import neo4j
+        except ImportError:
+            raise StoreError("the Neo4j backend needs the driver: pip install 'kgfm[neo4j]'") from None
+        self._neo4j = neo4j
+        self.uri = uri
+        self.database = database
+        self.batch_size = batch_size
+        self._driver = neo4j.GraphDatabase.driver(uri, auth=(user, password))
+        try:
+            self._driver.verify_connectivity()
+        except neo4j.exceptions.AuthError:
+            self._driver.close()
+            raise StoreError(f"{uri}: Neo4j refused the credentials (check KGFM_NEO4J_USER / KGFM_NEO4J_PASSWORD)") from None
+        except (neo4j.exceptions.ServiceUnavailable, OSError, ValueError) as exc:
+            self._driver.close()
+            raise StoreError(f"{uri}: Neo4j is unreachable ({exc}); is the server up? (docker compose -f docker/compose.yaml up -d)") from None
+
+    # ---- low level -----------------------------------------------------------------
+    def _session(self, read: bool = False):
+        mode = self._neo4j.READ_ACCESS if read else self._neo4j.WRITE_ACCESS
+        return self._driver.session(database=self.database, default_access_mode=mode)
+
+    def _write(self, query: str, **params: Any) -> None:
+        def work(tx):
+            tx.run(query, **params).consume()
+
+        try:
+            with self._session() as session:
+                session.execute_write(work)
+        except self._neo4j.exceptions.Neo4jError as exc:
+            raise StoreError(f"Neo4j: {exc.message or exc}") from None
+
+    def _read(self, query: str, **params: Any) -> list[dict[str, Any]]:
+        def work(tx):
+            return [record.data() for record in tx.run(query, **params)]
+
+        try:
+            with self._session(read=True) as session:
+                return session.execute_read(work)
+        except self._neo4j.exceptions.Neo4jError as exc:
+            raise StoreError(f"Neo4j: {exc.message or exc}") from None
+
+    def _batched(self, query: str, rows: Sequence[dict[str, Any]]) -> None:
+        for start in range(0, len(rows), self.batch_size):
+            self._write(query, rows=list(rows[start : start + self.batch_size]))
+
+    # ---- writing -------------------------------------------------------------------
+    def ensure_schema(self, rel_types: Iterable[tuple[str, str]] = ()) -> None:
+        # Neo4j creates relationship types on first use; only constraints/indexes are DDL.
+        if not getattr(self, "_schema_done", False):
+            for statement in cy.CONSTRAINTS:
+                self._write(statement)
+            self._schema_done = True
+
+    def insert_entities(self, rows: Sequence[EntityRow]) -> int:
+        payload = [
+            {
+                "id": r.id,
+                "idx": r.idx,
+                "name": r.name,
+                "description": r.description,
+                "types": list(r.types),
+                "props": _props_json(r.props),
+            }
+            for r in rows
+        ]
+        self._batched(cy.MERGE_ENTITIES, payload)
+        self._label_types(rows)
+        return len(payload)
+
+    def _label_types(self, rows: Sequence[EntityRow]) -> None:
+        by_label: dict[str, list[str]] = {}
+        for r in rows:
+            for t in r.types:
+                by_label.setdefault(base_name(t), []).append(r.id)
+        for label, ids in by_label.items():
+            for start in range(0, len(ids), self.batch_size):
+                self._write(cy.add_type_labels(label), ids=ids[start : start + self.batch_size])
+
+    def update_entities(self, rows: Sequence[EntityRow]) -> int:
+        payload = [
+            {"id": r.id, "name": r.name, "description": r.description, "types": list(r.types), "props": _props_json(r.props)}
+            for r in rows
+        ]
+        self._batched(cy.UPDATE_ENTITIES, payload)
+        self._label_types(rows)
+        return len(payload)
+
+    def insert_triples(self, rel_type: str, rows: Sequence[TripleRow]) -> int:
+        self._batched(cy.merge_triples(rel_type), [{"h": r.head_id, "t": r.tail_id, "p": r.predicate} for r in rows])
+        return len(rows)
+
+    def register_relations(self, rows: Sequence[tuple[str, int, str]]) -> None:
+        self._batched(cy.MERGE_RELATIONS, [{"name": n, "idx": i, "predicate": p} for n, i, p in rows])
+
+    # ---- reading -------------------------------------------------------------------
+    def entity_index(self) -> dict[str, int]:
+        return {r["id"]: int(r["idx"]) for r in self._read(cy.ENTITY_INDEX)}
+
+    def relation_index(self) -> dict[str, tuple[int, str]]:
+        return {r["name"]: (int(r["idx"]), r["predicate"]) for r in self._read(cy.RELATION_VOCAB)}
+
+    def counts(self) -> GraphCounts:
+        entities = int(self._read(cy.COUNT_ENTITIES)[0]["n"])
+        per_rel = {name: int(self._read(cy.count_rel(name))[0]["n"]) for name in self.relation_index()}
+        return GraphCounts(entities, len(per_rel), sum(per_rel.values()), per_rel)
+
+    def export_tensors(self, with_text: bool = False) -> GraphTensors:
+        vocab = self._read(cy.ENTITY_VOCAB_TEXT if with_text else cy.ENTITY_VOCAB)
+        if [r["idx"] for r in vocab] != list(range(len(vocab))):
+            raise StoreError(f"{self.uri}: entity idx values are not dense 0..N-1; the graph is corrupt")
+        relations = sorted(self.relation_index().items(), key=lambda item: item[1][0])
+        heads, rels, tails = [], [], []
+        for name, (rel_idx, _pred) in relations:
+            pairs = self._read(cy.rel_pairs(name))
+            heads.append(np.fromiter((p["head"] for p in pairs), dtype=np.int64, count=len(pairs)))
+            tails.append(np.fromiter((p["tail"] for p in pairs), dtype=np.int64, count=len(pairs)))
+            rels.append(np.full(len(pairs), rel_idx, dtype=np.int64))
+        cat = lambda parts: np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)  # noqa: E731
+        return GraphTensors(
+            entity_ids=[r["id"] for r in vocab],
+            entity_names=[r["name"] for r in vocab],
+            relation_types=[name for name, _ in relations],
+            relation_predicates=[pred for _, (_, pred) in relations],
+            head_index=cat(heads),
+            rel_type=cat(rels),
+            tail_index=cat(tails),
+            entity_descriptions=[r["description"] for r in vocab] if with_text else None,
+        )
+
+    def get_entity(self, entity_id: str) -> dict[str, Any] | None:
+        rows = self._read(cy.GET_ENTITY, id=entity_id)
+        if not rows:
+            return None
+        row = rows[0]
+        row["props"] = json.loads(row["props"]) if row.get("props") else {}
+        row["types"] = list(row.get("types") or [])
+        return row
+
+    def neighbors(self, entity_id: str, hops: int = 1, limit: int = 1000) -> list[Neighbor]:
+        rows = self._read(cy.neighbors(hops), id=entity_id, limit=int(limit))
+        return [Neighbor(r["id"], r["name"], int(r["hops"])) for r in rows]
+
+    def paths(self, source_id: str, target_id: str, max_hops: int = 3, limit: int = 10) -> list[PathResult]:
+        rows = self._read(cy.paths(max_hops), source=source_id, target=target_id, limit=int(limit))
+        out = [
+            PathResult(
+                tuple(r["ids"]),
+                tuple(r["names"]),
+                tuple(r["types"]),
+                tuple(1 if r["starts"][i] == r["ids"][i] else -1 for i in range(len(r["types"]))),
+            )
+            for r in rows
+        ]
+        out.sort(key=lambda p: (len(p), p.rels, p.nodes))
+        return out
+
+    def cypher(self, query: str, params: dict[str, Any] | None = None, write: bool = False) -> list[dict[str, Any]]:
+        """User query; without ``write`` it runs in a READ transaction, which Neo4j refuses to write in."""
+        def work(tx):
+            return [record.data() for record in tx.run(query, **(params or {}))]
+
+        try:
+            with self._session(read=not write) as session:
+                return session.execute_write(work) if write else session.execute_read(work)
+        except self._neo4j.exceptions.Neo4jError as exc:
+            raise StoreError(f"Neo4j: {exc.message or exc}") from None
+
+    def close(self) -> None:
+        self._driver.close()

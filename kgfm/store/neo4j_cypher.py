@@ -1,0 +1,90 @@
+"""Every Cypher statement the Neo4j backend issues, in one place (Neo4j 5 dialect).
+
+All values are parameters; only label/type names are interpolated, backtick-quoted by
+:func:`kgfm.store.names.quote_identifier` after :mod:`kgfm.store.names` sanitised them.
+"""
+
+from __future__ import annotations
+
+from kgfm.store.names import quote_identifier as q
+
+CONSTRAINTS = (
+    "CREATE CONSTRAINT kgfm_entity_id IF NOT EXISTS FOR (e:Entity) REQUIRE e.id IS UNIQUE",
+    "CREATE CONSTRAINT kgfm_relation_name IF NOT EXISTS FOR (r:RelationType) REQUIRE r.name IS UNIQUE",
+    "CREATE INDEX kgfm_entity_idx IF NOT EXISTS FOR (e:Entity) ON (e.idx)",
+    "CREATE INDEX kgfm_entity_name IF NOT EXISTS FOR (e:Entity) ON (e.name)",
+)
+
+# MERGE keeps the write idempotent even if another writer got there first; ON CREATE keeps
+# the idx of an entity that exists.
+MERGE_ENTITIES = (
+    "UNWIND $rows AS row MERGE (e:Entity {id: row.id}) "
+    "ON CREATE SET e.idx = row.idx, e.name = row.name, e.description = row.description, "
+    "e.types = row.types, e.props = row.props"
+)
+
+
+def add_type_labels(label: str) -> str:
+    """Entities also carry their types as labels (Neo4j allows several labels per node)."""
+    return f"UNWIND $ids AS id MATCH (e:Entity {{id: id}}) SET e:{q(label)}"
+
+
+UPDATE_ENTITIES = (
+    "UNWIND $rows AS row MATCH (e:Entity {id: row.id}) "
+    "SET e.name = coalesce(row.name, e.name), e.description = coalesce(row.description, e.description), "
+    "e.types = CASE WHEN size(row.types) > 0 THEN row.types ELSE e.types END, "
+    "e.props = coalesce(row.props, e.props)"
+)
+
+
+def merge_triples(rel_type: str) -> str:
+    return (
+        "UNWIND $rows AS row MATCH (a:Entity {id: row.h}) MATCH (b:Entity {id: row.t}) "
+        f"MERGE (a)-[r:{q(rel_type)}]->(b) ON CREATE SET r.predicate = row.p"
+    )
+
+
+MERGE_RELATIONS = (
+    "UNWIND $rows AS row MERGE (r:RelationType {name: row.name}) "
+    "ON CREATE SET r.idx = row.idx, r.predicate = row.predicate"
+)
+
+ENTITY_INDEX = "MATCH (e:Entity) RETURN e.id AS id, e.idx AS idx"
+ENTITY_VOCAB = "MATCH (e:Entity) RETURN e.idx AS idx, e.id AS id, e.name AS name ORDER BY e.idx"
+ENTITY_VOCAB_TEXT = (
+    "MATCH (e:Entity) RETURN e.idx AS idx, e.id AS id, e.name AS name, e.description AS description ORDER BY e.idx"
+)
+RELATION_VOCAB = "MATCH (r:RelationType) RETURN r.name AS name, r.idx AS idx, r.predicate AS predicate ORDER BY r.idx"
+COUNT_ENTITIES = "MATCH (e:Entity) RETURN count(e) AS n"
+
+
+def count_rel(rel_type: str) -> str:
+    return f"MATCH ()-[r:{q(rel_type)}]->() RETURN count(r) AS n"
+
+
+def rel_pairs(rel_type: str) -> str:
+    return f"MATCH (a:Entity)-[:{q(rel_type)}]->(b:Entity) RETURN a.idx AS head, b.idx AS tail"
+
+
+GET_ENTITY = (
+    "MATCH (e:Entity {id: $id}) RETURN e.id AS id, e.idx AS idx, e.name AS name, "
+    "e.description AS description, e.types AS types, e.props AS props"
+)
+
+
+def neighbors(hops: int) -> str:
+    return (
+        f"MATCH p = (a:Entity {{id: $id}})-[*1..{int(hops)}]-(b:Entity) WHERE b.id <> $id "
+        "WITH b, min(length(p)) AS hops "
+        "RETURN b.id AS id, b.name AS name, hops ORDER BY hops, id LIMIT $limit"
+    )
+
+
+def paths(max_hops: int) -> str:
+    return (
+        "MATCH (a:Entity {id: $source}), (b:Entity {id: $target}) "
+        f"MATCH p = allShortestPaths((a)-[*..{int(max_hops)}]-(b)) "
+        "RETURN [n IN nodes(p) | n.id] AS ids, [n IN nodes(p) | n.name] AS names, "
+        "[r IN relationships(p) | type(r)] AS types, [r IN relationships(p) | startNode(r).id] AS starts "
+        "LIMIT $limit"
+    )
