@@ -26,3 +26,7 @@ app.command("corpus")(corpus.corpus)
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""The graph commands as a user runs them: real subprocesses, real store on disk."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+KGFM = [sys.executable, "-m", "kgfm.cli.main"]
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([*KGFM, *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+def test_help_does_not_import_torch():
+    code = "import sys, kgfm.cli.main as m; sys.argv=['kgfm','--help']\ntry: m.main()\nexcept SystemExit: pass\nprint('torch' in sys.modules, 'transformers' in sys.modules, 'ladybug' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip().splitlines()[-1] == "False False False", out.stdout + out.stderr
+
+
+def test_build_graph_cypher_stats(tmp_path: Path, graphs_dir: Path):
+    kb = graphs_dir / "movies_kb.txt"
+    first = run("build-graph", str(kb), cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    report = json.loads((tmp_path / ".kgfm" / "build-graph.report.json").read_text())
+    assert report["triples_new"] == report["triples_read"] > 500 and report["rejected"] == 0
+    assert (tmp_path / ".kgfm" / "build-graph.yaml").is_file()
+    again = run("build-graph", str(kb), cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    report2 = json.loads((tmp_path / ".kgfm" / "build-graph.report.json").read_text())
+    assert report2["triples_new"] == 0 and report2["triples_total"] == report["triples_total"]
+    movie = kb.read_text(encoding="utf-8").splitlines()[0].split("|")[0]
+    out = run("cypher", "MATCH (m:Entity {id: $id})-[r]->(x:Entity) RETURN x.id AS x ORDER BY x", "--param", f"id={movie}", "--json", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    expected = sorted({line.split("|")[2] for line in kb.read_text(encoding="utf-8").splitlines() if line.startswith(movie + "|")})
+    assert [row["x"] for row in json.loads(out.stdout)] == expected
+    refused = run("cypher", "CREATE (e:Entity {id: 'x'})", cwd=tmp_path)
+    assert refused.returncode == 2 and "read-only" in refused.stderr and "Traceback" not in refused.stderr
+    stats = run("stats", cwd=tmp_path)
+    assert stats.returncode == 0, stats.stderr
+    result = json.loads((tmp_path / ".kgfm" / "stats" / "stats.json").read_text())
+    assert result["triples"] == report["triples_total"]
+    assert (tmp_path / ".kgfm" / "stats" / "stats.png").stat().st_size > 1000
+
+
+def test_bad_input_is_one_clear_line(tmp_path: Path, graphs_dir: Path):
+    bad = graphs_dir / "bad" / "bad_fields.tsv"
+    failed = run("build-graph", str(bad), cwd=tmp_path)
+    assert failed.returncode == 2 and "Traceback" not in failed.stderr
+    assert f"{bad}:3" in failed.stderr
+    skipped = run("build-graph", str(bad), "--on-error", "skip", cwd=tmp_path)
+    assert skipped.returncode == 0, skipped.stderr
+    assert len((tmp_path / ".kgfm" / "rejects.tsv").read_text().splitlines()) == 2
+    unknown = run("build-graph", "x.unknown", cwd=tmp_path)
+    assert unknown.returncode == 2 and "--format" in unknown.stderr

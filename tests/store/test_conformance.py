@@ -1,0 +1,178 @@
+"""The same behaviour, and the same read Cypher, on every backend."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kgfm.sources import read_source
+from kgfm.store.base import StoreError
+from kgfm.store.factory import open_store
+from kgfm.store.loader import GraphLoader, LoadAborted
+
+
+def load(store, path: Path, **kwargs):
+    loader = GraphLoader(store, **kwargs)
+    loader.load(read_source(path), str(path), ids_are_names=True)
+    return loader.finish()
+
+
+def test_load_counts_and_vocab(store, tiny_kb):
+    report = load(store, tiny_kb)
+    assert (report.entities_new, report.relations_new, report.triples_new) == (9, 3, 9)
+    counts = store.counts()
+    assert (counts.entities, counts.relations, counts.triples) == (9, 3, 9)
+    assert counts.per_relation == {"directed_by": 3, "starred_actors": 5, "release_year": 1}
+    graph = store.export_tensors()
+    assert graph.entity_ids[:3] == ["Kismet", "William Dieterle", "Marlene Dietrich"]
+    assert sorted(graph.relation_types) == ["directed_by", "release_year", "starred_actors"]
+    triples = {
+        (graph.entity_ids[h], graph.relation_types[r], graph.entity_ids[t])
+        for h, r, t in zip(graph.head_index, graph.rel_type, graph.tail_index)
+    }
+    assert ("Morocco", "starred_actors", "Gary Cooper") in triples and len(triples) == 9
+    assert store.get_entity("Kismet")["name"] == "Kismet"
+    assert store.get_entity("nope") is None
+
+
+def test_rerun_is_idempotent(store, tiny_kb):
+    load(store, tiny_kb)
+    before = store.export_tensors()
+    again = load(store, tiny_kb)
+    assert (again.entities_new, again.triples_new, again.triples_existing) == (0, 0, 9)
+    after = store.export_tensors()
+    assert after.entity_ids == before.entity_ids
+    assert sorted(zip(after.head_index, after.rel_type, after.tail_index)) == sorted(
+        zip(before.head_index, before.rel_type, before.tail_index)
+    )
+
+
+def test_vocabulary_stable_when_graph_grows(store, tiny_kb, tmp_path):
+    load(store, tiny_kb)
+    first = store.export_tensors()
+    more = tmp_path / "more.txt"
+    more.write_text("Casablanca|directed_by|Michael Curtiz\nKismet|written_by|Edward Knoblock\n", encoding="utf-8")
+    load(store, more)
+    grown = store.export_tensors()
+    assert grown.entity_ids[: first.num_entities] == first.entity_ids
+    assert grown.relation_types[: first.num_relations] == first.relation_types
+    assert grown.num_entities == first.num_entities + 3 and grown.num_triples == 11
+
+
+def test_interrupted_load_then_rerun_is_exact(store, tiny_kb):
+    records = list(read_source(tiny_kb))
+
+    def interrupted():
+        for i, record in enumerate(records):
+            if i == 5:
+                raise KeyboardInterrupt
+            yield record
+
+    loader = GraphLoader(store, batch_size=2, group_rows=1)
+    with pytest.raises(KeyboardInterrupt):
+        loader.load(interrupted(), "kb")
+    partial = store.counts().triples
+    assert 0 < partial < 9
+    load(store, tiny_kb)
+    counts = store.counts()
+    assert (counts.entities, counts.triples) == (9, 9)
+
+
+def test_fail_mode_writes_nothing_of_the_bad_batch(store, tmp_path):
+    path = tmp_path / "bad.tsv"
+    path.write_text("a\tr\tb\nc\tr\n", encoding="utf-8")
+    with pytest.raises(LoadAborted) as info:
+        load(store, path)
+    assert f"{path}:2" in str(info.value)
+    assert store.counts().triples == 0
+
+
+def test_skip_mode_writes_good_rows_and_lists_rejects(store, tmp_path):
+    path = tmp_path / "bad.tsv"
+    path.write_text("a\tr\tb\nc\tr\n\nd\tr\t\ne\tr\tf\n", encoding="utf-8")
+    rejects = tmp_path / "rejects.tsv"
+    report = load(store, path, on_error="skip", rejects_path=rejects)
+    assert (report.triples_new, report.rejected) == (2, 2)
+    lines = rejects.read_text(encoding="utf-8").splitlines()
+    assert [line.split("\t")[1] for line in lines] == ["2", "4"]
+    assert store.counts().triples == 2
+
+
+def test_neighbors_and_paths(store, tiny_kb):
+    load(store, tiny_kb)
+    one = store.neighbors("Kismet", hops=1)
+    assert {n.id for n in one} == {"William Dieterle", "Marlene Dietrich", "Ronald Colman", "1944"}
+    assert all(n.hops == 1 for n in one)
+    two = {n.id: n.hops for n in store.neighbors("Kismet", hops=2)}
+    assert two["The Blue Angel"] == 2 and two["Morocco"] == 2 and "Kismet" not in two
+    assert store.neighbors("Kismet", hops=2, limit=2) == sorted(store.neighbors("Kismet", hops=2, limit=2), key=lambda n: (n.hops, n.id))
+    paths = store.paths("Kismet", "Gary Cooper", max_hops=3)
+    assert len(paths) == 1
+    path = paths[0]
+    assert path.nodes == ("Kismet", "Marlene Dietrich", "Morocco", "Gary Cooper")
+    assert path.rels == ("starred_actors",) * 3
+    assert path.directions == (1, -1, 1)
+    assert store.paths("Kismet", "Gary Cooper", max_hops=2) == []
+
+
+# The read Cypher users write: it must run unchanged on both backends and return these rows.
+SHARED_QUERIES = [
+    (
+        "MATCH (m:Entity {id: $id})-[r]->(x:Entity) RETURN x.id AS id, r.predicate AS predicate ORDER BY id",
+        {"id": "Kismet"},
+        [
+            {"id": "1944", "predicate": "release_year"},
+            {"id": "Marlene Dietrich", "predicate": "starred_actors"},
+            {"id": "Ronald Colman", "predicate": "starred_actors"},
+            {"id": "William Dieterle", "predicate": "directed_by"},
+        ],
+    ),
+    (
+        "MATCH (m:Entity)-[:starred_actors]->(a:Entity {name: $name}) RETURN m.name AS movie ORDER BY movie",
+        {"name": "Marlene Dietrich"},
+        [{"movie": "Kismet"}, {"movie": "Morocco"}, {"movie": "The Blue Angel"}],
+    ),
+    (
+        "MATCH (a:Entity {id: $id})<-[:starred_actors]-(m:Entity)-[:starred_actors]->(b:Entity) "
+        "WHERE a <> b RETURN DISTINCT b.id AS costar ORDER BY costar",
+        {"id": "Gary Cooper"},
+        [{"costar": "Marlene Dietrich"}],
+    ),
+    (
+        "MATCH (m:Entity)-[r:directed_by]->(d:Entity) RETURN d.name AS director, count(m) AS films "
+        "ORDER BY films DESC, director LIMIT 2",
+        {},
+        [{"director": "Josef von Sternberg", "films": 2}, {"director": "William Dieterle", "films": 1}],
+    ),
+    ("MATCH (e:Entity) WHERE e.name STARTS WITH $p RETURN count(e) AS n", {"p": "M"}, [{"n": 2}]),
+]
+
+
+@pytest.mark.parametrize("query,params,expected", SHARED_QUERIES)
+def test_shared_read_cypher(store, tiny_kb, query, params, expected):
+    load(store, tiny_kb)
+    assert store.cypher(query, params) == expected
+
+
+def test_read_cypher_refuses_writes(store, tiny_kb):
+    load(store, tiny_kb)
+    with pytest.raises(StoreError):
+        store.cypher("CREATE (e:Entity {id: 'intruder', idx: 99})")
+    assert store.get_entity("intruder") is None
+    store.cypher("MATCH (e:Entity {id: $id}) SET e.description = $d", {"id": "Kismet", "d": "1944 film"}, write=True)
+    assert store.get_entity("Kismet")["description"] == "1944 film"
+
+
+def test_rdf_attributes_reach_the_store(store, graphs_dir):
+    path = graphs_dir / "movies.ttl"
+    loader = GraphLoader(store)
+    loader.load(read_source(path), str(path))
+    loader.finish()
+    graph = store.export_tensors(with_text=True)
+    named = [n for n in graph.entity_names if n]
+    assert len(named) > 10
+    typed = store.cypher("MATCH (e:Entity) WHERE size(e.types) > 0 RETURN count(e) AS n")[0]["n"]
+    assert typed > 10
+    assert np.all(graph.head_index < graph.num_entities)
