@@ -91,7 +91,7 @@ def detect_format(path: Path, override: str | None = None) -> str:
     """The format of ``path``: ``override`` if given, else from the extension.
 
     ``.txt`` files are ``pipe`` (MetaQA ``head|relation|tail``) when their first
-    non-empty line has exactly two ``|`` and no TAB, else ``tsv``.
+    non-empty, non-``#`` line has exactly two ``|`` and no TAB, else ``tsv``.
 
     Args:
         path: The file (``.gz`` is stripped before looking at the extension).
@@ -121,7 +121,7 @@ def _looks_like_pipe(path: Path) -> bool:
     with open_text(path) as handle:
         try:
             for line in handle:
-                if line.strip():
+                if line.strip() and not line.startswith("#"):
                     return "\t" not in line and line.count("|") == 2
         except (OSError, EOFError) as exc:
             raise SourceError(str(path), f"cannot read: {exc}") from None

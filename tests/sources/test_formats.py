@@ -36,7 +36,7 @@ def test_detect_by_extension(tmp_path: Path, name: str, expected: str) -> None:
 
 def test_txt_sniffs_pipe_versus_tab(tmp_path: Path) -> None:
     pipe = tmp_path / "kb.txt"
-    pipe.write_text("\n\nKismet|directed_by|William Dieterle\n")
+    pipe.write_text("\n# a\tcomment\n\nKismet|directed_by|William Dieterle\n")
     tab = tmp_path / "train.txt"
     tab.write_text("/m/a\t/r\t/m/b\r\n")
     three_pipes = tmp_path / "odd.txt"
