@@ -252,6 +252,40 @@ def _error_reason(fmt: str, exc: BaseException) -> str:
     return f"{fmt} syntax error: {detail}"
 
 
+def _remote_context(node: object) -> str | None:
+    """The first remote context reference (a string ``@context`` or an ``@import``) in a JSON-LD tree."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "@context":
+                for entry in value if isinstance(value, list) else [value]:
+                    if isinstance(entry, str):
+                        return entry
+                    if isinstance(entry, dict) and isinstance(entry.get("@import"), str):
+                        return entry["@import"]
+            found = _remote_context(value)
+            if found is not None:
+                return found
+    elif isinstance(node, list):
+        for item in node:
+            found = _remote_context(item)
+            if found is not None:
+                return found
+    return None
+
+
+def _jsonld_problem(text: str) -> tuple[int, str] | None:
+    """``(line, reason)`` when the JSON-LD text is not JSON or needs a remote context
+    (rdflib would fetch it over the network; kgfm reads offline)."""
+    try:
+        tree = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return exc.lineno, f"json-ld syntax error: {exc.msg} (column {exc.colno})"
+    remote = _remote_context(tree)
+    if remote is not None:
+        return 0, f"json-ld uses the remote context {remote!r}, which is not fetched (no network); inline the context object"
+    return None
+
+
 def _read_document(path: Path, fmt: str) -> Iterator[Record]:
     source = str(path)
     try:
@@ -263,6 +297,12 @@ def _read_document(path: Path, fmt: str) -> Iterator[Record]:
         position = next(i for i, ch in enumerate(text) if "\udc80" <= ch <= "\udcff")
         yield Reject(source, text.count("\n", 0, position) + 1, "invalid UTF-8 bytes")
         return
+    if fmt == "json-ld":
+        problem = _jsonld_problem(text)
+        if problem is not None:
+            line, reason = problem
+            yield Reject(source, line, reason)
+            return
     store = _OrderedMemory()
     graph: Graph = Dataset(store=store, default_union=True) if fmt in ("trig", "json-ld") else Graph(store=store)
     rdflib_log = logging.getLogger("rdflib")

@@ -118,3 +118,13 @@ def test_corrupt_gzip_is_a_source_error(tmp_path: Path) -> None:
 def test_missing_file_is_a_source_error(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="file not found"):
         list(read_source(tmp_path / "absent.tsv"))
+
+
+def test_csv_unterminated_quote_and_format_override(tmp_path: Path) -> None:
+    path = tmp_path / "g.data"
+    path.write_text('a,r,b\nc,"r,d\n')
+    records = list(read_source(path, "csv"))
+    assert records[0] == Triple("a", "r", "b", str(path), 1)
+    assert isinstance(records[1], Reject) and records[1].line == 2
+    assert records[1].reason.startswith("CSV syntax error")
+    assert len(records) == 2

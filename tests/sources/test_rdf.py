@@ -239,6 +239,24 @@ def test_json_ld_syntax_error_line(tmp_path: Path) -> None:
     assert records[0].line == 2 and records[0].reason.startswith("json-ld syntax error")
 
 
+def test_json_ld_remote_context_is_refused_without_network(tmp_path: Path) -> None:
+    path = tmp_path / "g.jsonld"
+    path.write_text('{"@context": "https://schema.org/", "@id": "http://e/a", "name": "A"}')
+    records = list(read_source(path))
+    assert len(records) == 1 and isinstance(records[0], Reject)
+    assert "remote context 'https://schema.org/'" in records[0].reason
+    nested = tmp_path / "n.jsonld"
+    nested.write_text('{"@graph": [{"@context": [{"@import": "http://x/ctx.jsonld"}], "@id": "http://e/a"}]}')
+    assert "http://x/ctx.jsonld" in next(iter(read_source(nested))).reason
+
+
+def test_turtle_gzip_and_relative_iris(tmp_path: Path) -> None:
+    path = tmp_path / "rel.ttl.gz"
+    path.write_bytes(gzip.compress(b"<alice> <knows> <bob> .\n"))
+    records = list(read_source(path))
+    assert records == [Triple("file:///alice", "file:///knows", "file:///bob", str(path), 0)]
+
+
 def test_document_with_bad_utf8(tmp_path: Path) -> None:
     path = tmp_path / "g.ttl"
     path.write_bytes(b"@prefix ex: <http://e/> .\nex:a ex:b ex:c .\nex:a ex:n \"caf\xe9\" .\n")
