@@ -113,6 +113,10 @@ def test_corrupt_gzip_is_a_source_error(tmp_path: Path) -> None:
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(SourceError, match="g.tsv.gz"):
         list(read_delimited(path, "tsv"))
+    not_gzip = tmp_path / "plain.txt.gz"
+    not_gzip.write_text("a|r|b\n")
+    with pytest.raises(SourceError, match="Not a gzipped file"):
+        list(read_source(not_gzip))
 
 
 def test_missing_file_is_a_source_error(tmp_path: Path) -> None:
