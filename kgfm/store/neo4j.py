@@ -62,7 +62,7 @@ class Neo4jStore(GraphStore):
         except neo4j.exceptions.AuthError:
             self._driver.close()
             raise StoreError(f"{uri}: Neo4j refused the credentials (check KGFM_NEO4J_USER / KGFM_NEO4J_PASSWORD)") from None
-        except (neo4j.exceptions.ServiceUnavailable, OSError, ValueError) as exc:
+        except (neo4j.exceptions.DriverError, neo4j.exceptions.Neo4jError, OSError, ValueError) as exc:
             self._driver.close()
             raise StoreError(f"{uri}: Neo4j is unreachable ({exc}); is the server up? (docker compose -f docker/compose.yaml up -d)") from None
 
@@ -73,7 +73,7 @@ class Neo4jStore(GraphStore):
 
     def _write(self, query: str, **params: Any) -> None:
         def work(tx):
-            tx.run(query, **params).consume()
+            tx.run(query, params).consume()
 
         try:
             with self._session() as session:
@@ -83,7 +83,7 @@ class Neo4jStore(GraphStore):
 
     def _read(self, query: str, **params: Any) -> list[dict[str, Any]]:
         def work(tx):
-            return [record.data() for record in tx.run(query, **params)]
+            return [record.data() for record in tx.run(query, params)]
 
         try:
             with self._session(read=True) as session:
@@ -209,7 +209,7 @@ class Neo4jStore(GraphStore):
     def cypher(self, query: str, params: dict[str, Any] | None = None, write: bool = False) -> list[dict[str, Any]]:
         """User query; without ``write`` it runs in a READ transaction, which Neo4j refuses to write in."""
         def work(tx):
-            return [record.data() for record in tx.run(query, **(params or {}))]
+            return [record.data() for record in tx.run(query, params or {})]
 
         try:
             with self._session(read=not write) as session:
