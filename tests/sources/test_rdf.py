@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 from kgfm.sources import read_source
 from kgfm.sources.rdf import read_rdf
