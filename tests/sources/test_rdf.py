@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 from kgfm.sources import read_source
 from kgfm.sources.rdf import read_rdf
 from kgfm.sources.records import EntityInfo, Reject, Triple
