@@ -1,6 +1,6 @@
 """The production store: Neo4j 5 through the official ``neo4j`` driver.
 
-Written the way Neo4j documents bulk writes: uniqueness constraints first, ``UNWIND $rows``
+Written the way Neo4j documents bulk writes: uniqueness constraints first, UNWIND-of-rows
 batches (``batch_size`` rows, default 10k), managed transactions (``execute_write`` /
 ``execute_read``, which retry transient errors), parameters for every value, backtick-quoted
 labels and types, and ``database=`` honoured on every session. Credentials come from the
