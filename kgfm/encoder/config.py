@@ -1,0 +1,91 @@
+"""Config model for ``kgfm train --stage graph`` (YAML in configs/graph*.yaml)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Optional
+
+from pydantic import Field, model_validator
+
+from kgfm.config import StoreConfig, StrictModel
+
+
+class DataConfig(StrictModel):
+    """Which triples are evaluated on.
+
+    With ``valid``/``test`` files (``h<TAB>r<TAB>t`` or ``h|r|t`` lines, optionally gzipped)
+    every stored triple is a training edge and the files are mapped through the store
+    vocabulary (unknown entities/relations are counted and scored as misses). Without
+    them a seeded random fraction of the stored triples is held out (and removed from the
+    message-passing graph).
+    """
+
+    valid: Optional[Path] = None
+    test: Optional[Path] = None
+    valid_fraction: float = Field(0.05, ge=0.0, lt=0.5)
+    test_fraction: float = Field(0.05, ge=0.0, lt=0.5)
+    split_seed: int = 0
+    max_valid_triples: Optional[int] = Field(None, ge=1, description="subsample validation per epoch")
+    text_init: bool = Field(False, description="initialise entity features from MiniLM name/description vectors")
+    text_model: str = "minilm"
+    text_cache: Optional[Path] = Field(None, description="cache file for text features (default: output_dir)")
+
+
+class ModelConfig(StrictModel):
+    conv: Literal["compgcn", "rgcn", "none"] = "compgcn"
+    num_layers: int = Field(1, ge=0, le=4)
+    dim: int = Field(200, ge=2)
+    composition: Literal["mult", "sub"] = "mult"
+    num_bases: Optional[int] = Field(None, ge=1, description="R-GCN basis decomposition")
+    num_blocks: Optional[int] = Field(None, ge=1, description="R-GCN block-diagonal decomposition")
+    decoder: Literal["distmult", "complex", "rotate"] = "complex"
+    residual: bool = Field(True, description="entity output = input features + GNN output")
+    input_dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    gnn_dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    init_scale: float = Field(1e-1, gt=0.0)
+
+    @model_validator(mode="after")
+    def _check(self) -> "ModelConfig":
+        if self.decoder in ("complex", "rotate") and self.dim % 2:
+            raise ValueError(f"dim must be even for the {self.decoder} decoder, got {self.dim}")
+        if self.num_bases is not None and self.num_blocks is not None:
+            raise ValueError("num_bases and num_blocks are mutually exclusive")
+        return self
+
+
+class TrainSettings(StrictModel):
+    epochs: int = Field(100, ge=1)
+    batch_size: int = Field(1024, ge=1)
+    optimizer: Literal["adam", "adagrad"] = "adam"
+    lr: float = Field(3e-3, gt=0.0)
+    label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)
+    regularization: float = Field(0.0, ge=0.0, description="N3 weight on the scored factors")
+    eval_every: int = Field(1, ge=1)
+    patience: int = Field(10, ge=1, description="evaluations without val MRR gain before stopping")
+    eval_batch_size: int = Field(256, ge=1)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    seed: int = 0
+    num_threads: int = Field(2, ge=1)
+    max_minutes: Optional[float] = Field(None, gt=0.0, description="wall-clock budget for training")
+
+
+class IndexSettings(StrictModel):
+    metric: Literal["auto", "ip", "l2"] = "auto"
+    exact_threshold: int = Field(50_000, ge=1)
+    hnsw_m: int = Field(32, ge=4)
+    ef_construction: int = Field(200, ge=8)
+    ef_search: int = Field(128, ge=1)
+
+
+class GraphTrainConfig(StrictModel):
+    store: StoreConfig = StoreConfig()
+    data: DataConfig = DataConfig()
+    model: ModelConfig = ModelConfig()
+    train: TrainSettings = TrainSettings()
+    index: IndexSettings = IndexSettings()
+    output_dir: Path = Path("runs/graph")
+
+    def index_metric(self) -> Literal["ip", "l2"]:
+        if self.index.metric != "auto":
+            return self.index.metric
+        return "l2" if self.model.decoder == "rotate" else "ip"

@@ -1,0 +1,169 @@
+"""Training, checkpoints, resume and the end-to-end `train --stage graph` run on a real store."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from kgfm.artifacts import ArtifactError
+from kgfm.encoder.checkpoint import load_checkpoint, save_checkpoint
+from kgfm.encoder.config import ModelConfig, TrainSettings
+from kgfm.encoder.data import build_data, holdout_split, map_triples, read_triple_file, tensors_from_triples
+from kgfm.encoder.loop import Trainer
+from kgfm.encoder.model import KGEncoder
+from kgfm.sources.records import SourceError
+
+
+def _chain(n: int = 8) -> list[tuple[str, str, str]]:
+    """Two functional relations on a ring: trivially learnable by memorisation."""
+    out = [(f"n{i}", "next", f"n{(i + 1) % n}") for i in range(n)]
+    out += [(f"n{i}", "skip", f"n{(i + 3) % n}") for i in range(n)]
+    return out
+
+
+def test_toy_graph_training_reaches_mrr_one() -> None:
+    torch.manual_seed(0)
+    triples = _chain()
+    graph = tensors_from_triples(triples)
+    data = build_data(graph, triples, triples)  # evaluate on the (memorisable) training triples
+    model = KGEncoder(graph.num_entities, graph.num_relations,
+                      ModelConfig(conv="compgcn", num_layers=1, dim=16, decoder="complex", gnn_dropout=0.0))
+    trainer = Trainer(model, data, TrainSettings(epochs=60, batch_size=16, lr=0.05, eval_every=20, patience=5),
+                      torch.device("cpu"), log=lambda _: None)
+    before = trainer.evaluate("test")["mrr"]
+    state = trainer.fit()
+    losses = [h.loss for h in state.history]
+    assert losses[-1] < 0.5 * losses[0]
+    trainer.restore_best()
+    after = trainer.evaluate("test")
+    assert after["mrr"] >= 0.95 and after["mrr"] > before, (before, after["mrr"])
+    assert after["head"]["queries"] == after["tail"]["queries"] == len(triples)
+
+
+def test_read_triple_file_formats_and_errors(tmp_path) -> None:
+    good = tmp_path / "t.txt"
+    good.write_bytes(b"a\tr\tb\r\n\r\nc|s|d\n")
+    assert read_triple_file(good) == [("a", "r", "b"), ("c", "s", "d")]
+    bad = tmp_path / "bad.txt"
+    bad.write_text("a\tr\tb\na\tr\n")
+    with pytest.raises(SourceError, match=r"bad.txt:2: expected 3 fields"):
+        read_triple_file(bad)
+    with pytest.raises(SourceError, match="not found"):
+        read_triple_file(tmp_path / "nope.txt")
+
+
+def test_split_files_map_through_vocab_and_count_unknowns() -> None:
+    graph = tensors_from_triples(_chain())
+    arr, stats = map_triples([("n0", "next", "n1"), ("zz", "next", "n1"), ("n0", "nope", "n1")], graph, "test")
+    assert arr.tolist() == [[0, 0, 1]]
+    assert (stats.known, stats.unknown_entity, stats.unknown_relation) == (1, 1, 1)
+    data = build_data(graph, [], [("n0", "next", "n1"), ("zz", "next", "n1")])
+    assert data.test_missing == 1 and data.stats["test"]["unknown_entity"] == 1
+
+
+def test_holdout_split_is_seeded_and_keeps_entities_connected() -> None:
+    rng = np.random.default_rng(0)
+    triples = [(f"e{rng.integers(40)}", f"r{rng.integers(3)}", f"e{rng.integers(40)}") for _ in range(300)]
+    graph = tensors_from_triples(triples)
+    a = holdout_split(graph, 0.1, 0.1, seed=3)
+    b = holdout_split(graph, 0.1, 0.1, seed=3)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    train, valid, test = a
+    assert len(train) + len(valid) + len(test) == graph.num_triples and len(valid) > 10 and len(test) > 10
+    seen = set(train[:, 0]) | set(train[:, 2])
+    assert seen == set(graph.head_index) | set(graph.tail_index)
+
+
+def test_checkpoint_round_trip_and_tamper(tmp_path) -> None:
+    graph = tensors_from_triples(_chain())
+    data = build_data(graph, [], _chain()[:4])
+    model = KGEncoder(graph.num_entities, graph.num_relations, ModelConfig(dim=8))
+    trainer = Trainer(model, data, TrainSettings(epochs=2, batch_size=8), torch.device("cpu"), log=lambda _: None)
+    trainer.fit()
+    vocab = {"entity_ids": graph.entity_ids, "relation_types": graph.relation_types}
+    save_checkpoint(tmp_path / "ck", model, vocab, trainer.state, {"model": {}}, optimizer=trainer.optimizer)
+    ck = load_checkpoint(tmp_path / "ck")
+    assert ck.state.epoch == 2 and len(ck.state.history) == 2 and ck.vocab["entity_ids"] == graph.entity_ids
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(ck.weights[key], value)
+    fresh = KGEncoder(graph.num_entities, graph.num_relations, ModelConfig(dim=8))
+    fresh.load_state_dict(ck.weights)
+    opt = torch.optim.Adam(fresh.parameters())
+    opt.load_state_dict(ck.optimizer_state())
+    assert int(opt.state_dict()["state"][0]["step"]) == int(trainer.optimizer.state_dict()["state"][0]["step"])
+    weights = tmp_path / "ck" / "model.safetensors"
+    blob = bytearray(weights.read_bytes())
+    blob[-1] ^= 0xFF
+    weights.write_bytes(bytes(blob))
+    with pytest.raises(ArtifactError, match="checksum mismatch"):
+        load_checkpoint(tmp_path / "ck")
+
+
+@pytest.fixture()
+def movie_store(tmp_path):
+    """A real embedded (LadybugDB) store holding a small movie graph."""
+    from kgfm.config import StoreConfig
+    from kgfm.store.build import BuildGraphConfig, SourceSpec, run_build
+
+    rows = []
+    for m in range(12):
+        rows.append(f"Movie {m}|directed_by|Director {m % 4}")
+        rows.append(f"Movie {m}|has_genre|Genre {m % 3}")
+        rows.append(f"Movie {m}|starred_actors|Actor {m % 5}")
+        rows.append(f"Movie {m}|starred_actors|Actor {(m + 2) % 5}")
+    kb = tmp_path / "kb.txt"
+    kb.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    store = StoreConfig(path=tmp_path / "graph.lbug")
+    run_build(BuildGraphConfig(store=store, sources=[SourceSpec(path=kb)], out_dir=tmp_path / "build"),
+              show_progress=False)
+    return store
+
+
+def test_train_main_end_to_end_resume_and_index(tmp_path, movie_store, capsys) -> None:
+    from kgfm.encoder.train import main
+    from kgfm.index.entity_index import EntityIndex
+
+    out = tmp_path / "run"
+    overrides = {
+        "store.path": str(movie_store.path), "output_dir": str(out), "model.dim": 16, "train.epochs": 3,
+        "train.batch_size": 32, "train.eval_every": 1, "train.device": "cpu", "data.valid_fraction": 0.1,
+        "data.test_fraction": 0.1,
+    }
+    doc = main(None, overrides, resume=False)
+    assert doc["epochs"] == 3 and doc["test"]["queries"] > 0
+    for name in ("metrics.json", "curve.png", "config.yaml", "checkpoint/manifest.json", "last/manifest.json"):
+        assert (out / name).is_file(), name
+    doc2 = main(None, {**overrides, "train.epochs": 5}, resume=True)
+    assert [h["epoch"] for h in doc2["history"]] == [1, 2, 3, 4, 5]
+    assert "resuming" in capsys.readouterr().out
+    index = EntityIndex.load(out / "index", use_gpu=False)
+    ck = load_checkpoint(out / "checkpoint")
+    assert len(index) == len(ck.vocab["entity_ids"]) and index.dim == 16
+    assert index.manifest["encoder"]["manifest_sha256"] == ck.manifest_sha256
+    hits = index.neighbors("Movie 3", k=3)
+    assert len(hits) == 3 and all(h[0] != "Movie 3" for h in hits)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["test"]["mrr"] == doc2["test"]["mrr"]
+
+
+def test_resume_without_checkpoint_is_clear(tmp_path, movie_store) -> None:
+    from kgfm.encoder.train import main
+
+    with pytest.raises(ArtifactError, match="no checkpoint to resume"):
+        main(None, {"store.path": str(movie_store.path), "output_dir": str(tmp_path / "x"),
+                    "train.device": "cpu"}, resume=True)
+
+
+def test_cuda_training_step() -> None:
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    graph = tensors_from_triples(_chain())
+    data = build_data(graph, [], _chain()[:4])
+    model = KGEncoder(graph.num_entities, graph.num_relations, ModelConfig(dim=8))
+    trainer = Trainer(model, data, TrainSettings(epochs=1, batch_size=8, device="cuda"), torch.device("cuda"),
+                      log=lambda _: None)
+    trainer.fit()
+    assert trainer.evaluate("test")["queries"] == 8
