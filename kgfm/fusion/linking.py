@@ -34,6 +34,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from kgfm.fusion.fuzzy import TrigramIndex
 from kgfm.store.base import GraphTensors
 
 WORD_RE = re.compile(r"[^\W_]+")
@@ -131,74 +132,6 @@ class Mention:
     fuzzy: bool = False
 
 
-class _TrigramIndex:
-    """Character-trigram TF-IDF over the alias keys (cosine similarity via sparse matmul)."""
-
-    def __init__(self, keys: Sequence[str]):
-        from scipy import sparse
-
-        self.vocab: dict[str, int] = {}
-        rows, cols = [], []
-        for r, key in enumerate(keys):
-            for g in self._grams(key):
-                c = self.vocab.setdefault(g, len(self.vocab))
-                rows.append(r)
-                cols.append(c)
-        data = np.ones(len(rows), dtype=np.float32)
-        mat = sparse.csr_matrix((data, (rows, cols)), shape=(len(keys), max(len(self.vocab), 1)))
-        mat.sum_duplicates()
-        df = np.bincount(mat.indices, minlength=mat.shape[1]).astype(np.float32)
-        self.idf = np.log((1 + len(keys)) / (1 + df)).astype(np.float32) + 1.0
-        self.matrix = self._normalise(mat.multiply(self.idf[None, :]).tocsr())
-        self.matrix_t = self.matrix.T.tocsr()
-
-    @staticmethod
-    def _grams(key: str) -> list[str]:
-        padded = f"  {key} "
-        return [padded[i : i + 3] for i in range(len(padded) - 2)]
-
-    @staticmethod
-    def _normalise(mat):  # row L2 normalisation of a CSR matrix
-        from scipy import sparse
-
-        norms = np.sqrt(np.asarray(mat.multiply(mat).sum(axis=1)).ravel())
-        norms[norms == 0] = 1.0
-        return sparse.diags(1.0 / norms) @ mat
-
-    def query(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Best alias row and cosine for each text."""
-        from scipy import sparse
-
-        rows, cols = [], []
-        for r, text in enumerate(texts):
-            for g in self._grams(text):
-                c = self.vocab.get(g)
-                if c is not None:
-                    rows.append(r)
-                    cols.append(c)
-        if not rows:
-            return np.full(len(texts), -1), np.zeros(len(texts), dtype=np.float32)
-        q = sparse.csr_matrix(
-            (np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(texts), self.matrix.shape[1])
-        )
-        q.sum_duplicates()
-        q = self._normalise(q.multiply(self.idf[None, :]).tocsr())
-        n_grams = np.array([len(self._grams(t)) for t in texts], dtype=np.float32)
-        sims = (q @ self.matrix_t).tocsr()  # [Q, A]
-        best = np.full(len(texts), -1, dtype=np.int64)
-        best_sim = np.zeros(len(texts), dtype=np.float32)
-        for r in range(len(texts)):
-            lo, hi = sims.indptr[r], sims.indptr[r + 1]
-            if hi > lo:
-                j = lo + int(np.argmax(sims.data[lo:hi]))
-                best[r] = sims.indices[j]
-                best_sim[r] = sims.data[j]
-        # penalise texts with trigrams outside the alias vocabulary (they carry no weight above)
-        n_known = np.bincount(np.asarray(rows), minlength=len(texts)).astype(np.float32)
-        coverage = np.sqrt(n_known / np.maximum(n_grams, 1.0))
-        return best, best_sim * coverage
-
-
 class EntityLinker:
     """Alias index over entity names (and ids) with longest-match and fuzzy linking.
 
@@ -270,20 +203,20 @@ class EntityLinker:
             for key, bucket in table.items()
         }
         self._keys = list(self.aliases)
-        self._fuzzy: _TrigramIndex | None = None
+        self._fuzzy: TrigramIndex | None = None
 
     def candidates(self, key: str, surface: str | None = None) -> list[tuple[int, float]]:
         """Candidates of alias ``key`` with scores summing to 1, best first.
 
         Each candidate weighs ``prior * form`` (form 1 for the full name, 0.5 for the name
-        without its leading article), times 2 when ``surface`` matches its name case-exactly.
+        without its leading article), times 10 when ``surface`` matches its name case-exactly.
         """
         cands = self.aliases.get(key, [])
         if not cands:
             return []
         if surface is not None and len(cands) > 1:
             cased = _cased_key(surface)
-            cands = [(i, w * (2.0 if self._cased.get(i) == cased else 1.0)) for i, w in cands]
+            cands = [(i, w * (10.0 if self._cased.get(i) == cased else 1.0)) for i, w in cands]
             cands.sort(key=lambda c: -c[1])
         total = sum(w for _, w in cands)
         return [(i, w / total) for i, w in cands]
@@ -334,7 +267,7 @@ class EntityLinker:
     def fuzzy_lookup(self, texts: Sequence[str]) -> list[tuple[str | None, float]]:
         """Closest alias key and cosine for each (normalised) text."""
         if self._fuzzy is None:
-            self._fuzzy = _TrigramIndex(self._keys)
+            self._fuzzy = TrigramIndex(self._keys)
         rows, sims = self._fuzzy.query(texts)
         return [(self._keys[r] if r >= 0 else None, float(s)) for r, s in zip(rows, sims)]
 

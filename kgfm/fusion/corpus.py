@@ -1,0 +1,222 @@
+"""A pretraining corpus aligned to the KG: entity descriptions and verbalised triples.
+
+Every record carries the char spans of the entities it mentions, so pretraining knows which
+entity each mention is (no linking guesswork on the corpus side)::
+
+    {"text": "Kismet directed by William Dieterle", "kind": "triple", "rel": "directed_by",
+     "mentions": [[0, 6, "Kismet"], [19, 35, "William Dieterle"]]}
+    {"text": "stool: solid excretory product evacuated from the bowels", "kind": "description",
+     "mentions": [[0, 5, "14854262"]]}
+
+Relation words come from an optional map (``relation2text.txt``: ``relation<TAB>words``, keyed by
+relationship type or original predicate) and otherwise from the relation name itself
+(``directed_by`` -> "directed by", ``/film/film/genre`` -> "film genre", ``_hypernym`` ->
+"hypernym"). Records are split into train/valid by a hash of the subject entity
+(descriptions) or of the triple, so the split is stable and held-out descriptions are of
+entities whose description was never trained on.
+
+Output: a ``fusion-corpus`` artifact directory with ``train.jsonl``, ``valid.jsonl`` and a
+manifest (counts, source, settings).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from kgfm.artifacts import read_manifest, write_artifact
+from kgfm.sources.records import SourceError
+from kgfm.store.base import GraphTensors
+
+KIND = "fusion-corpus"
+
+
+def relation_words(rel: str, mapping: dict[str, str] | None = None, predicate: str | None = None) -> str:
+    """Words for a relation: the map entry for ``rel`` or ``predicate``, else derived from its name."""
+    for key in (rel, predicate):
+        if mapping and key and key in mapping:
+            return mapping[key]
+    name = predicate or rel
+    if "://" in name:
+        name = re.split(r"[#/]", name.rstrip("/#"))[-1]
+    parts = [p for p in re.split(r"[/._\s]+", name) if p]
+    if len(parts) > 2 and name.startswith("/"):  # Freebase paths: keep the last two segments
+        parts = parts[-2:]
+    words = " ".join(parts)
+    words = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", words)  # camelCase -> camel Case
+    return words.lower() if words else rel
+
+
+def read_relation_text(path: Path) -> dict[str, str]:
+    """``relation<TAB>words`` per line (WN18RR/FB15k-237 ``relation2text.txt``).
+
+    Raises:
+        SourceError: naming the file and line of a row without a tab.
+    """
+    out: dict[str, str] = {}
+    with open(path, encoding="utf-8") as handle:
+        for lineno, line in enumerate(handle, 1):
+            line = line.rstrip("\r\n")
+            if not line.strip():
+                continue
+            if "\t" not in line:
+                raise SourceError(str(path), f"line {lineno}: expected 'relation<TAB>words'")
+            key, words = line.split("\t", 1)
+            out[key.strip()] = words.strip()
+    return out
+
+
+def _bucket(key: str) -> float:
+    return int.from_bytes(hashlib.sha1(key.encode("utf-8")).digest()[:8], "big") / 2**64
+
+
+def _name(graph: GraphTensors, i: int) -> str:
+    return graph.entity_names[i] or graph.entity_ids[i]
+
+
+def iter_records(
+    graph: GraphTensors,
+    relation_text: dict[str, str] | None = None,
+    descriptions: bool = True,
+    triples: bool = True,
+    max_triples: int | None = None,
+    seed: int = 0,
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Yield ``(split_key, record)`` for every description and (a sample of) the triples."""
+    if descriptions and graph.entity_descriptions is not None:
+        for i, desc in enumerate(graph.entity_descriptions):
+            if not desc or not desc.strip():
+                continue
+            name = _name(graph, i)
+            desc = desc.strip()
+            if desc.casefold().startswith(name.casefold()):
+                text = desc  # already starts with the name
+            else:
+                text = f"{name}: {desc}"
+            yield f"d:{graph.entity_ids[i]}", {
+                "text": text, "kind": "description", "mentions": [[0, len(name), graph.entity_ids[i]]],
+            }
+    if triples and graph.num_triples:
+        order = np.arange(graph.num_triples)
+        if max_triples is not None and max_triples < graph.num_triples:
+            order = np.sort(np.random.default_rng(seed).choice(graph.num_triples, max_triples, replace=False))
+        rel_cache = [
+            relation_words(r, relation_text, graph.relation_predicates[k] if graph.relation_predicates else None)
+            for k, r in enumerate(graph.relation_types)
+        ]
+        for t in order:
+            h, r, tl = int(graph.head_index[t]), int(graph.rel_type[t]), int(graph.tail_index[t])
+            head, tail, words = _name(graph, h), _name(graph, tl), rel_cache[r]
+            text = f"{head} {words} {tail}"
+            start = len(head) + len(words) + 2
+            hid, tid = graph.entity_ids[h], graph.entity_ids[tl]
+            yield f"t:{hid}|{graph.relation_types[r]}|{tid}", {
+                "text": text, "kind": "triple", "rel": graph.relation_types[r],
+                "mentions": [[0, len(head), hid], [start, start + len(tail), tid]],
+            }
+
+
+def build_corpus(
+    graph: GraphTensors,
+    out: Path,
+    relation_text: dict[str, str] | None = None,
+    valid_fraction: float = 0.02,
+    descriptions: bool = True,
+    triples: bool = True,
+    max_triples: int | None = None,
+    seed: int = 0,
+    source: str = "",
+) -> dict[str, Any]:
+    """Write the corpus artifact; returns its manifest.
+
+    Args:
+        graph: Exported graph (``with_text=True`` for descriptions).
+        out: Artifact directory (replaced atomically).
+        relation_text: Optional relation -> words map.
+        valid_fraction: Share of records held out (hash split, see module docstring).
+        descriptions: Include entity descriptions.
+        triples: Include verbalised triples.
+        max_triples: Sample at most this many triples (``None``: all).
+        seed: Sampling seed.
+        source: Where the graph came from (recorded in the manifest).
+    """
+    from tqdm import tqdm
+
+    if not 0.0 <= valid_fraction < 1.0:
+        raise ValueError(f"valid_fraction must be in [0, 1), got {valid_fraction}")
+    lines: dict[str, list[str]] = {"train": [], "valid": []}
+    counts: dict[str, int] = {}
+    total = (graph.num_entities if descriptions else 0) + (
+        min(graph.num_triples, max_triples or graph.num_triples) if triples else 0)
+    for key, record in tqdm(iter_records(graph, relation_text, descriptions, triples, max_triples, seed),
+                            total=total, desc="corpus", unit="rec", mininterval=1.0):
+        split = "valid" if _bucket(key) < valid_fraction else "train"
+        lines[split].append(json.dumps(record, ensure_ascii=False))
+        counts[f"{split}_{record['kind']}"] = counts.get(f"{split}_{record['kind']}", 0) + 1
+    if not lines["train"]:
+        raise SourceError(source or "graph", "no corpus records: the graph has no descriptions and no triples")
+
+    def writer(split: str):
+        return lambda p: p.write_text("\n".join(lines[split]) + ("\n" if lines[split] else ""), encoding="utf-8")
+
+    settings = {"valid_fraction": valid_fraction, "descriptions": descriptions, "triples": triples,
+                "max_triples": max_triples, "seed": seed}
+    return write_artifact(Path(out), KIND, {"train.jsonl": writer("train"), "valid.jsonl": writer("valid")},
+                          {"config": settings, "counts": counts, "source": source,
+                           "entities": graph.num_entities})
+
+
+def read_corpus(src: Path, split: str = "train") -> list[dict[str, Any]]:
+    """Records of one split of a corpus artifact (checksums verified).
+
+    Raises:
+        ArtifactError: not a corpus artifact, or a tampered file.
+        SourceError: a malformed line (file and line named).
+    """
+    src = Path(src)
+    read_manifest(src, KIND)
+    path = src / f"{split}.jsonl"
+    out = []
+    with open(path, encoding="utf-8") as handle:
+        for lineno, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+                text, mentions = rec["text"], rec["mentions"]
+                if not all(0 <= int(s) < int(e) <= len(text) for s, e, _ in mentions):
+                    raise ValueError("mention span outside the text")
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+                raise SourceError(str(path), f"line {lineno}: bad corpus record ({exc})") from None
+            out.append(rec)
+    return out
+
+
+def main(
+    store: Any,
+    out: Path,
+    relation_text: Path | None = None,
+    valid_fraction: float = 0.02,
+    descriptions: bool = True,
+    triples: bool = True,
+    max_triples: int | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """``kgfm corpus``: export the graph from the store and write the corpus artifact.
+
+    Args:
+        store: A :class:`~kgfm.config.StoreConfig`.
+    """
+    from kgfm.store.factory import open_store
+
+    with open_store(store) as graph_store:
+        graph = graph_store.export_tensors(with_text=True)
+    mapping = read_relation_text(Path(relation_text)) if relation_text else None
+    manifest = build_corpus(graph, out, mapping, valid_fraction, descriptions, triples, max_triples, seed,
+                            source=f"{store.backend}:{store.path}")
+    return manifest
