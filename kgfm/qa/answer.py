@@ -1,0 +1,175 @@
+"""Answering questions with a fine-tuned model: ranked entities, the linked topic, evidence.
+
+:class:`QAEngine` links the question (:class:`kgfm.fusion.linking.EntityLinker`), encodes it
+with fusion, scores every entity of the graph (:mod:`kgfm.qa.model`), and for each answer
+reads the KG paths from the topic entity out of the store (``GraphStore.paths``), ranked by
+how strongly the model's relation attention supports each path. It also writes the Cypher
+that shows that evidence subgraph in Neo4j Browser (:func:`kgfm.qa.evidence.browser_cypher`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from kgfm.qa.candidates import UndirectedAdjacency
+from kgfm.qa.data import EntityAlignment, PreparedQuestions, link_questions
+from kgfm.qa.evaluate import encode_questions, rank_answers
+from kgfm.qa.evidence import browser_cypher, rank_paths
+from kgfm.store.base import GraphTensors
+
+
+class UnlinkableQuestionError(LookupError):
+    """No entity of the graph could be found in the question."""
+
+
+@dataclass
+class AnswerItem:
+    id: str
+    name: str | None
+    score: float  # softmax probability over the candidates
+    logit: float
+    paths: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class QAResult:
+    question: str
+    topic: dict[str, Any] | None
+    answers: list[AnswerItem]
+    cypher: str | None
+    error: str | None = None
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class QAEngine:
+    """A loaded model plus everything needed to answer and explain.
+
+    Build with :meth:`load`. ``hops`` is the candidate radius (the hop setting the model was
+    fine-tuned on unless overridden).
+    """
+
+    def __init__(self, model: Any, manifest: dict[str, Any], graph: GraphTensors, store: Any, index: Any,
+                 hops: int) -> None:
+        from kgfm.fusion.linking import EntityLinker
+
+        self.model = model
+        self.manifest = manifest
+        self.graph = graph
+        self.store = store
+        self.index = index
+        self.hops = hops
+        self.linker = EntityLinker.from_tensors(graph)
+        self.alignment = EntityAlignment(graph, index)
+        self.adjacency = UndirectedAdjacency.from_graph(graph)
+        self.rel_index = {name: i for i, name in enumerate(graph.relation_types)}
+
+    @classmethod
+    def load(cls, model_dir: Path, store_config: Any | None = None, store: Any | None = None,
+             graph: GraphTensors | None = None, hops: int | None = None) -> "QAEngine":
+        """Load ``model_dir`` (fp32 or int8 export) with its store and entity index.
+
+        Args:
+            model_dir: A ``kgfm-qa-model`` or ``kgfm-qa-model-int8`` artifact.
+            store_config: Store to read (default: the one in the model's config).
+            store: An already open store (tests); takes precedence.
+            graph: Pre-exported graph tensors (default: ``store.export_tensors()``).
+            hops: Candidate radius override.
+        """
+        from kgfm.artifacts import read_manifest
+        from kgfm.qa.checkpoint import load_qa_model
+        from kgfm.qa.config import QAConfig
+        from kgfm.qa.quantize import INT8_KIND, load_quantized
+
+        model_dir = Path(model_dir)
+        kind = read_manifest(model_dir, verify=False).get("kind")
+        manifest0 = read_manifest(model_dir, kind, verify=False)
+        cfg = QAConfig.model_validate(manifest0["config"])
+        if store is None:
+            from kgfm.store.factory import open_store
+
+            store = open_store(store_config or cfg.store, read_only=True)
+        graph = graph if graph is not None else store.export_tensors()
+        index = None
+        if cfg.index is not None:
+            from kgfm.index.entity_index import EntityIndex
+
+            index = EntityIndex.load(cfg.index)
+        if kind == INT8_KIND:
+            model, manifest = load_quantized(model_dir, graph, index)
+        else:
+            model, manifest = load_qa_model(model_dir, graph, index)
+        return cls(model, manifest, graph, store, index, hops or cfg.data.hops)
+
+    def close(self) -> None:
+        if self.store is not None:
+            self.store.close()
+
+    def _topic_info(self, mention: Any) -> dict[str, Any]:
+        idx = int(mention.entity_idx)
+        return {
+            "id": self.graph.entity_ids[idx],
+            "name": self.graph.entity_names[idx] if self.graph.entity_names else None,
+            "surface": mention.surface,
+            "link_score": round(float(mention.score), 4),
+            "bracketed": bool(getattr(mention, "bracketed", False)),
+        }
+
+    @torch.no_grad()
+    def answer(self, questions: Sequence[str], top_k: int = 5, evidence: bool = True, max_paths: int = 3,
+               batch_size: int = 32) -> list[QAResult]:
+        """Answer a batch of questions (one encoder pass per ``batch_size`` questions).
+
+        Questions with no linkable entity get a result with ``error`` set and no answers.
+        """
+        start = time.perf_counter()
+        texts, mentions, topics = link_questions(list(questions), self.linker)
+        results: list[QAResult | None] = [None] * len(questions)
+        ok = np.nonzero(topics >= 0)[0]
+        for i in np.nonzero(topics < 0)[0]:
+            results[i] = QAResult(questions[i], None, [], None,
+                                  error=f"no entity of the knowledge graph found in {questions[i]!r}; "
+                                        "name one (e.g. in [brackets]) as it is spelled in the graph")
+        if ok.size:
+            prepared = PreparedQuestions([texts[i] for i in ok], [mentions[i] for i in ok], topics[ok],
+                                         [np.zeros(0, dtype=np.int64)] * ok.size)
+            vectors = encode_questions(self.model.encoder, prepared, self.alignment, batch_size)
+            top_idx, top_logit, log_norm = rank_answers(self.model.scorer, vectors, prepared.topics,
+                                                        self.adjacency, self.hops, top_k, batch_size)
+            probs = np.where(np.isfinite(top_logit), np.exp(top_logit - log_norm[:, None]), 0.0)
+            rel_att, hop_att = self.model.scorer.attention(vectors)
+            for row, i in enumerate(ok):
+                topic_mention = max(mentions[i], key=lambda m: (m.bracketed, m.score, m.end - m.start))
+                topic = self._topic_info(topic_mention)
+                items = []
+                for j, ent in enumerate(top_idx[row]):
+                    if ent < 0:
+                        continue
+                    item = AnswerItem(self.graph.entity_ids[ent],
+                                      self.graph.entity_names[ent] if self.graph.entity_names else None,
+                                      round(float(probs[row, j]), 6), round(float(top_logit[row, j]), 4))
+                    if evidence and self.store is not None:
+                        paths = self.store.paths(topic["id"], item.id, max_hops=self.hops, limit=50)
+                        item.paths = rank_paths(paths, rel_att[row], hop_att[row], self.rel_index)[:max_paths]
+                    items.append(item)
+                cypher = browser_cypher(topic["id"], items, self.hops)
+                results[i] = QAResult(questions[i], topic, items, cypher)
+        elapsed = time.perf_counter() - start
+        for r in results:
+            r.seconds = round(elapsed / max(len(questions), 1), 4)
+        return results  # type: ignore[return-value]
+
+    def answer_one(self, question: str, top_k: int = 5, evidence: bool = True) -> QAResult:
+        """One question; raises :class:`UnlinkableQuestionError` when nothing can be linked."""
+        result = self.answer([question], top_k, evidence)[0]
+        if result.error:
+            raise UnlinkableQuestionError(result.error)
+        return result

@@ -1,0 +1,111 @@
+"""The fine-tuning / QA config (``configs/metaqa*.yaml``, ``configs/finetune_sample.yaml``).
+
+Every section is a :class:`~kgfm.config.StrictModel`, so a misspelt key is an error naming
+the field. Relative paths are resolved against the current directory (the repository root
+when the commands are run as documented), except ``data.root`` whose default points at
+``../shared/data/MetaQA`` beside the checkout.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+from pydantic import Field, model_validator
+
+from kgfm.config import StoreConfig, StrictModel
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_METAQA = REPO_ROOT / ".." / "shared" / "data" / "MetaQA"
+
+
+class QADataConfig(StrictModel):
+    """Which questions to train and validate on.
+
+    ``dataset: metaqa`` reads ``{root}/{hops}-hop/vanilla/qa_dev.txt`` (+ its ``qa_dev_qtype.txt``)
+    and splits it into train / valid (``valid_fraction``, ``split_seed``). ``dataset: files``
+    reads ``train`` (and ``valid`` when given, else the same split is applied to ``train``).
+    """
+
+    dataset: Literal["metaqa", "files"] = "metaqa"
+    root: Path = DEFAULT_METAQA
+    hops: int = Field(1, ge=1, le=3, description="MetaQA hop setting (also the candidate radius)")
+    train: Optional[Path] = None
+    valid: Optional[Path] = None
+    test: Optional[Path] = None
+    valid_fraction: float = Field(0.1, gt=0.0, lt=0.9)
+    split_seed: int = 13
+    limit_train: Optional[int] = Field(None, ge=1, description="use only the first N training questions")
+
+    @model_validator(mode="after")
+    def _files_need_train(self) -> "QADataConfig":
+        if self.dataset == "files" and self.train is None:
+            raise ValueError("data.train is required when data.dataset is 'files'")
+        return self
+
+
+class QAEncoderConfig(StrictModel):
+    """The question encoder.
+
+    ``kind: fusion`` uses :class:`kgfm.fusion.model.KnowledgeFusionModel`: ``init: pretrained``
+    loads ``checkpoint`` (a ``kgfm train --stage pretrain`` output), ``init: base`` puts fresh
+    fusion layers on ``base_model``. ``kind: plain`` is the base encoder alone (no KG inside the
+    encoder; the scorer still uses the graph).
+    """
+
+    kind: Literal["fusion", "plain"] = "fusion"
+    init: Literal["pretrained", "base"] = "base"
+    checkpoint: Optional[Path] = None
+    base_model: str = "minilm"
+    max_length: int = Field(48, ge=8, le=512)
+    freeze: bool = Field(False, description="freeze the encoder and cache question encodings")
+    fusion_layers: Optional[list[int]] = Field(None, description="fusion layer positions for init: base")
+    backbone_config: Optional[dict[str, Any]] = Field(
+        None, description="randomly initialised backbone (AutoConfig.for_model kwargs) instead of base_model's weights;"
+        " the tokenizer still comes from base_model (tests, ablations)")
+
+    @model_validator(mode="after")
+    def _pretrained_needs_checkpoint(self) -> "QAEncoderConfig":
+        if self.kind == "fusion" and self.init == "pretrained" and self.checkpoint is None:
+            raise ValueError("encoder.checkpoint is required for kind: fusion with init: pretrained")
+        return self
+
+
+class QAScorerConfig(StrictModel):
+    """The answer scorer on top of the question vector (see :mod:`kgfm.qa.model`)."""
+
+    max_hops: int = Field(3, ge=1, le=3, description="relation-following steps")
+    entity_dim: int = Field(128, ge=8, description="projection size of the embedding term")
+    use_entity_embeddings: bool = True
+    dropout: float = Field(0.1, ge=0.0, lt=1.0)
+
+
+class QATrainConfig(StrictModel):
+    epochs: int = Field(8, ge=1)
+    batch_size: int = Field(32, ge=1)
+    eval_batch_size: int = Field(64, ge=1)
+    lr_encoder: float = Field(3e-5, gt=0)
+    lr_head: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.01, ge=0)
+    warmup_fraction: float = Field(0.05, ge=0, lt=1)
+    patience: int = Field(2, ge=1, description="epochs without a valid Hits@1 gain before stopping")
+    max_minutes: Optional[float] = Field(None, gt=0, description="wall-clock budget; best checkpoint kept")
+    seed: int = 0
+    threads: int = Field(2, ge=1)
+    eval_fusion_off: bool = Field(True, description="also report valid Hits@1 with fusion switched off")
+
+
+class QAConfig(StrictModel):
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    index: Optional[Path] = Field(None, description="entity index dir (kgfm train --stage graph)")
+    data: QADataConfig = Field(default_factory=QADataConfig)
+    encoder: QAEncoderConfig = Field(default_factory=QAEncoderConfig)
+    scorer: QAScorerConfig = Field(default_factory=QAScorerConfig)
+    train: QATrainConfig = Field(default_factory=QATrainConfig)
+    output: Path = Path("runs/qa/metaqa")
+
+    @model_validator(mode="after")
+    def _fusion_needs_index(self) -> "QAConfig":
+        if self.encoder.kind == "fusion" and self.index is None:
+            raise ValueError("index is required for encoder.kind: fusion (the fusion layers retrieve from it)")
+        return self

@@ -1,0 +1,148 @@
+"""The question encoder: the knowledge-fusion transformer (or the plain base encoder) -> one vector.
+
+:class:`QuestionEncoder` hides the two kinds behind one ``forward(batch, use_fusion)``:
+
+* ``fusion`` -- :class:`kgfm.fusion.model.KnowledgeFusionModel`; the topic mention is linked
+  and its entity embedding retrieved inside the forward pass; ``use_fusion=False`` runs the
+  very same weights with the fusion layers switched off (the without-KG baseline);
+* ``plain`` -- any ``AutoModel`` encoder, mean-pooled (what MiniLM was trained with).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+from torch import nn
+
+from kgfm.qa.config import QAEncoderConfig
+
+
+def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """``[B, T, H]`` token states -> ``[B, H]`` mean over the attended tokens."""
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+
+
+class QuestionEncoder(nn.Module):
+    """Encodes a tokenised batch into question vectors ``[B, H]``.
+
+    Args:
+        backbone: A ``KnowledgeFusionModel`` (``kind="fusion"``) or an HF ``AutoModel``.
+        tokenizer: The fast tokenizer matching the backbone.
+        kind: ``"fusion"`` or ``"plain"``.
+        max_length: Truncation length in tokens.
+    """
+
+    def __init__(self, backbone: nn.Module, tokenizer: Any, kind: str, max_length: int = 48) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.tokenizer = tokenizer
+        self.kind = kind
+        self.max_length = max_length
+
+    @property
+    def hidden_size(self) -> int:
+        size = getattr(self.backbone, "hidden_size", None)  # KnowledgeFusionModel
+        if isinstance(size, int):
+            return size
+        return int(self.backbone.config.hidden_size)
+
+    def tokenize(self, texts: Sequence[str], mentions: Sequence[Sequence[Any]] | None) -> dict[str, torch.Tensor]:
+        """Token ids plus mention spans/entities (:func:`kgfm.fusion.batching.encode_batch`)."""
+        from kgfm.fusion.batching import encode_batch
+
+        return encode_batch(self.tokenizer, texts, mentions, max_length=self.max_length)
+
+    def forward(self, batch: dict[str, torch.Tensor], use_fusion: bool | None = None) -> torch.Tensor:
+        """Question vectors.
+
+        Args:
+            batch: ``input_ids``, ``attention_mask``, ``mention_spans`` ``[B, M, 2]``,
+                ``mention_entities`` ``[B, M]`` (entity idx in the index, ``-1`` unknown).
+            use_fusion: ``False`` switches the fusion layers off (fusion kind only).
+        """
+        if self.kind == "fusion":
+            out = self.backbone(
+                batch["input_ids"],
+                batch["attention_mask"],
+                batch["mention_spans"],
+                batch["mention_entities"],
+                use_fusion=use_fusion,
+            )
+            return out.pooled
+        out = self.backbone(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+        return mean_pool(out.last_hidden_state, batch["attention_mask"])
+
+
+def _tokenizer(path: str) -> Any:
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(path, use_fast=True)
+    if not getattr(tok, "is_fast", False):
+        raise FileNotFoundError(f"{path}: no fast tokenizer (tokenizer.json) found; kgfm needs offset mappings")
+    return tok
+
+
+def build_encoder(cfg: QAEncoderConfig, index: Any | None) -> QuestionEncoder:
+    """A fresh question encoder for fine-tuning, as the config says.
+
+    Args:
+        cfg: The encoder section (kind, init, checkpoint, base_model...).
+        index: The :class:`~kgfm.index.entity_index.EntityIndex` (required for ``fusion``).
+    """
+    from kgfm.hf import offline_env, resolve_model
+
+    offline_env()
+    tokenizer_path = resolve_model(cfg.base_model)
+    if cfg.kind == "plain":
+        from transformers import AutoConfig, AutoModel
+
+        if cfg.backbone_config is not None:
+            bcfg = dict(cfg.backbone_config)
+            backbone = AutoModel.from_config(AutoConfig.for_model(bcfg.pop("model_type", "bert"), **bcfg))
+        else:
+            backbone = AutoModel.from_pretrained(tokenizer_path)
+        return QuestionEncoder(backbone, _tokenizer(tokenizer_path), "plain", cfg.max_length)
+    from kgfm.fusion.model import FusionConfig, KnowledgeFusionModel
+
+    if cfg.init == "pretrained":
+        src = Path(cfg.checkpoint)
+        model = KnowledgeFusionModel.from_pretrained(src, index)
+        tok_dir = src / "tokenizer"
+        tokenizer = _tokenizer(str(tok_dir)) if tok_dir.is_dir() else _tokenizer(resolve_model(model.config.base_model))
+    else:
+        kwargs: dict[str, Any] = {"base_model": cfg.base_model, "backbone_config": cfg.backbone_config}
+        if cfg.fusion_layers is not None:
+            kwargs["fusion_layers"] = list(cfg.fusion_layers)
+        model = KnowledgeFusionModel(FusionConfig(**kwargs), index)
+        tokenizer = _tokenizer(tokenizer_path)
+    return QuestionEncoder(model, tokenizer, "fusion", cfg.max_length)
+
+
+def save_encoder(encoder: QuestionEncoder, dest: Path) -> None:
+    """Write the backbone (safetensors + config) and tokenizer under ``dest``."""
+    dest.mkdir(parents=True, exist_ok=True)
+    if encoder.kind == "fusion":
+        encoder.backbone.save_pretrained(dest / "model")
+    else:
+        encoder.backbone.save_pretrained(str(dest / "model"))  # safetensors (transformers >= 5 default)
+    encoder.tokenizer.save_pretrained(str(dest / "tokenizer"))
+
+
+def load_encoder(src: Path, kind: str, max_length: int, index: Any | None) -> QuestionEncoder:
+    """Load what :func:`save_encoder` wrote (no network, no pickle)."""
+    from kgfm.hf import offline_env
+
+    offline_env()
+    tokenizer = _tokenizer(str(src / "tokenizer"))
+    if kind == "plain":
+        from transformers import AutoModel
+
+        backbone = AutoModel.from_pretrained(str(src / "model"), use_safetensors=True)
+    else:
+        from kgfm.fusion.model import KnowledgeFusionModel
+
+        backbone = KnowledgeFusionModel.from_pretrained(src / "model", index)
+    return QuestionEncoder(backbone, tokenizer, kind, max_length)
