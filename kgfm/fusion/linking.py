@@ -295,17 +295,42 @@ class EntityLinker:
                     found.append((len(key), i, n, key))
                     break
         taken: set[int] = set()
-        out: list[Mention] = []
+        out: list[tuple[int, int, Mention]] = []
         for _, i, n, key in sorted(found, key=lambda f: (-f[0], f[1])):
             if taken.intersection(range(i, i + n)):
                 continue
             taken.update(range(i, i + n))
             start, end = toks[i][1], toks[i + n - 1][2]
             cands = self.candidates(key, clean[start:end])
-            out.append(self._mention(clean, start, end, cands, self._length_quality(key), False, False))
-        if out:
-            return sorted(out, key=lambda m: m.start)
-        return self._detect_fuzzy(clean, toks)
+            out.append((i, n, self._mention(clean, start, end, cands, self._length_quality(key), False, False)))
+        if not out:
+            return self._detect_fuzzy(clean, toks)
+        return self._repair(clean, toks, out, taken)
+
+    def _repair(self, clean: str, toks: list[tuple[str, int, int]], exact: list[tuple[int, int, Mention]],
+                taken: set[int]) -> list[Mention]:
+        """Misspelled names next to exact partial hits ("Evelyn Vnable" -> "Evelyn" exact): a run of
+        non-stopword words with a word no exact mention covers is looked up fuzzily as a whole, and
+        a confident fuzzy alias replaces the exact mentions inside the run."""
+        runs, i = [], 0
+        while i < len(toks):
+            j = i
+            while j < len(toks) and toks[j][0] not in self.stopwords and j - i < 6:
+                j += 1
+            if j - i >= 2 and any(k not in taken for k in range(i, j)):
+                runs.append((i, j))
+            i = max(j, i + 1)
+        if not runs:
+            return sorted((m for _, _, m in exact), key=lambda m: m.start)
+        found = self.fuzzy_lookup([" ".join(t for t, _, _ in toks[a:b]) for a, b in runs])
+        for (a, b), (alias, sim) in zip(runs, found):
+            if alias is None or sim < max(self.fuzzy_threshold, 0.7) or len(alias.split()) < 2:
+                continue
+            exact = [e for e in exact if not (a <= e[0] and e[0] + e[1] <= b)]
+            s, e = toks[a][1], toks[b - 1][2]
+            m = self._mention(clean, s, e, self.candidates(alias), sim * self._length_quality(alias), False, True)
+            exact.append((a, b - a, m))
+        return sorted((m for _, _, m in exact), key=lambda m: m.start)
 
     def _detect_fuzzy(self, clean: str, toks: list[tuple[str, int, int]]) -> list[Mention]:
         spans = []

@@ -90,3 +90,12 @@ def test_fuzzy_fallback_only_without_exact_match(linker):
 def test_topic_prefers_brackets(linker):
     assert linker.entity_names[linker.topic("Keanu Reeves in [Heat]").entity_idx] == "Heat"
     assert linker.topic("nothing to see") is None
+
+
+def test_misspelled_name_beside_an_exact_partial_hit():
+    linker = EntityLinker(["a", "b", "c"], ["Evelyn", "Evelyn Venable", "Alice Adams"])
+    m = linker.link("what movies did Evelyn Vnable act in")
+    assert [linker.entity_names[x.entity_idx] for x in m] == ["Evelyn Venable"] and m[0].fuzzy
+    assert m[0].surface == "Evelyn Vnable"
+    # a correct name is never replaced
+    assert [x.entity_id for x in linker.link("what movies did Evelyn act in")] == ["a"]
