@@ -32,10 +32,10 @@ def test_build_graph_cypher_stats(tmp_path: Path, graphs_dir: Path):
     report2 = json.loads((tmp_path / ".kgfm" / "build-graph.report.json").read_text())
     assert report2["triples_new"] == 0 and report2["triples_total"] == report["triples_total"]
     movie = kb.read_text(encoding="utf-8").splitlines()[0].split("|")[0]
-    out = run("cypher", "MATCH (m:Entity {id: $id})-[r]->(x:Entity) RETURN x.id AS x ORDER BY x", "--param", f"id={movie}", "--json", cwd=tmp_path)
+    out = run("cypher", "MATCH (m:Entity {id: $id})-[r]->(x:Entity) RETURN x.id AS tail ORDER BY tail", "--param", f"id={movie}", "--json", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     expected = sorted({line.split("|")[2] for line in kb.read_text(encoding="utf-8").splitlines() if line.startswith(movie + "|")})
-    assert [row["x"] for row in json.loads(out.stdout)] == expected
+    assert [row["tail"] for row in json.loads(out.stdout)] == expected
     refused = run("cypher", "CREATE (e:Entity {id: 'x'})", cwd=tmp_path)
     assert refused.returncode == 2 and "read-only" in refused.stderr and "Traceback" not in refused.stderr
     stats = run("stats", cwd=tmp_path)
