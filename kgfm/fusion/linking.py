@@ -11,9 +11,9 @@ Detection:
 * bracketed spans are always mentions (``entity_idx == -1`` if nothing matches them, even
   fuzzily); when a text has brackets, only the bracketed spans are linked (``bracket_only``);
 * otherwise greedy longest match over word tokens (``[^\\W_]+``), longest alias first, at most
-  ``max_alias_words`` words; aliases made only of stopwords (English function words, common
-  question words and the words of the relation names), pure numbers, or one or two characters
-  are skipped outside brackets;
+  ``max_alias_words`` words; aliases of one or two words made only of stopwords (English
+  function words, common question words and the words of the relation names), pure numbers,
+  or one or two characters are skipped outside brackets;
 * only when nothing matched exactly: a fuzzy fallback, cosine similarity of character-trigram
   TF-IDF vectors (scipy sparse) between word n-grams of the text and every alias.
 
@@ -174,6 +174,7 @@ class EntityLinker:
         table: dict[str, dict[int, float]] = {}
         id_table: dict[str, dict[int, float]] = {}
         self._cased: dict[int, str] = {}
+        self._raw: dict[int, str] = {}
 
         def add(tab: dict[str, dict[int, float]], key: str, idx: int, weight: float) -> None:
             if key:
@@ -195,6 +196,7 @@ class EntityLinker:
                 self.max_alias_words = max(self.max_alias_words, len(toks))
             if name:
                 self._cased[idx] = _cased_key(name)
+                self._raw[idx] = unicodedata.normalize("NFKC", name).strip()
         # names first; an id is an alias only where no name claims the same key
         for key, bucket in id_table.items():
             table.setdefault(key, bucket)
@@ -209,14 +211,16 @@ class EntityLinker:
         """Candidates of alias ``key`` with scores summing to 1, best first.
 
         Each candidate weighs ``prior * form`` (form 1 for the full name, 0.5 for the name
-        without its leading article), times 10 when ``surface`` matches its name case-exactly.
+        without its leading article), times 10 when ``surface`` is exactly its name (case and
+        punctuation), times 3 when only the words match case-exactly.
         """
         cands = self.aliases.get(key, [])
         if not cands:
             return []
         if surface is not None and len(cands) > 1:
-            cased = _cased_key(surface)
-            cands = [(i, w * (10.0 if self._cased.get(i) == cased else 1.0)) for i, w in cands]
+            cased, raw = _cased_key(surface), unicodedata.normalize("NFKC", surface).strip()
+            cands = [(i, w * (10.0 if self._raw.get(i) == raw else 3.0 if self._cased.get(i) == cased else 1.0))
+                     for i, w in cands]
             cands.sort(key=lambda c: -c[1])
         total = sum(w for _, w in cands)
         return [(i, w / total) for i, w in cands]
@@ -239,7 +243,9 @@ class EntityLinker:
 
     # ------------------------------------------------------------------ linking
     def _skippable(self, toks: Sequence[str]) -> bool:
-        if all(t in self.stopwords for t in toks):
+        """Outside brackets: 1-2 word aliases made only of stopwords, numbers, <= 2 characters.
+        Longer all-stopword names ("To Be or Not to Be", "Down to You") are distinctive enough."""
+        if len(toks) <= 2 and all(t in self.stopwords for t in toks):
             return True
         joined = "".join(toks)
         return joined.isdigit() or len(joined) <= 2

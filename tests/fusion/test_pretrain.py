@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -78,12 +79,18 @@ def test_baseline_without_fusion_trains_too(toy_setup):
 def test_ddp_two_cpu_processes(toy_setup):
     cfg = toy_setup(steps=4)
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run(
+    proc = subprocess.Popen(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
          "-m", "kgfm.fusion.pretrain", "--config", str(cfg)],
-        env=env, capture_output=True, text=True, timeout=240, cwd=REPO,
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, start_new_session=True,
     )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    try:
+        _, stderr = proc.communicate(timeout=240)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # the launcher and both ranks
+        proc.communicate()
+        pytest.fail("torchrun with 2 CPU ranks did not finish in 240 s")
+    assert proc.returncode == 0, stderr[-3000:]
     metrics = json.loads((cfg.parent / "out" / "metrics.json").read_text())
     assert metrics["world_size"] == 2 and metrics["steps"] == 4
     assert len(metrics["ddp_param_digests"]) == 2 and metrics["ddp_identical"]

@@ -1,0 +1,213 @@
+"""Fusion model benchmarks on MetaQA: throughput vs the plain encoder, and masked-entity prediction.
+
+Entity embeddings: ``--index DIR`` (a graph-encoder ``entity-index`` artifact over the MetaQA
+entities) when given; otherwise a structural embedding computed here: truncated SVD of the
+symmetric entity adjacency of ``kb_partial.txt.gz`` (``E = U sqrt(S)``, so ``E_h . E_t``
+approximates the adjacency), indexed with a flat inner-product FAISS index. Which one was used
+is recorded in the JSON.
+
+* ``throughput``: the offline MiniLM alone vs the fusion model (fusion after layers 3 and 5,
+  top-8 FAISS retrieval + the linked entity, over all 43k entities), on the *same* batches of
+  MetaQA 1-hop dev questions (brackets linked, 32 per batch), interleaved repeat by repeat:
+  inference (``no_grad``, eval mode) and a training step (forward + MLM/entity losses +
+  backward + AdamW; the plain side runs the same heads with ``use_fusion=False``).
+  -> bench/results/fusion_throughput.json
+* ``entity``: pretrain twice for the same number of steps on the verbalised-triple corpus (hash
+  split, 2% held out): fusion on vs off (same encoder, heads, seed, batches), then masked-entity
+  Hits@1/10/MRR on held-out sentences, mention tokens fully masked and its entity hidden from
+  fusion, ranked against all entities. -> bench/results/fusion_entity.json
+
+    nice -n 10 python bench/bench_fusion.py --part throughput --repeats 3
+    nice -n 10 python bench/bench_fusion.py --part entity --steps 300
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from bench_linking import metaqa_graph  # noqa: E402
+
+RESULTS = REPO / "bench" / "results"
+
+
+def svd_index(graph, dim: int, seed: int = 0):
+    from scipy import sparse
+    from scipy.sparse.linalg import svds
+
+    from kgfm.index.entity_index import EntityIndex
+
+    n = graph.num_entities
+    rows = np.concatenate([graph.head_index, graph.tail_index])
+    cols = np.concatenate([graph.tail_index, graph.head_index])
+    adj = sparse.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(n, n))
+    adj.data[:] = 1.0
+    u, s, _ = svds(adj, k=dim, random_state=seed)
+    emb = (u * np.sqrt(np.abs(s))[None, :]).astype(np.float32)
+    return EntityIndex.build(emb, graph.entity_ids, graph.entity_names, metric="ip", use_gpu=False)
+
+
+def get_index(args, graph):
+    from kgfm.index.entity_index import EntityIndex
+
+    if args.index:
+        index = EntityIndex.load(args.index, use_gpu=False)
+        return index, {"kind": "graph-encoder index", "path": str(args.index), "fingerprint": index.fingerprint}
+    t0 = time.perf_counter()
+    index = svd_index(graph, args.dim)
+    return index, {"kind": f"truncated SVD of the symmetric adjacency, dim {args.dim}",
+                   "build_s": time.perf_counter() - t0, "fingerprint": index.fingerprint}
+
+
+def throughput(args, graph, index, index_info) -> dict:
+    import torch
+
+    from kgfm.fusion.linking import EntityLinker
+    from kgfm.fusion.model import FusionConfig, KnowledgeFusionModel
+    from kgfm.fusion.objectives import PretrainCollator, PretrainModule
+    from kgfm.hf import minilm_path
+    from transformers import AutoTokenizer
+
+    torch.manual_seed(0)
+    tok = AutoTokenizer.from_pretrained(str(minilm_path()))
+    linker = EntityLinker.from_tensors(graph)
+    qs = [ln.split("\t")[0] for ln in (args.data / "MetaQA/1-hop/vanilla/qa_dev.txt").read_text().splitlines()]
+    qs = qs[: args.batches * args.batch_size]
+    recs = []
+    for q in qs:
+        clean, ms = linker.link_text(q)
+        recs.append({"text": clean, "mentions": [(m.start, m.end, m.entity_idx) for m in ms]})
+    collator = PretrainCollator(tok, max_length=48)
+    gen = torch.Generator().manual_seed(0)
+    batches = [collator(recs[i : i + args.batch_size], gen) for i in range(0, len(recs), args.batch_size)]
+    module = PretrainModule(KnowledgeFusionModel(FusionConfig(), index), negatives=1024)
+    model = module.model
+    opt = torch.optim.AdamW([p for p in module.parameters() if p.requires_grad], lr=1e-5)
+    res = {k: {"plain": 0.0, "fusion": 0.0} for k in ("inference_s", "train_s")}
+    tokens = 0.0
+
+    def infer(b, fusion):
+        if fusion:
+            model(b["input_ids"], b["attention_mask"], b["mention_spans"], b["mention_entities"])
+        else:
+            model.backbone(input_ids=b["input_ids"], attention_mask=b["attention_mask"])
+
+    def train(b, fusion):
+        out = module(b, use_fusion=fusion)
+        opt.zero_grad(set_to_none=True)
+        out["loss"].backward()
+        opt.step()
+
+    for b in batches[:2]:  # warm-up (allocations, AdamW state, FAISS/OMP threads)
+        model.eval()
+        with torch.no_grad():
+            infer(b, True), infer(b, False)
+        module.train()
+        train(b, True), train(b, False)
+    for rep in range(args.repeats):
+        for i, b in enumerate(batches):
+            order = (False, True) if (rep + i) % 2 == 0 else (True, False)
+            tokens += float(b["attention_mask"].sum())
+            model.eval()
+            with torch.no_grad():
+                for fusion in order:
+                    t0 = time.perf_counter()
+                    infer(b, fusion)
+                    res["inference_s"]["fusion" if fusion else "plain"] += time.perf_counter() - t0
+            module.train()
+            for fusion in order:
+                t0 = time.perf_counter()
+                train(b, fusion)
+                res["train_s"]["fusion" if fusion else "plain"] += time.perf_counter() - t0
+    out = {"index": index_info, "entities": len(index.entity_ids), "tokens": tokens}
+    for k, v in res.items():
+        name = k.replace("_s", "")
+        out[name] = {"plain_tokens_per_s": tokens / v["plain"], "fusion_tokens_per_s": tokens / v["fusion"],
+                     "ratio_fusion_over_plain": v["plain"] / v["fusion"], "plain_s": v["plain"],
+                     "fusion_s": v["fusion"]}
+        print(f"{name:9s} plain {tokens / v['plain']:8.0f} tok/s  fusion {tokens / v['fusion']:8.0f} tok/s  "
+              f"ratio {v['plain'] / v['fusion']:.3f}")
+    out["settings"] = {"model": "minilm (all-MiniLM-L6-v2)", "fusion_layers": [3, 5], "top_k": 8,
+                       "batch_size": args.batch_size, "batches": len(batches), "repeats": args.repeats,
+                       "max_length": 48, "threads": torch.get_num_threads(), "inputs": "MetaQA 1-hop dev questions",
+                       "train_step": "PretrainModule fwd+bwd+AdamW (MLM + masked entity, 1024 negatives); "
+                                     "plain side = same module with use_fusion=False",
+                       "machine": f"{platform.machine()}, shared 2-core CPU, nice -n 10"}
+    return out
+
+
+def entity(args, graph, index, index_info) -> dict:
+    import yaml
+
+    from kgfm.fusion.corpus import build_corpus
+    from kgfm.fusion.pretrain import main as pretrain
+
+    work = REPO / "runs" / "bench_fusion"
+    work.mkdir(parents=True, exist_ok=True)
+    corpus = work / "corpus"
+    manifest = build_corpus(graph, corpus, valid_fraction=0.02, descriptions=False, seed=0, source="MetaQA kb_partial")
+    index.save(work / "index")
+    results = {"index": index_info, "corpus": manifest["counts"], "runs": {}}
+    for fusion in (True, False):
+        name = "fusion" if fusion else "no_fusion"
+        cfg = {"corpus": str(corpus), "index": str(work / "index"), "out": str(work / name),
+               "model": {"fusion": fusion, "fusion_layers": [3, 5], "top_k": 8, "knowledge_dropout": 0.1},
+               "train": {"steps": args.steps, "batch_size": args.batch_size, "max_length": 32, "lr": 1e-4,
+                         "head_lr": 1e-3, "warmup_steps": max(1, args.steps // 20), "negatives": 1024,
+                         "eval_every": max(1, args.steps // 3), "save_every": args.steps,
+                         "eval_examples": args.eval_examples, "log_every": 10, "seed": 0, "num_threads": 2}}
+        path = work / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+        t0 = time.perf_counter()
+        metrics = pretrain(path, {}, False)
+        results["runs"][name] = {"final_eval": metrics["final_eval"], "evals": metrics["evals"],
+                                 "wall_s": time.perf_counter() - t0, "config": cfg}
+        ev = metrics["final_eval"]
+        print(f"{name:10s} Hits@1 {ev['entity_hits1']:.4f}  Hits@10 {ev['entity_hits10']:.4f}  "
+              f"MRR {ev['entity_mrr']:.4f}  MLM acc {ev['mlm_accuracy']:.4f}  ({ev['entity_examples']:.0f} held-out)")
+    results["settings"] = {"steps": args.steps, "batch_size": args.batch_size, "eval_examples": args.eval_examples,
+                           "machine": f"{platform.machine()}, shared 2-core CPU, nice -n 10"}
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--part", choices=["throughput", "entity", "all"], default="all")
+    parser.add_argument("--data", type=Path, default=REPO / ".." / "shared" / "data")
+    parser.add_argument("--index", type=Path, default=None, help="graph-encoder entity index over MetaQA")
+    parser.add_argument("--dim", type=int, default=128, help="SVD embedding size when no --index")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--batches", type=int, default=6)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--eval-examples", type=int, default=1000)
+    args = parser.parse_args()
+    args.data = args.data.resolve()
+
+    import torch
+
+    torch.set_num_threads(2)
+    graph = metaqa_graph(args.data)
+    index, info = get_index(args, graph)
+    print(f"index: {info}")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    if args.part in ("throughput", "all"):
+        out = throughput(args, graph, index, info)
+        (RESULTS / "fusion_throughput.json").write_text(json.dumps(out, indent=2), encoding="utf-8")
+    if args.part in ("entity", "all"):
+        out = entity(args, graph, index, info)
+        (RESULTS / "fusion_entity.json").write_text(json.dumps(out, indent=2), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
