@@ -218,7 +218,7 @@ def finetune(cfg: QAConfig, graph: GraphTensors, index: Any | None, resume: bool
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
             bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
             if deadline is not None and time.perf_counter() > deadline:
                 stopped = "time budget"
@@ -242,13 +242,13 @@ def finetune(cfg: QAConfig, graph: GraphTensors, index: Any | None, resume: bool
         save_qa_model(last_dir, model, cfg.model_dump(mode="json"), graph, index_fp,
                       {"epoch": epoch, "history": history, "best_valid_hits1": best, "bad_epochs": bad},
                       optimizer=optimizer)
-        _plot(history, out / "curve.png")
         if stopped == "time budget":
             break
         if bad >= cfg.train.patience:
             stopped = "early stopping"
             break
 
+    _plot(history, out / "curve.png")
     summary = {
         "output": str(out),
         "best_valid_hits1": best,

@@ -93,10 +93,16 @@ def load_int8_state(backbone: nn.Module, state: dict[str, torch.Tensor], src: Pa
             m.set_weight_bias(w, state.get(f"{name}.bias"))
     prefixes = tuple(f"{n}." for n in qlinears)
     floats = {k: v for k, v in state.items() if not k.startswith(prefixes)}
-    missing, unexpected = backbone.load_state_dict(floats, strict=False)
-    missing = [k for k in missing if not k.startswith(prefixes)]
+    targets = {**dict(backbone.named_parameters()), **dict(backbone.named_buffers())}
+    expected = {k for k, v in backbone.state_dict().items()
+                if torch.is_tensor(v) and not v.is_quantized and not k.startswith(prefixes)}
+    missing = sorted(expected - floats.keys())
+    unexpected = sorted(k for k in floats if k not in targets)
     if missing or unexpected:
         raise ArtifactError(f"{src}: int8 weights do not fit (missing {missing[:3]}, unexpected {unexpected[:3]})")
+    with torch.no_grad():
+        for key, value in floats.items():
+            targets[key].copy_(value)
 
 
 def _skeleton(model_dir: Path, kind: str, index: Any | None) -> nn.Module:

@@ -100,3 +100,14 @@ def qa_file(tmp_path: Path) -> Path:
     path = tmp_path / "qa.txt"
     path.write_text(QUESTIONS, encoding="utf-8")
     return path
+
+
+@pytest.fixture(scope="module")
+def qa_inputs(tmp_path_factory) -> tuple[Path, Path]:
+    """``(kb file, questions file)`` in a module-scoped temporary folder."""
+    root = tmp_path_factory.mktemp("qa-inputs")
+    kb = root / "kb.txt"
+    kb.write_text(KB, encoding="utf-8")
+    qa = root / "qa.txt"
+    qa.write_text(QUESTIONS, encoding="utf-8")
+    return kb, qa

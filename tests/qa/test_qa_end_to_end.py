@@ -1,0 +1,142 @@
+"""Fine-tune a tiny random BERT (fusion on a real FAISS index) on a hand-made KB in a real
+LadybugDB store, then answer with evidence, export int8, and use the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from kgfm.config import StoreConfig
+
+TINY_BERT = dict(model_type="bert", hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                 intermediate_size=64, vocab_size=30522, max_position_embeddings=64)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, qa_inputs) -> dict:
+    """One fine-tuning run shared by the tests of this module (a few seconds)."""
+    from kgfm.index.entity_index import EntityIndex
+    from kgfm.qa.config import QAConfig
+    from kgfm.qa.finetune import finetune
+    from kgfm.store.build import BuildGraphConfig, SourceSpec, run_build
+    from kgfm.store.factory import open_store
+
+    root = tmp_path_factory.mktemp("qa")
+    kb, qa = qa_inputs
+    store_cfg = StoreConfig(path=root / "graph.lbug")
+    run_build(BuildGraphConfig(store=store_cfg, sources=[SourceSpec(path=kb)]), show_progress=False)
+    with open_store(store_cfg) as store:
+        graph = store.export_tensors()
+    emb = np.random.default_rng(0).normal(size=(graph.num_entities, 16)).astype(np.float32)
+    EntityIndex.build(emb, graph.entity_ids, graph.entity_names, metric="ip", use_gpu=False).save(root / "index")
+    index = EntityIndex.load(root / "index")
+    cfg = QAConfig.model_validate({
+        "store": {"path": str(store_cfg.path)},
+        "index": str(root / "index"),
+        "data": {"dataset": "files", "train": str(qa), "valid": str(qa), "hops": 1},
+        "encoder": {"kind": "fusion", "init": "base", "backbone_config": TINY_BERT, "fusion_layers": [1],
+                    "max_length": 24},
+        "scorer": {"max_hops": 1, "entity_dim": 16, "dropout": 0.0},
+        "train": {"epochs": 8, "batch_size": 10, "lr_encoder": 1e-3, "lr_head": 2e-2, "patience": 8,
+                  "threads": 1, "warmup_fraction": 0.0, "eval_fusion_off": True},
+        "output": str(root / "run"),
+    })
+    torch.manual_seed(0)
+    summary = finetune(cfg, graph, index, progress=False)
+    return {"root": root, "summary": summary, "graph": graph, "index": index, "store": store_cfg, "cfg": cfg}
+
+
+def test_fine_tuning_fits_the_training_questions(trained):
+    s = trained["summary"]
+    assert s["best_valid_hits1"] >= 0.9, s["history"][-3:]
+    assert s["history"][0]["train_loss"] > s["history"][-1]["train_loss"]
+    out = trained["root"] / "run"
+    for name in ("metrics.json", "curve.png", "config.yaml", "model/manifest.json", "last/optimizer.safetensors"):
+        assert (out / name).is_file(), name
+    assert "valid_hits1_no_fusion" in s["history"][0]
+
+
+def test_answers_come_with_topic_evidence_paths_and_cypher(trained):
+    from kgfm.qa.answer import QAEngine, UnlinkableQuestionError
+
+    engine = QAEngine.load(trained["root"] / "run" / "model")
+    try:
+        result = engine.answer_one("which movies did Bette Davis act in", top_k=3)
+        assert result.topic["id"] == "Bette Davis"
+        assert {a.id for a in result.answers} == {"Juarez", "Jezebel", "The Letter"}
+        best = result.answers[0]
+        assert best.paths, "no evidence path read from the store"
+        assert best.paths[0]["nodes"] == ["Bette Davis", best.id]
+        assert "starred_actors" in best.paths[0]["text"]
+        assert result.cypher.startswith("MATCH p = (n0:Entity {id: \"Bette Davis\"})<-[:`starred_actors`]-")
+        assert result.cypher.count("UNION") >= 2
+        with pytest.raises(UnlinkableQuestionError, match="no entity of the knowledge graph"):
+            engine.answer_one("what is the meaning of all this")
+        batch = engine.answer(["who directed Kismet", "zzz qqq", "when was [Morocco] released"], top_k=1)
+        assert [r.error is None for r in batch] == [True, False, True]
+        assert batch[0].answers[0].id == "William Dieterle"
+    finally:
+        engine.close()
+
+
+def test_resume_continues_from_the_last_epoch(trained):
+    from kgfm.qa.finetune import finetune
+
+    cfg = trained["cfg"].model_copy(deep=True)
+    cfg.train.epochs = trained["summary"]["epochs_run"] + 1
+    summary = finetune(cfg, trained["graph"], trained["index"], resume=True, progress=False)
+    assert [h["epoch"] for h in summary["history"]][-2:] == [cfg.train.epochs - 1, cfg.train.epochs]
+
+
+def test_int8_export_round_trip(trained):
+    from kgfm.qa.answer import QAEngine
+    from kgfm.qa.checkpoint import load_qa_model
+    from kgfm.qa.evaluate import encode_questions
+    from kgfm.qa.quantize import export_int8, load_quantized
+    from kgfm.qa.data import EntityAlignment, link_questions, PreparedQuestions
+    from kgfm.fusion.linking import EntityLinker
+
+    model_dir = trained["root"] / "run" / "model"
+    dest = trained["root"] / "int8"
+    manifest = export_int8(model_dir, dest, trained["graph"], trained["index"])
+    assert manifest["int8_encoder_bytes"] < manifest["fp32_encoder_bytes"]
+    fp32, _ = load_qa_model(model_dir, trained["graph"], trained["index"])
+    int8, _ = load_quantized(dest, trained["graph"], trained["index"])
+    assert "DynamicQuantizedLinear" in repr(int8.encoder.backbone)
+    texts, mentions, topics = link_questions(["who directed [Kismet]", "when was [Juarez] released"],
+                                             EntityLinker.from_tensors(trained["graph"]))
+    prepared = PreparedQuestions(texts, mentions, topics, [np.zeros(0, dtype=np.int64)] * 2)
+    align = EntityAlignment(trained["graph"], trained["index"])
+    a = encode_questions(fp32.encoder, prepared, align)
+    b = encode_questions(int8.encoder, prepared, align)
+    assert torch.nn.functional.cosine_similarity(a, b).min() > 0.98
+    engine = QAEngine.load(dest)
+    try:
+        assert engine.answer_one("who directed [Juarez]", top_k=1).answers[0].id == "William Dieterle"
+    finally:
+        engine.close()
+
+
+def test_cli_json_and_unlinkable_question(trained):
+    from typer.testing import CliRunner
+
+    from kgfm.cli.main import app
+
+    model_dir = str(trained["root"] / "run" / "model")
+    runner = CliRunner()
+    ok = runner.invoke(app, ["qa", "who directed [Morocco]", "--model", model_dir, "--json", "-k", "2"])
+    assert ok.exit_code == 0, ok.output
+    payload = json.loads(ok.stdout)
+    assert payload["topic"]["id"] == "Morocco" and len(payload["answers"]) == 2
+    assert payload["answers"][0]["paths"] and "MATCH p = " in payload["cypher"]
+    text = runner.invoke(app, ["qa", "who directed Morocco", "--model", model_dir])
+    assert text.exit_code == 0 and "topic entity: Morocco" in text.stdout and "via Morocco -[directed_by]->" in text.stdout
+    bad = runner.invoke(app, ["qa", "tell me something nice", "--model", model_dir])
+    assert bad.exit_code == 1
+    assert "no entity of the knowledge graph found" in bad.output and "Traceback" not in bad.output
+    missing = runner.invoke(app, ["qa", "who directed Morocco", "--model", str(trained["root"] / "nope")])
+    assert missing.exit_code == 2 and "Traceback" not in missing.output
