@@ -70,15 +70,19 @@ def get_index(args, graph):
 
 
 def throughput(args, graph, index, index_info) -> dict:
+    import faiss
     import torch
+    from transformers import AutoTokenizer
 
     from kgfm.fusion.linking import EntityLinker
     from kgfm.fusion.model import FusionConfig, KnowledgeFusionModel
     from kgfm.fusion.objectives import PretrainCollator, PretrainModule
     from kgfm.hf import minilm_path
-    from transformers import AutoTokenizer
+    from kgfm.index.entity_index import EntityIndex
 
     torch.manual_seed(0)
+    torch.set_num_threads(args.threads)
+    faiss.omp_set_num_threads(args.threads)
     tok = AutoTokenizer.from_pretrained(str(minilm_path()))
     linker = EntityLinker.from_tensors(graph)
     qs = [ln.split("\t")[0] for ln in (args.data / "MetaQA/1-hop/vanilla/qa_dev.txt").read_text().splitlines()]
@@ -93,8 +97,11 @@ def throughput(args, graph, index, index_info) -> dict:
     module = PretrainModule(KnowledgeFusionModel(FusionConfig(), index), negatives=1024)
     model = module.model
     opt = torch.optim.AdamW([p for p in module.parameters() if p.requires_grad], lr=1e-5)
-    res = {k: {"plain": 0.0, "fusion": 0.0} for k in ("inference_s", "train_s")}
-    tokens = 0.0
+    t0 = time.perf_counter()
+    hnsw = EntityIndex.build(index.embeddings, index.entity_ids, index.entity_names, metric=index.metric,
+                             exact_threshold=0, use_gpu=False)
+    hnsw_build_s = time.perf_counter() - t0
+    indexes = {"flat": index, "hnsw": hnsw}
 
     def infer(b, fusion):
         if fusion:
@@ -114,35 +121,50 @@ def throughput(args, graph, index, index_info) -> dict:
             infer(b, True), infer(b, False)
         module.train()
         train(b, True), train(b, False)
+    arms = ["plain", "fusion_flat", "fusion_hnsw"]
+    wall = {f"{m}_{a}": 0.0 for m in ("inference", "train") for a in arms}
+    cpu = dict(wall)
+    tokens = 0.0
     for rep in range(args.repeats):
         for i, b in enumerate(batches):
-            order = (False, True) if (rep + i) % 2 == 0 else (True, False)
+            order = arms if (rep + i) % 2 == 0 else arms[::-1]
             tokens += float(b["attention_mask"].sum())
-            model.eval()
-            with torch.no_grad():
-                for fusion in order:
-                    t0 = time.perf_counter()
-                    infer(b, fusion)
-                    res["inference_s"]["fusion" if fusion else "plain"] += time.perf_counter() - t0
-            module.train()
-            for fusion in order:
-                t0 = time.perf_counter()
-                train(b, fusion)
-                res["train_s"]["fusion" if fusion else "plain"] += time.perf_counter() - t0
-    out = {"index": index_info, "entities": len(index.entity_ids), "tokens": tokens}
-    for k, v in res.items():
-        name = k.replace("_s", "")
-        out[name] = {"plain_tokens_per_s": tokens / v["plain"], "fusion_tokens_per_s": tokens / v["fusion"],
-                     "ratio_fusion_over_plain": v["plain"] / v["fusion"], "plain_s": v["plain"],
-                     "fusion_s": v["fusion"]}
-        print(f"{name:9s} plain {tokens / v['plain']:8.0f} tok/s  fusion {tokens / v['fusion']:8.0f} tok/s  "
-              f"ratio {v['plain'] / v['fusion']:.3f}")
+            for mode in ("inference", "train"):
+                for arm in order:
+                    model.index = indexes["hnsw" if arm == "fusion_hnsw" else "flat"]
+                    fusion = arm != "plain"
+                    t0, c0 = time.perf_counter(), time.process_time()
+                    if mode == "inference":
+                        model.eval()
+                        with torch.no_grad():
+                            infer(b, fusion)
+                    else:
+                        module.train()
+                        train(b, fusion)
+                    wall[f"{mode}_{arm}"] += time.perf_counter() - t0
+                    cpu[f"{mode}_{arm}"] += time.process_time() - c0
+    model.index = index
+    out = {"index": index_info, "entities": len(index.entity_ids), "tokens": tokens,
+           "hnsw_build_s": hnsw_build_s}
+    for mode in ("inference", "train"):
+        out[mode] = {}
+        for arm in arms:
+            out[mode][arm] = {"tokens_per_s_wall": tokens / wall[f"{mode}_{arm}"],
+                              "tokens_per_cpu_s": tokens / cpu[f"{mode}_{arm}"]}
+        for arm in arms[1:]:
+            r_wall = wall[f"{mode}_plain"] / wall[f"{mode}_{arm}"]
+            r_cpu = cpu[f"{mode}_plain"] / cpu[f"{mode}_{arm}"]
+            out[mode][f"ratio_{arm}_over_plain"] = {"wall": r_wall, "cpu": r_cpu}
+            print(f"{mode:9s} {arm:12s} plain {tokens / wall[f'{mode}_plain']:7.0f} tok/s  "
+                  f"{arm} {tokens / wall[f'{mode}_{arm}']:7.0f} tok/s  ratio wall {r_wall:.3f}  cpu-time {r_cpu:.3f}")
     out["settings"] = {"model": "minilm (all-MiniLM-L6-v2)", "fusion_layers": [3, 5], "top_k": 8,
                        "batch_size": args.batch_size, "batches": len(batches), "repeats": args.repeats,
-                       "max_length": 48, "threads": torch.get_num_threads(), "inputs": "MetaQA 1-hop dev questions",
+                       "max_length": 48, "threads": args.threads, "inputs": "MetaQA 1-hop dev questions, linked",
+                       "indexes": "flat = exact IndexFlatIP; hnsw = IndexHNSWFlat(M=32, efSearch=128)",
                        "train_step": "PretrainModule fwd+bwd+AdamW (MLM + masked entity, 1024 negatives); "
                                      "plain side = same module with use_fusion=False",
-                       "machine": f"{platform.machine()}, shared 2-core CPU, nice -n 10"}
+                       "order": "arms interleaved per batch, order alternating",
+                       "machine": f"{platform.machine()}, 2-core CPU shared with 3 other jobs, nice -n 10"}
     return out
 
 
@@ -156,8 +178,13 @@ def entity(args, graph, index, index_info) -> dict:
     work.mkdir(parents=True, exist_ok=True)
     corpus = work / "corpus"
     manifest = build_corpus(graph, corpus, valid_fraction=0.02, descriptions=False, seed=0, source="MetaQA kb_partial")
-    index.save(work / "index")
-    results = {"index": index_info, "corpus": manifest["counts"], "runs": {}}
+    from kgfm.index.entity_index import EntityIndex
+
+    hnsw = EntityIndex.build(index.embeddings, index.entity_ids, index.entity_names, metric=index.metric,
+                             exact_threshold=0, use_gpu=False)
+    hnsw.save(work / "index")
+    results = {"index": {**index_info, "faiss": "IndexHNSWFlat(M=32, efSearch=128) over the same embeddings"},
+               "corpus": manifest["counts"], "runs": {}}
     for fusion in (True, False):
         name = "fusion" if fusion else "no_fusion"
         cfg = {"corpus": str(corpus), "index": str(work / "index"), "out": str(work / name),
@@ -165,7 +192,8 @@ def entity(args, graph, index, index_info) -> dict:
                "train": {"steps": args.steps, "batch_size": args.batch_size, "max_length": 32, "lr": 1e-4,
                          "head_lr": 1e-3, "warmup_steps": max(1, args.steps // 20), "negatives": 1024,
                          "eval_every": max(1, args.steps // 3), "save_every": args.steps,
-                         "eval_examples": args.eval_examples, "log_every": 10, "seed": 0, "num_threads": 2}}
+                         "eval_examples": args.eval_examples, "log_every": 10, "seed": 0,
+                         "num_threads": args.threads}}
         path = work / f"{name}.yaml"
         path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
         t0 = time.perf_counter()
@@ -176,6 +204,7 @@ def entity(args, graph, index, index_info) -> dict:
         print(f"{name:10s} Hits@1 {ev['entity_hits1']:.4f}  Hits@10 {ev['entity_hits10']:.4f}  "
               f"MRR {ev['entity_mrr']:.4f}  MLM acc {ev['mlm_accuracy']:.4f}  ({ev['entity_examples']:.0f} held-out)")
     results["settings"] = {"steps": args.steps, "batch_size": args.batch_size, "eval_examples": args.eval_examples,
+                           "threads": args.threads, "lr": 1e-4, "head_lr": 1e-3, "max_length": 32,
                            "machine": f"{platform.machine()}, shared 2-core CPU, nice -n 10"}
     return results
 
@@ -190,6 +219,7 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=6)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--threads", type=int, default=1, help="torch + FAISS threads for the throughput part")
     parser.add_argument("--eval-examples", type=int, default=1000)
     args = parser.parse_args()
     args.data = args.data.resolve()

@@ -214,7 +214,7 @@ def main(
     """
     from kgfm.store.factory import open_store
 
-    with open_store(store) as graph_store:
+    with open_store(store, read_only=True) as graph_store:
         graph = graph_store.export_tensors(with_text=True)
     mapping = read_relation_text(Path(relation_text)) if relation_text else None
     manifest = build_corpus(graph, out, mapping, valid_fraction, descriptions, triples, max_triples, seed,
