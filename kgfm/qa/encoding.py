@@ -19,14 +19,29 @@ from torch import nn
 from kgfm.qa.config import QAEncoderConfig
 
 
-def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-    """``[B, T, H]`` token states -> ``[B, H]`` mean over the attended tokens."""
-    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-    return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``[B, T, H]`` token states -> ``[B, H]`` mean over the tokens where ``mask`` is set (0 if none)."""
+    m = mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
+
+
+def split_pool(hidden: torch.Tensor, attention_mask: torch.Tensor, mention_spans: torch.Tensor) -> torch.Tensor:
+    """``[B, 2H]``: mean over the question's own words (mention tokens left out) and mean over
+    the mention tokens.
+
+    The first half carries what is asked (the relation), undiluted by long entity names; the
+    second carries the entity -- where the fusion layers wrote the retrieved knowledge.
+    """
+    t = hidden.shape[1]
+    pos = torch.arange(t, device=hidden.device)
+    start, end = mention_spans[..., 0:1], mention_spans[..., 1:2]
+    in_mention = ((pos >= start) & (pos < end) & (start >= 0)).any(dim=1)  # [B, T]
+    words = attention_mask.bool() & ~in_mention
+    return torch.cat([mean_pool(hidden, words), mean_pool(hidden, in_mention)], dim=-1)
 
 
 class QuestionEncoder(nn.Module):
-    """Encodes a tokenised batch into question vectors ``[B, H]``.
+    """Encodes a tokenised batch into question vectors ``[B, 2H]`` (:func:`split_pool`).
 
     Args:
         backbone: A ``KnowledgeFusionModel`` (``kind="fusion"``) or an HF ``AutoModel``.
@@ -44,10 +59,11 @@ class QuestionEncoder(nn.Module):
 
     @property
     def hidden_size(self) -> int:
+        """Width of the question vector: twice the backbone width (see :func:`split_pool`)."""
         size = getattr(self.backbone, "hidden_size", None)  # KnowledgeFusionModel
-        if isinstance(size, int):
-            return size
-        return int(self.backbone.config.hidden_size)
+        if not isinstance(size, int):
+            size = int(self.backbone.config.hidden_size)
+        return 2 * size
 
     def tokenize(self, texts: Sequence[str], mentions: Sequence[Sequence[Any]] | None) -> dict[str, torch.Tensor]:
         """Token ids plus mention spans/entities (:func:`kgfm.fusion.batching.encode_batch`)."""
@@ -71,9 +87,10 @@ class QuestionEncoder(nn.Module):
                 batch["mention_entities"],
                 use_fusion=use_fusion,
             )
-            return out.pooled
-        out = self.backbone(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
-        return mean_pool(out.last_hidden_state, batch["attention_mask"])
+            hidden = out.last_hidden_state
+        else:
+            hidden = self.backbone(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+        return split_pool(hidden, batch["attention_mask"], batch["mention_spans"])
 
 
 def _tokenizer(path: str) -> Any:

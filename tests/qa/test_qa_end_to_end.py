@@ -140,3 +140,37 @@ def test_cli_json_and_unlinkable_question(trained):
     assert "no entity of the knowledge graph found" in bad.output and "Traceback" not in bad.output
     missing = runner.invoke(app, ["qa", "who directed Morocco", "--model", str(trained["root"] / "nope")])
     assert missing.exit_code == 2 and "Traceback" not in missing.output
+
+
+@pytest.mark.parametrize("encoder", [
+    {"kind": "plain", "backbone_config": TINY_BERT},
+    {"kind": "fusion", "init": "pretrained"},
+], ids=["plain-base-encoder", "from-pretrained-fusion-checkpoint"])
+def test_fine_tunes_from_the_plain_encoder_and_from_a_pretrained_checkpoint(trained, encoder):
+    from kgfm.fusion.model import FusionConfig, KnowledgeFusionModel
+    from kgfm.qa.checkpoint import load_qa_model
+    from kgfm.qa.encoding import _tokenizer
+    from kgfm.hf import minilm_path
+    from kgfm.qa.finetune import finetune
+
+    root = trained["root"]
+    encoder = dict(encoder, max_length=24)
+    if encoder.get("init") == "pretrained":
+        torch.manual_seed(1)
+        pre = KnowledgeFusionModel(FusionConfig(backbone_config=TINY_BERT, fusion_layers=[0]), trained["index"])
+        pre.save_pretrained(root / "pretrained", tokenizer=_tokenizer(str(minilm_path())))
+        encoder["checkpoint"] = str(root / "pretrained")
+        reference = pre.backbone.embeddings.word_embeddings.weight.detach().clone()
+    cfg = trained["cfg"].model_copy(deep=True, update={"output": root / f"run-{encoder['kind']}"})
+    cfg.encoder = type(cfg.encoder).model_validate(encoder)
+    cfg.train.epochs = 1
+    summary = finetune(cfg, trained["graph"], trained["index"], progress=False)
+    assert summary["epochs_run"] == 1 and summary["encoder_kind"] == encoder["kind"]
+    model, manifest = load_qa_model(cfg.output / "model", trained["graph"], trained["index"])
+    assert manifest["encoder_kind"] == encoder["kind"]
+    if encoder["kind"] == "plain":
+        assert not hasattr(model.encoder.backbone, "fusion_layers")
+    else:  # started from the checkpoint's weights, then moved by fine-tuning
+        weights = model.encoder.backbone.backbone.embeddings.word_embeddings.weight
+        assert model.encoder.backbone.config.fusion_layers == [0]
+        assert torch.allclose(weights, reference, atol=0.05) and not torch.equal(weights, reference)
