@@ -28,7 +28,7 @@ from pydantic import Field
 from torch import nn
 
 from kgfm.artifacts import ArtifactError, read_manifest, write_artifact
-from kgfm.config import StrictModel
+from kgfm.config import ConfigError, StrictModel
 from kgfm.fusion.layer import FusionLayer, FusionTrace, pool_spans, span_mask
 
 KIND = "fusion-model"
@@ -84,17 +84,14 @@ class FusionOutput:
 
 def _encoder_layers(backbone: nn.Module) -> nn.ModuleList:
     """The stack of transformer blocks of a HF encoder (BERT/RoBERTa/ELECTRA/DistilBERT...)."""
-    model = backbone
-    for _ in range(3):  # unwrap peft's PeftModel / LoraModel
-        model = getattr(model, "base_model", model) if model.__class__.__name__.startswith(("Peft", "Lora")) else model
-        model = getattr(model, "model", model) if model.__class__.__name__.startswith(("Peft", "Lora")) else model
+    model = backbone.get_base_model() if hasattr(backbone, "get_base_model") else backbone  # peft-wrapped
     for path in ("encoder.layer", "transformer.layer", "encoder.layers", "layers"):
         node: Any = model
         for attr in path.split("."):
             node = getattr(node, attr, None)
         if isinstance(node, nn.ModuleList):
             return node
-    raise TypeError(f"{type(model).__name__}: cannot find the encoder layer stack to insert fusion layers into")
+    raise ConfigError(f"model.base_model: {type(model).__name__} has no encoder layer stack to insert fusion layers into")
 
 
 class KnowledgeFusionModel(nn.Module):
@@ -114,7 +111,7 @@ class KnowledgeFusionModel(nn.Module):
         from kgfm.hf import offline_env, resolve_model
 
         if config.entity_dim is not None and config.entity_dim != index.dim:
-            raise ArtifactError(f"model.entity_dim={config.entity_dim} but the entity index has dim {index.dim}")
+            raise ConfigError(f"model.entity_dim={config.entity_dim} but the entity index has dim {index.dim}")
         self.config = config
         self.index = index
         if backbone is None:
@@ -130,7 +127,7 @@ class KnowledgeFusionModel(nn.Module):
         layers = _encoder_layers(backbone)
         bad = [i for i in config.fusion_layers if not 0 <= i < len(layers)]
         if bad or len(set(config.fusion_layers)) != len(config.fusion_layers):
-            raise ArtifactError(
+            raise ConfigError(
                 f"model.fusion_layers={config.fusion_layers}: need distinct indices in [0, {len(layers) - 1}]"
             )
         eps = float(getattr(hcfg, "layer_norm_eps", 1e-12))
@@ -305,10 +302,16 @@ class KnowledgeFusionModel(nn.Module):
 def _no_pooler(factory: Any, source: Any) -> nn.Module:
     """Build without the (unused) pooler where the architecture allows it: an unused pooler
     would leave DDP waiting for gradients that never come."""
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # the checkpoint's pooler weights are dropped on purpose
     try:
         return factory(source, add_pooling_layer=False)
     except TypeError:
         return factory(source)
+    finally:
+        hf_logging.set_verbosity(level)
 
 
 def _encoder_config(backbone: nn.Module) -> Any:

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from kgfm.artifacts import ArtifactError
+from kgfm.config import ConfigError
 from kgfm.fusion.batching import encode_batch
 from kgfm.fusion.layer import FusionLayer, span_mask
 from kgfm.fusion.linking import EntityLinker
@@ -133,9 +134,9 @@ def test_save_load_round_trip_and_wrong_index(tmp_path, index, other_index, batc
 
 
 def test_bad_fusion_layer_index_is_a_clear_error(index):
-    with pytest.raises(ArtifactError, match="fusion_layers"):
+    with pytest.raises(ConfigError, match="fusion_layers"):
         make_model(index, fusion_layers=[5])
-    with pytest.raises(ArtifactError, match="entity_dim"):
+    with pytest.raises(ConfigError, match="entity_dim"):
         make_model(index, entity_dim=7)
 
 
