@@ -100,7 +100,8 @@ class KnowledgeFusionModel(nn.Module):
     Args:
         config: :class:`FusionConfig`.
         index: The :class:`~kgfm.index.entity_index.EntityIndex` searched inside forward; its
-            embedding matrix becomes a frozen buffer (``entity_table``).
+            embedding matrix, rescaled to unit RMS row norm, becomes a frozen buffer
+            (``entity_table``).
         backbone: An already built encoder (else built from ``config``).
     """
 
@@ -141,8 +142,12 @@ class KnowledgeFusionModel(nn.Module):
             nn.Linear(self.hidden_size, self.hidden_size), nn.GELU(), nn.LayerNorm(self.hidden_size, eps=eps),
             nn.Linear(self.hidden_size, index.dim),
         )
-        self.register_buffer("entity_table", torch.from_numpy(np.array(index.embeddings, dtype=np.float32)),
-                             persistent=False)
+        # Rows rescaled to unit RMS norm, whatever the encoder's scale: attention logits and the
+        # entity scores start in a sane range. FAISS searches the unscaled index with
+        # ``query * scale``, which ranks exactly like ``query . table`` (IP) / ``|query - table|`` (L2).
+        table = np.array(index.embeddings, dtype=np.float32)
+        self.entity_scale = float(np.sqrt(np.mean(np.sum(table.astype(np.float64) ** 2, axis=1)))) or 1.0
+        self.register_buffer("entity_table", torch.from_numpy(table / self.entity_scale), persistent=False)
         self._ctx: dict[str, Any] | None = None
         for slot, layer_idx in enumerate(config.fusion_layers):
             layers[layer_idx].register_forward_hook(self._hook(slot))
@@ -161,7 +166,7 @@ class KnowledgeFusionModel(nn.Module):
         )
 
     def _search(self, queries: np.ndarray, k: int) -> np.ndarray:
-        return self.index.search(queries, k)[1]
+        return self.index.search(queries * self.entity_scale, k)[1]
 
     def _hook(self, slot: int):
         def hook(module: nn.Module, args: Any, output: Any) -> Any:

@@ -151,3 +151,22 @@ def test_lora_trains_adapters_only(index, batch, tmp_path):
     loaded = KnowledgeFusionModel.from_pretrained(tmp_path / "lora", index)
     model.eval(), loaded.eval()
     assert torch.allclose(loaded(**batch).last_hidden_state, model(**batch).last_hidden_state, atol=1e-6)
+
+
+@pytest.mark.parametrize("metric", ["ip", "l2"])
+def test_model_retrieval_is_exact_top_k_over_the_scaled_table(graph, batch, metric):
+    from kgfm.index.entity_index import EntityIndex
+
+    emb = np.random.default_rng(3).normal(size=(graph.num_entities, 16)).astype(np.float32) * 7.0
+    index = EntityIndex.build(emb, graph.entity_ids, graph.entity_names, metric=metric, use_gpu=False)
+    model = make_model(index, top_k=4).eval()
+    rms = np.sqrt((emb.astype(np.float64) ** 2).sum(1).mean())
+    assert torch.allclose(model.entity_table.norm(dim=1).pow(2).mean(), torch.tensor(1.0), atol=1e-4)
+    with torch.no_grad():
+        out = model(**batch)
+    trace = out.traces[-1]
+    table = torch.from_numpy(emb / rms).double()
+    for b, j in [(0, 0), (0, 1), (1, 0)]:
+        q = trace.queries[b, j].double()
+        scores = table @ q if metric == "ip" else -((table - q) ** 2).sum(1)
+        assert trace.retrieved_idx[b, j].tolist() == torch.topk(scores, 4).indices.tolist()
