@@ -49,6 +49,7 @@ class TrainSettings(StrictModel):
     save_every: int = Field(500, ge=1)
     seed: int = 0
     num_threads: int = Field(2, ge=1)
+    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$", description="auto: cuda when available")
 
 
 class PretrainConfig(StrictModel):
@@ -59,15 +60,23 @@ class PretrainConfig(StrictModel):
     train: TrainSettings = TrainSettings()
 
 
-def _dist() -> tuple[int, int]:
+def _dist(device: str) -> tuple[int, int, Any]:
+    """``(rank, world_size, torch.device)``; under torchrun each rank takes GPU ``LOCAL_RANK``."""
+    import torch
     import torch.distributed as dist
 
     world = int(os.environ.get("WORLD_SIZE", "1"))
+    cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
     if world > 1 and not dist.is_initialized():
-        import torch
-
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    return (dist.get_rank(), dist.get_world_size()) if world > 1 else (0, 1)
+        dist.init_process_group("nccl" if cuda else "gloo")
+    rank = dist.get_rank() if world > 1 else 0
+    if cuda:
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        dev = torch.device(f"cuda:{local}" if world > 1 or device in ("auto", "cuda") else device)
+        torch.cuda.set_device(dev)
+    else:
+        dev = torch.device("cpu")
+    return rank, world, dev
 
 
 def _map_records(records: list[dict[str, Any]], index: Any) -> tuple[list[dict[str, Any]], int]:
@@ -155,8 +164,10 @@ def evaluate(module: Any, collator: Any, records: list[dict[str, Any]], batch_si
     module.eval()
     gen = torch.Generator().manual_seed(seed)
     tot: dict[str, float] = {}
+    device = next(module.parameters()).device
     for i in range(0, len(records), batch_size):
-        res = module.evaluate(collator(records[i : i + batch_size], gen, evaluation=True), use_fusion=use_fusion)
+        batch = collator(records[i : i + batch_size], gen, evaluation=True)
+        res = module.evaluate({k: v.to(device) for k, v in batch.items()}, use_fusion=use_fusion)
         for k, v in res.items():
             tot[k] = tot.get(k, 0.0) + v
     module.train(was)
@@ -186,7 +197,7 @@ def main(config_path: Path | None, overrides: dict[str, Any] | None = None, resu
         raise ConfigError(f"index: {cfg.index} does not exist (train the graph stage first)")
     offline_env()
     torch.set_num_threads(tr.num_threads)
-    rank, world = _dist()
+    rank, world, device = _dist(tr.device)
     torch.manual_seed(tr.seed)
     out = Path(cfg.out)
     if rank == 0:
@@ -199,7 +210,7 @@ def main(config_path: Path | None, overrides: dict[str, Any] | None = None, resu
     valid_recs = [r for r in valid_recs if r["mentions"]][: tr.eval_examples]
     collator = PretrainCollator(tokenizer, tr.max_length, tr.mlm_probability, tr.entity_token_mask)
 
-    module = PretrainModule(KnowledgeFusionModel(cfg.model, index), tr.negatives, tr.entity_weight)
+    module = PretrainModule(KnowledgeFusionModel(cfg.model, index), tr.negatives, tr.entity_weight).to(device)
     if not cfg.model.fusion:  # the without-KG baseline: fusion layers exist but never run
         module.model.fusion_layers.requires_grad_(False)
     new = [p for n, p in module.named_parameters() if p.requires_grad and not n.startswith("model.backbone.")]
@@ -224,7 +235,8 @@ def main(config_path: Path | None, overrides: dict[str, Any] | None = None, resu
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor, last_epoch=state["step"] - 1)
     with warnings.catch_warnings():  # the entity table is identical on every rank: never broadcast it
         warnings.simplefilter("ignore", FutureWarning)
-        ddp = DistributedDataParallel(module, broadcast_buffers=False) if world > 1 else module
+        ids = [device.index] if device.type == "cuda" else None
+        ddp = DistributedDataParallel(module, device_ids=ids, broadcast_buffers=False) if world > 1 else module
 
     per_epoch = max(1, len(train_recs) // (tr.batch_size * world))
     bar = tqdm(total=tr.steps, initial=state["step"], desc="pretrain", disable=rank != 0, mininterval=2.0)
@@ -240,7 +252,7 @@ def main(config_path: Path | None, overrides: dict[str, Any] | None = None, resu
         seed = tr.seed * 1_000_003 + step * 131 + rank
         gen = torch.Generator().manual_seed(seed)
         torch.manual_seed(seed)  # dropout + sampled negatives: a resumed run repeats the same steps
-        batch = collator(batch_recs, gen)
+        batch = {k: v.to(device) for k, v in collator(batch_recs, gen).items()}
         losses = ddp(batch)
         optimizer.zero_grad(set_to_none=True)
         losses["loss"].backward()
@@ -267,10 +279,11 @@ def main(config_path: Path | None, overrides: dict[str, Any] | None = None, resu
     checks: list[str] = []
     if world > 1:
         flat = torch.cat([p.detach().reshape(-1) for p in module.parameters()])
-        digest = torch.tensor([float(flat.double().sum()), float((flat.double() ** 2).sum())], dtype=torch.float64)
+        digest = torch.tensor([float(flat.double().sum()), float((flat.double() ** 2).sum())], dtype=torch.float64,
+                              device=device if device.type == "cuda" else None)
         gathered = [torch.zeros_like(digest) for _ in range(world)]
         dist.all_gather(gathered, digest)
-        checks = [f"{g[0].item():.10e}/{g[1].item():.10e}" for g in gathered]
+        checks = [f"{g[0].item():.10e}/{g[1].item():.10e}" for g in gathered]  # identical on every rank
     metrics: dict[str, Any] = {}
     if rank == 0:
         module.model.save_pretrained(out / "model", tokenizer=tokenizer,
