@@ -50,10 +50,6 @@ class KGEncoder(nn.Module):
         self.relation = nn.Embedding(2 * num_relations, dim)  # decoder relations
         nn.init.normal_(self.entity.weight, std=config.init_scale)
         nn.init.normal_(self.relation.weight, std=config.init_scale)
-        if config.decoder != "rotate":
-            with torch.no_grad():  # start near the identity relation (w_r ~ 1)
-                half = dim // 2 if config.decoder == "complex" else dim
-                self.relation.weight[:, :half] += 1.0
         if text_features is not None:
             if text_features.shape[0] != num_entities:
                 raise ValueError(f"text features have {text_features.shape[0]} rows for {num_entities} entities")
