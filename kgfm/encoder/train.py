@@ -34,7 +34,7 @@ def load_graph(cfg: GraphTrainConfig) -> GraphTensors:
     """Export the whole graph from the configured store."""
     from kgfm.store.factory import open_store
 
-    store = open_store(cfg.store)
+    store = open_store(cfg.store, read_only=True)
     try:
         graph = store.export_tensors(with_text=cfg.data.text_init)
     finally:
