@@ -173,6 +173,8 @@ def holdout_split(
     so every evaluated entity has been seen in message passing.
     """
     triples = np.stack([graph.head_index, graph.rel_type, graph.tail_index], axis=1).astype(np.int64)
+    # canonical order first: a store may export triples in any order, the split must not depend on it
+    triples = triples[np.lexsort((triples[:, 2], triples[:, 1], triples[:, 0]))]
     rng = np.random.default_rng(seed)
     perm = rng.permutation(len(triples))
     n_valid = int(round(valid_fraction * len(triples)))

@@ -71,6 +71,12 @@ def test_holdout_split_is_seeded_and_keeps_entities_connected() -> None:
     a = holdout_split(graph, 0.1, 0.1, seed=3)
     b = holdout_split(graph, 0.1, 0.1, seed=3)
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    shuffled = tensors_from_triples(triples)
+    perm = np.random.default_rng(1).permutation(graph.num_triples)
+    shuffled.head_index, shuffled.rel_type, shuffled.tail_index = (
+        graph.head_index[perm], graph.rel_type[perm], graph.tail_index[perm])
+    c = holdout_split(shuffled, 0.1, 0.1, seed=3)  # export order must not change the split
+    assert all(np.array_equal(x, y) for x, y in zip(a, c))
     train, valid, test = a
     assert len(train) + len(valid) + len(test) == graph.num_triples and len(valid) > 10 and len(test) > 10
     seen = set(train[:, 0]) | set(train[:, 2])
