@@ -70,7 +70,7 @@ class TrainSettings(StrictModel):
 
 
 class IndexSettings(StrictModel):
-    metric: Literal["auto", "ip", "l2"] = "auto"
+    metric: Literal["auto", "ip", "cosine", "l2"] = Field("auto", description="auto: ip for distmult/complex, l2 for rotate")
     exact_threshold: int = Field(50_000, ge=1)
     hnsw_m: int = Field(32, ge=4)
     ef_construction: int = Field(200, ge=8)
@@ -85,7 +85,7 @@ class GraphTrainConfig(StrictModel):
     index: IndexSettings = IndexSettings()
     output_dir: Path = Path("runs/graph")
 
-    def index_metric(self) -> Literal["ip", "l2"]:
+    def index_metric(self) -> Literal["ip", "cosine", "l2"]:
         if self.index.metric != "auto":
             return self.index.metric
         return "l2" if self.model.decoder == "rotate" else "ip"

@@ -6,8 +6,9 @@ HNSW graph index is built (approximate, sub-linear). When faiss was built with G
 a GPU is visible, the exact index is moved onto the GPU instead (brute force on a GPU is faster
 than HNSW on a CPU up to millions of rows).
 
-Scores are always "higher is better": inner product for ``metric="ip"``, negative squared L2
-distance for ``metric="l2"``.
+Scores are always "higher is better": inner product for ``metric="ip"``, cosine similarity for
+``metric="cosine"`` (FAISS holds L2-normalised rows; ``embeddings`` stay raw), negative squared
+L2 distance for ``metric="l2"``.
 
 Saved layout (an ``entity-index`` artifact, see :mod:`kgfm.artifacts`)::
 
@@ -29,7 +30,7 @@ import numpy as np
 from kgfm.artifacts import ArtifactError, read_manifest, write_artifact
 
 KIND = "entity-index"
-Metric = Literal["ip", "l2"]
+Metric = Literal["ip", "l2", "cosine"]
 
 
 class UnknownEntityError(LookupError):
@@ -41,6 +42,10 @@ def _fingerprint(embeddings: np.ndarray, entity_ids: Sequence[str]) -> str:
     digest.update(np.ascontiguousarray(embeddings, dtype=np.float32).tobytes())
     digest.update("\n".join(entity_ids).encode("utf-8"))
     return digest.hexdigest()[:16]
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12), dtype=np.float32)
 
 
 def _gpu_count() -> int:
@@ -116,7 +121,8 @@ class EntityIndex:
             embeddings: ``[N, d]`` float array (converted to contiguous float32).
             entity_ids: ``N`` unique ids.
             entity_names: ``N`` display names (or ``None`` for all unknown).
-            metric: ``"ip"`` or ``"l2"``; match the decoder (DistMult/ComplEx: ip, RotatE: l2).
+            metric: ``"ip"``, ``"cosine"`` or ``"l2"``; ``ip``/``l2`` match the decoder
+                (DistMult/ComplEx: ip, RotatE: l2); ``cosine`` ignores vector norms (entity popularity).
             exact_threshold: Up to this many rows the index is exact (``IndexFlat``);
                 above it, ``IndexHNSWFlat``.
             hnsw_m: HNSW graph degree.
@@ -139,22 +145,22 @@ class EntityIndex:
         names = list(entity_names) if entity_names is not None else [None] * len(ids)
         if len(names) != len(ids):
             raise ValueError(f"{len(names)} entity names for {len(ids)} entity ids")
-        if metric not in ("ip", "l2"):
-            raise ValueError(f"metric must be 'ip' or 'l2', got {metric!r}")
+        if metric not in ("ip", "l2", "cosine"):
+            raise ValueError(f"metric must be 'ip', 'cosine' or 'l2', got {metric!r}")
         if not np.isfinite(emb).all():
             raise ValueError("embeddings contain NaN or inf")
         n, dim = emb.shape
-        faiss_metric = faiss.METRIC_INNER_PRODUCT if metric == "ip" else faiss.METRIC_L2
+        faiss_metric = faiss.METRIC_L2 if metric == "l2" else faiss.METRIC_INNER_PRODUCT
         exact = n <= exact_threshold
         if exact:
-            index = faiss.IndexFlatIP(dim) if metric == "ip" else faiss.IndexFlatL2(dim)
+            index = faiss.IndexFlatL2(dim) if metric == "l2" else faiss.IndexFlatIP(dim)
             kind = "flat"
         else:
             index = faiss.IndexHNSWFlat(dim, hnsw_m, faiss_metric)
             index.hnsw.efConstruction = ef_construction
             index.hnsw.efSearch = ef_search
             kind = "hnsw"
-        index.add(emb)
+        index.add(_unit(emb) if metric == "cosine" else emb)
         config = {
             "metric": metric,
             "index_type": kind,
@@ -266,10 +272,10 @@ class EntityIndex:
             raise ValueError(f"queries must be [n, {self.dim}], got shape {q.shape}")
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
-        q = np.ascontiguousarray(q)
+        q = np.ascontiguousarray(_unit(q) if self.metric == "cosine" else q)
         kk = min(k, len(self))
         dist, idx = self.index.search(q, kk)
-        scores = dist if self.metric == "ip" else -dist
+        scores = -dist if self.metric == "l2" else dist
         scores = scores.astype(np.float32, copy=False)
         idx = idx.astype(np.int64, copy=False)
         if kk < k:

@@ -135,3 +135,20 @@ def test_gpu_index(tmp_path) -> None:
     np.testing.assert_array_equal(index.search(q, 5)[1], cpu.search(q, 5)[1])
     index.save(tmp_path / "g")
     assert EntityIndex.load(tmp_path / "g", use_gpu=False).fingerprint == index.fingerprint
+
+
+def test_cosine_metric_ignores_norms(tmp_path) -> None:
+    emb = _random(200, 8) * np.random.default_rng(4).uniform(0.1, 10, (200, 1)).astype(np.float32)
+    index = EntityIndex.build(emb, _ids(200), metric="cosine", use_gpu=False)
+    unit = emb / np.linalg.norm(emb, axis=1, keepdims=True)
+    q = _random(3, 8, seed=8) * 5
+    scores, idx = index.search(q, 4)
+    ref = (q / np.linalg.norm(q, axis=1, keepdims=True)) @ unit.T
+    np.testing.assert_array_equal(idx, np.argsort(-ref, axis=1)[:, :4])
+    assert np.all(scores <= 1.0 + 1e-5)
+    np.testing.assert_array_equal(index.embeddings, emb)  # raw vectors kept for gather()
+    index.save(tmp_path / "c")
+    loaded = EntityIndex.load(tmp_path / "c", use_gpu=False)
+    np.testing.assert_array_equal(loaded.search(q, 4)[1], idx)
+    hnsw = EntityIndex.build(emb, _ids(200), metric="cosine", exact_threshold=10, use_gpu=False)
+    assert hnsw.neighbors("e0", 3)[0][0] == index.neighbors("e0", 3)[0][0]
