@@ -21,11 +21,10 @@ def cypher(
 ) -> None:
     """Run a Cypher query against the store and print a table (or JSON)."""
     with friendly_errors():
+        from kgfm.cli.store_options import store_config
         from kgfm.cli.summary import print_rows
-        from kgfm.config import load_config, parse_overrides
-        from kgfm.store.build import BuildGraphConfig
+        from kgfm.config import parse_overrides
         from kgfm.store.factory import open_store
 
-        cfg = load_config(BuildGraphConfig, config, {"store.backend": store, "store.path": path and str(path)})
-        with open_store(cfg.store, read_only=not write) as db:
+        with open_store(store_config(config, store, path), read_only=not write) as db:
             print_rows(db.cypher(query, parse_overrides(param), write=write), as_json)

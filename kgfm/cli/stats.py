@@ -21,13 +21,11 @@ def stats(
     with friendly_errors():
         from rich.console import Console
 
-        from kgfm.config import load_config
-        from kgfm.store.build import BuildGraphConfig
+        from kgfm.cli.store_options import store_config
         from kgfm.store.factory import open_store
         from kgfm.store.stats import graph_stats, plot_stats, save_stats
 
-        cfg = load_config(BuildGraphConfig, config, {"store.backend": store, "store.path": path and str(path)})
-        with open_store(cfg.store, read_only=True) as db:
+        with open_store(store_config(config, store, path), read_only=True) as db:
             graph = db.export_tensors()
         result = graph_stats(graph, top=top)
         console = Console()

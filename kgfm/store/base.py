@@ -16,6 +16,7 @@ stay stable across runs and re-loads.
 from __future__ import annotations
 
 import abc
+import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
@@ -50,6 +51,26 @@ class TripleRow:
     rel_type: str
     tail_id: str
     predicate: str
+
+
+def props_json(props: dict[str, str]) -> str | None:
+    """Entity properties as the stored JSON string (``None`` when empty); keys sorted for stable output."""
+    return json.dumps(props, sort_keys=True, ensure_ascii=False) if props else None
+
+
+def update_payload(rows: Sequence[EntityRow]) -> list[dict[str, Any]]:
+    """Parameters for the portable ``UPDATE_ENTITIES`` statement."""
+    return [
+        {"id": r.id, "name": r.name, "description": r.description, "types": list(r.types), "props": props_json(r.props)}
+        for r in rows
+    ]
+
+
+def entity_from_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A ``GET_ENTITY`` row as returned to callers: props decoded, types a list."""
+    row["props"] = json.loads(row["props"]) if row.get("props") else {}
+    row["types"] = list(row.get("types") or [])
+    return row
 
 
 @dataclass(frozen=True)

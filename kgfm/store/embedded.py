@@ -8,7 +8,6 @@ Each COPY is one transaction, so an interrupted load leaves whole batches or not
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -25,13 +24,13 @@ from kgfm.store.base import (
     PathResult,
     StoreError,
     TripleRow,
+    entity_from_row,
+    props_json,
+    update_payload,
 )
 
 _UPDATE_BATCH = 10_000
 
-
-def _props_json(props: dict[str, str]) -> str | None:
-    return json.dumps(props, sort_keys=True, ensure_ascii=False) if props else None
 
 
 class EmbeddedStore(GraphStore):
@@ -112,23 +111,14 @@ class EmbeddedStore(GraphStore):
                 "name": [r.name for r in rows],
                 "description": [r.description for r in rows],
                 "types": [list(r.types) for r in rows],
-                "props": [_props_json(r.props) for r in rows],
+                "props": [props_json(r.props) for r in rows],
             }
         )
         self._copy("Entity", frame)
         return len(rows)
 
     def update_entities(self, rows: Sequence[EntityRow]) -> int:
-        payload = [
-            {
-                "id": r.id,
-                "name": r.name,
-                "description": r.description,
-                "types": list(r.types),
-                "props": _props_json(r.props),
-            }
-            for r in rows
-        ]
+        payload = update_payload(rows)
         for start in range(0, len(payload), _UPDATE_BATCH):
             self._run(cy.UPDATE_ENTITIES, {"rows": payload[start : start + _UPDATE_BATCH]})
         return len(payload)
@@ -217,10 +207,7 @@ class EmbeddedStore(GraphStore):
         rows = self._rows(cy.GET_ENTITY, {"id": entity_id})
         if not rows:
             return None
-        row = rows[0]
-        row["props"] = json.loads(row["props"]) if row.get("props") else {}
-        row["types"] = list(row.get("types") or [])
-        return row
+        return entity_from_row(rows[0])
 
     def neighbors(self, entity_id: str, hops: int = 1, limit: int = 1000) -> list[Neighbor]:
         rows = self._rows(cy.neighbors(hops), {"id": entity_id, "limit": int(limit)})

@@ -9,6 +9,17 @@ Relationship type names are quoted with :func:`kgfm.store.names.quote_identifier
 from __future__ import annotations
 
 from kgfm.store.names import quote_identifier as q
+from kgfm.store.portable_cypher import (  # noqa: F401  (re-exported: this backend's Cypher)
+    COUNT_ENTITIES,
+    ENTITY_INDEX,
+    ENTITY_VOCAB,
+    ENTITY_VOCAB_TEXT,
+    GET_ENTITY,
+    RELATION_VOCAB,
+    UPDATE_ENTITIES,
+    count_rel,
+    rel_pairs,
+)
 
 CREATE_ENTITY_TABLE = (
     "CREATE NODE TABLE IF NOT EXISTS Entity("
@@ -28,39 +39,10 @@ def copy_from(table: str, variable: str) -> str:
     return f"COPY {q(table)} FROM {variable}"
 
 
-UPDATE_ENTITIES = (
-    "UNWIND $rows AS row MATCH (e:Entity {id: row.id}) "
-    "SET e.name = coalesce(row.name, e.name), e.description = coalesce(row.description, e.description), "
-    "e.types = CASE WHEN size(row.types) > 0 THEN row.types ELSE e.types END, "
-    "e.props = coalesce(row.props, e.props)"
-)
 CHECKPOINT = "CHECKPOINT"
 BEGIN_READ_ONLY = "BEGIN TRANSACTION READ ONLY"
 ROLLBACK = "ROLLBACK"
 INSERT_RELATIONS = "UNWIND $rows AS row CREATE (:RelationType {name: row.name, idx: row.idx, predicate: row.predicate})"
-
-ENTITY_INDEX = "MATCH (e:Entity) RETURN e.id AS id, e.idx AS idx"
-ENTITY_VOCAB = "MATCH (e:Entity) RETURN e.idx AS idx, e.id AS id, e.name AS name ORDER BY e.idx"
-ENTITY_VOCAB_TEXT = (
-    "MATCH (e:Entity) RETURN e.idx AS idx, e.id AS id, e.name AS name, e.description AS description ORDER BY e.idx"
-)
-RELATION_VOCAB = "MATCH (r:RelationType) RETURN r.name AS name, r.idx AS idx, r.predicate AS predicate ORDER BY r.idx"
-COUNT_ENTITIES = "MATCH (e:Entity) RETURN count(e) AS n"
-
-
-def count_rel(rel_type: str) -> str:
-    return f"MATCH ()-[r:{q(rel_type)}]->() RETURN count(r) AS n"
-
-
-def rel_pairs(rel_type: str) -> str:
-    return f"MATCH (a:Entity)-[:{q(rel_type)}]->(b:Entity) RETURN a.idx AS head, b.idx AS tail"
-
-
-GET_ENTITY = (
-    "MATCH (e:Entity {id: $id}) RETURN e.id AS id, e.idx AS idx, e.name AS name, "
-    "e.description AS description, e.types AS types, e.props AS props"
-)
-
 
 def neighbors(hops: int) -> str:
     """Every entity within ``hops`` (undirected) with its shortest distance."""

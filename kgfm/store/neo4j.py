@@ -9,7 +9,6 @@ config/env only (:meth:`kgfm.config.StoreConfig.resolved_neo4j`).
 
 from __future__ import annotations
 
-import json
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -24,12 +23,12 @@ from kgfm.store.base import (
     PathResult,
     StoreError,
     TripleRow,
+    entity_from_row,
+    props_json,
+    update_payload,
 )
 from kgfm.store.names import base_name
 
-
-def _props_json(props: dict[str, str]) -> str | None:
-    return json.dumps(props, sort_keys=True, ensure_ascii=False) if props else None
 
 
 class Neo4jStore(GraphStore):
@@ -111,7 +110,7 @@ class Neo4jStore(GraphStore):
                 "name": r.name,
                 "description": r.description,
                 "types": list(r.types),
-                "props": _props_json(r.props),
+                "props": props_json(r.props),
             }
             for r in rows
         ]
@@ -129,10 +128,7 @@ class Neo4jStore(GraphStore):
                 self._write(cy.add_type_labels(label), ids=ids[start : start + self.batch_size])
 
     def update_entities(self, rows: Sequence[EntityRow]) -> int:
-        payload = [
-            {"id": r.id, "name": r.name, "description": r.description, "types": list(r.types), "props": _props_json(r.props)}
-            for r in rows
-        ]
+        payload = update_payload(rows)
         self._batched(cy.UPDATE_ENTITIES, payload)
         self._label_types(rows)
         return len(payload)
@@ -183,10 +179,7 @@ class Neo4jStore(GraphStore):
         rows = self._read(cy.GET_ENTITY, id=entity_id)
         if not rows:
             return None
-        row = rows[0]
-        row["props"] = json.loads(row["props"]) if row.get("props") else {}
-        row["types"] = list(row.get("types") or [])
-        return row
+        return entity_from_row(rows[0])
 
     def neighbors(self, entity_id: str, hops: int = 1, limit: int = 1000) -> list[Neighbor]:
         rows = self._read(cy.neighbors(hops), id=entity_id, limit=int(limit))

@@ -7,6 +7,17 @@ All values are parameters; only label/type names are interpolated, backtick-quot
 from __future__ import annotations
 
 from kgfm.store.names import quote_identifier as q
+from kgfm.store.portable_cypher import (  # noqa: F401  (re-exported: this backend's Cypher)
+    COUNT_ENTITIES,
+    ENTITY_INDEX,
+    ENTITY_VOCAB,
+    ENTITY_VOCAB_TEXT,
+    GET_ENTITY,
+    RELATION_VOCAB,
+    UPDATE_ENTITIES,
+    count_rel,
+    rel_pairs,
+)
 
 CONSTRAINTS = (
     "CREATE CONSTRAINT kgfm_entity_id IF NOT EXISTS FOR (e:Entity) REQUIRE e.id IS UNIQUE",
@@ -29,14 +40,6 @@ def add_type_labels(label: str) -> str:
     return f"UNWIND $ids AS id MATCH (e:Entity {{id: id}}) SET e:{q(label)}"
 
 
-UPDATE_ENTITIES = (
-    "UNWIND $rows AS row MATCH (e:Entity {id: row.id}) "
-    "SET e.name = coalesce(row.name, e.name), e.description = coalesce(row.description, e.description), "
-    "e.types = CASE WHEN size(row.types) > 0 THEN row.types ELSE e.types END, "
-    "e.props = coalesce(row.props, e.props)"
-)
-
-
 def merge_triples(rel_type: str) -> str:
     return (
         "UNWIND $rows AS row MATCH (a:Entity {id: row.h}) MATCH (b:Entity {id: row.t}) "
@@ -48,29 +51,6 @@ MERGE_RELATIONS = (
     "UNWIND $rows AS row MERGE (r:RelationType {name: row.name}) "
     "ON CREATE SET r.idx = row.idx, r.predicate = row.predicate"
 )
-
-ENTITY_INDEX = "MATCH (e:Entity) RETURN e.id AS id, e.idx AS idx"
-ENTITY_VOCAB = "MATCH (e:Entity) RETURN e.idx AS idx, e.id AS id, e.name AS name ORDER BY e.idx"
-ENTITY_VOCAB_TEXT = (
-    "MATCH (e:Entity) RETURN e.idx AS idx, e.id AS id, e.name AS name, e.description AS description ORDER BY e.idx"
-)
-RELATION_VOCAB = "MATCH (r:RelationType) RETURN r.name AS name, r.idx AS idx, r.predicate AS predicate ORDER BY r.idx"
-COUNT_ENTITIES = "MATCH (e:Entity) RETURN count(e) AS n"
-
-
-def count_rel(rel_type: str) -> str:
-    return f"MATCH ()-[r:{q(rel_type)}]->() RETURN count(r) AS n"
-
-
-def rel_pairs(rel_type: str) -> str:
-    return f"MATCH (a:Entity)-[:{q(rel_type)}]->(b:Entity) RETURN a.idx AS head, b.idx AS tail"
-
-
-GET_ENTITY = (
-    "MATCH (e:Entity {id: $id}) RETURN e.id AS id, e.idx AS idx, e.name AS name, "
-    "e.description AS description, e.types AS types, e.props AS props"
-)
-
 
 def neighbors(hops: int) -> str:
     return (
