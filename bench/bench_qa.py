@@ -127,7 +127,7 @@ def main() -> None:
     parser.add_argument("--hops", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--train", action="store_true", help="fine-tune first (configs/metaqa_{h}hop.yaml)")
     parser.add_argument("--set", nargs="*", default=[], help="config overrides for --train, key=value")
-    parser.add_argument("--limit", type=int, default=None, help="evaluate only the first N questions")
+    parser.add_argument("--limit", type=int, default=None, help="evaluate a seeded random sample of N questions")
     parser.add_argument("--latency-only", action="store_true")
     parser.add_argument("--latency-questions", type=int, default=100)
     parser.add_argument("--latency-batch", type=int, default=32)

@@ -16,7 +16,7 @@ def eval_(
     hops: int = typer.Option(1, "--hops", min=1, max=3, help="MetaQA hop setting"),
     split: str = typer.Option("test", "--split", help="test | valid (held-out dev slice) | dev"),
     model: Optional[Path] = typer.Option(None, "--model", "-m", help="fine-tuned model (default runs/qa/metaqa-{hops}hop/model)"),
-    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="only the first N questions"),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="a seeded random sample of N questions"),
     out: Optional[Path] = typer.Option(None, "--out", help="JSON output path"),
 ) -> None:
     """Hits@1 with fusion and with fusion switched off, and the answerable ceiling of the KB, in one run."""

@@ -59,6 +59,9 @@ class QAEncoderConfig(StrictModel):
     base_model: str = "minilm"
     max_length: int = Field(48, ge=8, le=512)
     freeze: bool = Field(False, description="freeze the encoder and cache question encodings")
+    train_layers: Optional[int] = Field(
+        None, ge=0, description="train only the top N transformer layers (+ fusion layers); embeddings and the "
+        "layers below stay frozen, so backward stops early (None: train everything)")
     fusion_layers: Optional[list[int]] = Field(None, description="fusion layer positions for init: base")
     backbone_config: Optional[dict[str, Any]] = Field(
         None, description="randomly initialised backbone (AutoConfig.for_model kwargs) instead of base_model's weights;"

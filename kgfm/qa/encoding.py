@@ -93,6 +93,34 @@ class QuestionEncoder(nn.Module):
         return split_pool(hidden, batch["attention_mask"], batch["mention_spans"])
 
 
+def transformer_layers(module: nn.Module) -> nn.ModuleList:
+    """The backbone's stack of transformer layers (the longest ``ModuleList`` named ``layer``/``layers``)."""
+    stacks = [m for name, m in module.named_modules()
+              if isinstance(m, nn.ModuleList) and name.rsplit(".", 1)[-1] in ("layer", "layers")]
+    if not stacks:
+        raise ValueError(f"{type(module).__name__}: no transformer layer stack found")
+    return max(stacks, key=len)
+
+
+def freeze_lower_layers(encoder: QuestionEncoder, train_layers: int) -> int:
+    """Freeze embeddings and all but the top ``train_layers`` transformer layers.
+
+    Fusion layers (and anything outside the transformer stack and embeddings) stay trainable.
+
+    Returns:
+        The number of parameters left trainable in the encoder.
+    """
+    layers = transformer_layers(encoder.backbone)
+    frozen = list(layers[: max(0, len(layers) - train_layers)])
+    for name, module in encoder.backbone.named_modules():
+        if name.rsplit(".", 1)[-1] == "embeddings":
+            frozen.append(module)
+    for module in frozen:
+        for p in module.parameters():
+            p.requires_grad_(False)
+    return sum(p.numel() for p in encoder.parameters() if p.requires_grad)
+
+
 def _tokenizer(path: str) -> Any:
     from transformers import AutoTokenizer
 

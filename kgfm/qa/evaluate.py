@@ -136,7 +136,8 @@ def run_eval(
         hops: 1, 2 or 3.
         split: ``test``, ``dev`` (all of dev: the model trained on most of it) or ``valid``
             (the held-out slice of dev, re-derived from the model's split seed and fraction).
-        limit: Evaluate only the first N questions.
+        limit: Evaluate a seeded random sample of N questions (the files are grouped by
+            question type, so the first N would not be representative).
         out_path: Where to write the JSON (default ``{model_dir}/../eval-metaqa-{hops}hop-{split}.json``).
         store_path: Override the store location recorded in the model's config.
         data_root: Override the MetaQA folder.
@@ -163,8 +164,9 @@ def run_eval(
         if cfg.data.dataset != "metaqa" or cfg.data.hops != hops:
             raise ConfigError(f"--split valid: the model was not trained on MetaQA {hops}-hop dev, no held-out slice")
         _, examples = split_train_valid(examples, cfg.data.valid_fraction, cfg.data.split_seed)
-    if limit:
-        examples = examples[:limit]
+    if limit and limit < len(examples):
+        keep = np.sort(np.random.default_rng(0).choice(len(examples), size=limit, replace=False))
+        examples = [examples[i] for i in keep]
     engine = _load_engine(Path(model_dir), cfg)
     from kgfm.qa.data import prepare_examples
     from kgfm.qa.metaqa import EntityLookup
@@ -177,6 +179,7 @@ def run_eval(
         "hops": hops,
         "split": split,
         "questions": len(examples),
+        "sampled_from": None if not limit else "seeded random sample (seed 0)",
         "model": str(model_dir),
         "encoder_kind": engine.model.encoder.kind,
         "trained_hops": cfg.data.hops,

@@ -51,7 +51,7 @@ def load_questions(cfg: QAConfig) -> tuple[list[QAExample], list[QAExample]]:
 def export_graph(cfg: QAConfig) -> GraphTensors:
     from kgfm.store.factory import open_store
 
-    with open_store(cfg.store) as store:
+    with open_store(cfg.store, read_only=True) as store:
         return store.export_tensors()
 
 
@@ -131,7 +131,7 @@ def finetune(cfg: QAConfig, graph: GraphTensors, index: Any | None, resume: bool
 
     from kgfm.fusion.linking import EntityLinker
     from kgfm.qa.checkpoint import load_qa_model, restore_optimizer, save_qa_model
-    from kgfm.qa.encoding import build_encoder
+    from kgfm.qa.encoding import build_encoder, freeze_lower_layers
 
     torch.manual_seed(cfg.train.seed)
     out = Path(cfg.output)
@@ -179,6 +179,8 @@ def finetune(cfg: QAConfig, graph: GraphTensors, index: Any | None, resume: bool
     if cfg.encoder.freeze:
         for p in model.encoder.parameters():
             p.requires_grad_(False)
+    elif cfg.encoder.train_layers is not None:
+        freeze_lower_layers(model.encoder, cfg.encoder.train_layers)
     optimizer = _optimizer(model, cfg)
     if manifest is not None and "optimizer" in manifest:
         restore_optimizer(optimizer, last_dir, manifest)
