@@ -201,6 +201,17 @@ def run_peer(args, data, device) -> dict:
     }
 
 
+THRESHOLDS = {"wn18rr": (0.40, 0.45), "fb15k237": (0.25, 0.30)}
+
+
+def minutes_to(curve: list[dict], threshold: float) -> float | None:
+    """Training minutes until validation MRR (same subset for every model) first reached ``threshold``."""
+    for point in curve:
+        if point.get("val_mrr") is not None and point["val_mrr"] >= threshold:
+            return point["elapsed"] / 60.0
+    return None
+
+
 def combine(paths: list[Path], out: Path, note: str = "") -> dict:
     runs = [json.loads(Path(p).read_text()) for p in paths]
     by_ds: dict[str, dict] = {}
@@ -211,7 +222,8 @@ def combine(paths: list[Path], out: Path, note: str = "") -> dict:
     for ds, models in by_ds.items():
         rows = {m: {k: r["test"][k] for k in ("mrr", "hits@1", "hits@3", "hits@10")}
                 | {"train_minutes": r["train_seconds"] / 60, "mrr_per_minute": r["mrr_per_minute"],
-                   "epochs": r["epochs"], "device": r["env"].get("gpu", r["env"]["device"])}
+                   "epochs": r["epochs"], "device": r["env"].get("gpu", r["env"]["device"]),
+                   **{f"minutes_to_val_mrr_{t}": minutes_to(r["curve"], t) for t in THRESHOLDS.get(ds, ())}}
                 for m, r in models.items()}
         primary = [m for m in rows if m.startswith("ours") and "ablation" not in m]
         ours = rows[primary[0]] if primary else None
