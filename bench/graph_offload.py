@@ -98,7 +98,8 @@ def finish(args) -> None:
     from kgfm.encoder.checkpoint import save_checkpoint
     from kgfm.encoder.loop import Trainer, TrainState
     from kgfm.encoder.model import KGEncoder
-    from kgfm.encoder.train import _vocab, _write_json, build_index, load_graph, prepare_data, write_curve
+    from kgfm.encoder.train import _vocab, _write_json, final_embeddings, load_graph, prepare_data, write_curve
+    from kgfm.index.build import build_index_from_checkpoint
 
     cfg = _cfg(args)
     graph = load_graph(cfg)
@@ -133,10 +134,14 @@ def finish(args) -> None:
                "valid": valid, "test": test, "eval_seconds_cpu": time.monotonic() - t0}
     best = out / "checkpoint"
     save_checkpoint(best, model, _vocab(graph), trainer.state, cfg.model_dump(mode="json"),
-                    extra={"metrics": {"valid": valid, "test": test}, "trained_on": doc["device"]})
+                    extra={"metrics": {"valid": valid, "test": test}, "trained_on": doc["device"],
+                           "index_metric": cfg.index_metric()},
+                    embeddings=final_embeddings(trainer))
     _write_json(out / "metrics.json", metrics)
     write_curve(trainer.state.history, out / "curve.png")
-    index = build_index(cfg, trainer, graph, best, test)
+    x = cfg.index
+    index = build_index_from_checkpoint(best, out / "index", metric=cfg.index_metric(), exact_threshold=x.exact_threshold,
+                                        hnsw_m=x.hnsw_m, ef_construction=x.ef_construction, ef_search=x.ef_search)
     print(f"test MRR {test['mrr']:.4f} H@1 {test['hits@1']:.4f} H@10 {test['hits@10']:.4f}; index {index}")
 
 

@@ -3,6 +3,8 @@
 Layout::
 
     model.safetensors      the encoder's state dict
+    embeddings.safetensors final "entities" [N, d] and "relations" [2R, d] (best checkpoint only;
+                           what kgfm.index.build indexes)
     optimizer.safetensors  optimizer state tensors (only in the resumable "last" checkpoint)
     vocab.json             entity_ids, entity_names, relation_types, relation_predicates
     state.json             epoch, best val MRR, history, optimizer param groups
@@ -53,6 +55,7 @@ class Checkpoint:
     state: TrainState
     optimizer_groups: Optional[list[dict]] = None
     optimizer_tensors: Optional[dict[str, torch.Tensor]] = None
+    embeddings: Optional[dict[str, torch.Tensor]] = None
 
     @property
     def manifest_sha256(self) -> str:
@@ -72,6 +75,7 @@ def save_checkpoint(
     config: dict[str, Any],
     optimizer: Optional[torch.optim.Optimizer] = None,
     extra: Optional[dict[str, Any]] = None,
+    embeddings: Optional[dict[str, torch.Tensor]] = None,
 ) -> dict[str, Any]:
     """Write a checkpoint atomically; returns its manifest.
 
@@ -83,6 +87,7 @@ def save_checkpoint(
         config: The resolved run config (``GraphTrainConfig.model_dump(mode="json")``).
         optimizer: Saved too when given (for ``--resume``).
         extra: More manifest fields (metrics, text-feature cache sha...).
+        embeddings: Final embeddings to store beside the weights (``entities``, ``relations``).
     """
     from safetensors.torch import save_file
 
@@ -96,6 +101,9 @@ def save_checkpoint(
         opt_tensors, groups = _flatten_optimizer(optimizer)
         state_doc["optimizer_param_groups"] = groups
         writers["optimizer.safetensors"] = lambda p: save_file(opt_tensors, str(p))
+    if embeddings is not None:
+        emb = {k: v.detach().float().cpu().contiguous() for k, v in embeddings.items()}
+        writers["embeddings.safetensors"] = lambda p: save_file(emb, str(p))
     writers["state.json"] = lambda p: p.write_text(json.dumps(state_doc, default=str), encoding="utf-8")
     manifest = {
         **dict(extra or {}),
@@ -126,6 +134,7 @@ def load_checkpoint(dest: Path) -> Checkpoint:
         vocab = json.loads((dest / "vocab.json").read_text(encoding="utf-8"))
         state_doc = json.loads((dest / "state.json").read_text(encoding="utf-8"))
         opt = load_file(str(dest / "optimizer.safetensors")) if (dest / "optimizer.safetensors").is_file() else None
+        emb = load_file(str(dest / "embeddings.safetensors")) if (dest / "embeddings.safetensors").is_file() else None
     except (OSError, ValueError, json.JSONDecodeError) as exc:
         raise ArtifactError(f"{dest}: unreadable checkpoint ({exc})") from None
     return Checkpoint(
@@ -136,4 +145,5 @@ def load_checkpoint(dest: Path) -> Checkpoint:
         state=TrainState.from_dict(state_doc["train_state"]),
         optimizer_groups=state_doc.get("optimizer_param_groups"),
         optimizer_tensors=opt,
+        embeddings=emb,
     )

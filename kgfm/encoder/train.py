@@ -1,10 +1,13 @@
-"""``kgfm train --stage graph``: store -> GNN encoder -> best checkpoint -> FAISS entity index.
+"""Graph-encoder training: store -> GNN encoder -> best checkpoint (weights + final embeddings).
+
+``kgfm train --stage graph`` runs :func:`kgfm.index.build.main`, which calls :func:`main` here and
+then indexes the checkpoint's embeddings (the index is a later stage, so it is built there).
 
 Outputs under ``output_dir`` (default ``runs/graph``)::
 
     checkpoint/    best encoder (graph-encoder artifact, by validation MRR)
     last/          last epoch + optimizer state (what ``--resume`` continues from)
-    index/         EntityIndex over the best encoder's entity embeddings (entity-index artifact)
+    index/         written by kgfm.index.build: EntityIndex over the checkpoint's embeddings
     metrics.json   per-epoch history, best validation and test metrics, split mapping stats
     curve.png      training loss and validation MRR per epoch
     config.yaml    the resolved config
@@ -127,40 +130,15 @@ def _resume(cfg: GraphTrainConfig, trainer: Trainer, graph: GraphTensors) -> Non
     print(f"resuming from {last_dir} at epoch {trainer.state.epoch} (best val MRR {trainer.state.best_mrr:.4f})")
 
 
-def build_index(cfg: GraphTrainConfig, trainer: Trainer, graph: GraphTensors, checkpoint_dir: Path, metrics: dict):
-    """EntityIndex over the (best) encoder's entity embeddings, saved to ``output_dir/index``."""
-    from kgfm.artifacts import sha256_file
-    from kgfm.index.entity_index import EntityIndex
-
+@torch.no_grad()
+def final_embeddings(trainer: Trainer) -> dict[str, torch.Tensor]:
+    """Entity (``[N, d]``) and decoder relation (``[2R, d]``) embeddings of the current weights."""
     trainer.model.eval()
-    with torch.no_grad():
-        emb = trainer.model.encode().float().cpu().numpy()
-        rel = trainer.model.relation_embeddings().float().cpu().numpy()
-    rel_types = graph.relation_types + [f"{r}__inverse" for r in graph.relation_types]
-    index = EntityIndex.build(
-        emb, graph.entity_ids, graph.entity_names, metric=cfg.index_metric(),
-        exact_threshold=cfg.index.exact_threshold, hnsw_m=cfg.index.hnsw_m,
-        ef_construction=cfg.index.ef_construction, ef_search=cfg.index.ef_search,
-        relation_types=rel_types, relation_embeddings=rel,
-    )
-    index.save(
-        cfg.output_dir / "index",
-        {
-            "encoder": {
-                "path": str(checkpoint_dir),
-                "manifest_sha256": sha256_file(checkpoint_dir / "manifest.json"),
-                "decoder": cfg.model.decoder,
-                "conv": cfg.model.conv,
-            },
-            "store": {"backend": cfg.store.backend, "path": str(cfg.store.path)},
-            "test_metrics": {k: v for k, v in metrics.items() if not isinstance(v, dict)},
-        },
-    )
-    return index
+    return {"entities": trainer.model.encode().float().cpu(), "relations": trainer.model.relation_embeddings().float().cpu()}
 
 
 def main(config_path: Optional[Path], overrides: dict[str, Any], resume: bool) -> dict:
-    """Train the graph encoder and build the entity index; returns the metrics document."""
+    """Train the graph encoder, keep the best checkpoint (with final embeddings); returns the metrics document."""
     from kgfm.encoder.checkpoint import save_checkpoint
 
     cfg = load_config(GraphTrainConfig, config_path, overrides)
@@ -216,14 +194,17 @@ def main(config_path: Optional[Path], overrides: dict[str, Any], resume: bool) -
     test = trainer.evaluate("test") if len(data.test) or data.test_missing else {}
     valid = trainer.evaluate("valid_full") if len(data.valid) or data.valid_missing else {}
     doc = metrics_doc({"valid": valid, "test": test})
-    save_checkpoint(best_dir, trainer.model, vocab, state, config_doc, extra={"metrics": {"valid": valid, "test": test}})
+    save_checkpoint(
+        best_dir, trainer.model, vocab, state, config_doc,
+        extra={"metrics": {"valid": valid, "test": test}, "index_metric": cfg.index_metric()},
+        embeddings=final_embeddings(trainer),
+    )
     _write_json(out / "metrics.json", doc)
     write_curve(state.history, out / "curve.png")
-    index = build_index(cfg, trainer, graph, best_dir, test)
     if test:
         print(
             f"test: MRR {test['mrr']:.4f}  H@1 {test['hits@1']:.4f}  H@3 {test['hits@3']:.4f}  "
             f"H@10 {test['hits@10']:.4f}  ({test['queries']} queries, {test['missing_queries']} unmapped)"
         )
-    print(f"checkpoint: {best_dir}\nindex: {out / 'index'} ({index})\nmetrics: {out / 'metrics.json'}")
+    print(f"checkpoint: {best_dir}\nmetrics: {out / 'metrics.json'}")
     return doc

@@ -129,7 +129,7 @@ def movie_store(tmp_path):
 
 
 def test_train_main_end_to_end_resume_and_index(tmp_path, movie_store, capsys) -> None:
-    from kgfm.encoder.train import main
+    from kgfm.index.build import main  # `kgfm train --stage graph`: encoder, then index
     from kgfm.index.entity_index import EntityIndex
 
     out = tmp_path / "run"
@@ -153,6 +153,8 @@ def test_train_main_end_to_end_resume_and_index(tmp_path, movie_store, capsys) -
     assert len(hits) == 3 and all(h[0] != "Movie 3" for h in hits)
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["test"]["mrr"] == doc2["test"]["mrr"]
+    assert doc2["index"]["fingerprint"] == index.fingerprint
+    torch.testing.assert_close(torch.from_numpy(index.embeddings), ck.embeddings["entities"])
 
 
 def test_resume_without_checkpoint_is_clear(tmp_path, movie_store) -> None:
