@@ -67,6 +67,11 @@ class TrainSettings(StrictModel):
     seed: int = 0
     num_threads: int = Field(2, ge=1)
     max_minutes: Optional[float] = Field(None, gt=0.0, description="wall-clock budget for training")
+    sampler: Literal["full", "khop"] = Field(
+        "full", description="full: GNN over the whole graph each step, 1-N scoring against every entity; "
+        "khop: GNN only on the k-hop computation subgraph of the batch, scored against the batch answers "
+        "plus num_negatives random entities (for graphs too large for a full pass with gradients)")
+    num_negatives: int = Field(4096, ge=1, description="random candidate entities per batch (sampler: khop)")
 
 
 class IndexSettings(StrictModel):

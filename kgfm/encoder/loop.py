@@ -126,11 +126,14 @@ class Trainer:
                 break
             idx = order[start : start + bs]
             e, r, a = ent_q[idx], rel_q[idx], ans[idx]
-            ent = self.model.encode()
-            scores = self.model.score_all(ent, e, r)
-            loss = F.cross_entropy(scores, a, label_smoothing=self.settings.label_smoothing)
-            if self.settings.regularization > 0:
-                loss = loss + self.settings.regularization * self.model.n3(ent, e, r, a)
+            if self.settings.sampler == "khop":
+                loss = self._sampled_loss(e, r, a)
+            else:
+                ent = self.model.encode()
+                scores = self.model.score_all(ent, e, r)
+                loss = F.cross_entropy(scores, a, label_smoothing=self.settings.label_smoothing)
+                if self.settings.regularization > 0:
+                    loss = loss + self.settings.regularization * self.model.n3(ent, e, r, a)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
@@ -139,6 +142,22 @@ class Trainer:
             bar.set_postfix(loss=f"{total / count:.4f}", refresh=False)
         bar.close()
         return total / max(count, 1), finished
+
+    def _sampled_loss(self, e: torch.Tensor, r: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy against the batch's answers plus random entities, with the GNN run only on
+        the k-hop computation subgraph of the entities involved (exact embeddings for them)."""
+        s = self.settings
+        neg = torch.randint(0, self.data.num_entities, (s.num_negatives,), device=self.device)
+        cand = torch.cat([a, neg]).unique()
+        seeds = torch.cat([e, cand]).unique()
+        ent = self.model.encode(subset=seeds)
+        local = lambda x: torch.searchsorted(seeds, x)  # noqa: E731  (seeds is sorted)
+        q = self.model.query(ent, local(e), r)
+        scores = self.model.score_candidates(q, ent[local(cand)])
+        loss = F.cross_entropy(scores, torch.searchsorted(cand, a), label_smoothing=s.label_smoothing)
+        if s.regularization > 0:
+            loss = loss + s.regularization * self.model.n3(ent, local(e), r, local(a))
+        return loss
 
     @torch.no_grad()
     def score_fn(self) -> ScoreFn:

@@ -99,20 +99,49 @@ class KGEncoder(nn.Module):
             x = x + self.text_proj(self.text_features)
         return x
 
-    def encode(self) -> Tensor:
-        """``[N, dim]`` entity embeddings from a full-graph GNN pass."""
-        x0 = self.features()
+    def encode(self, subset: Optional[Tensor] = None) -> Tensor:
+        """Entity embeddings from the GNN.
+
+        Args:
+            subset: ``None``: all ``[N, dim]`` embeddings from a full-graph pass. A sorted tensor of
+                entity ids: exact embeddings ``[len(subset), dim]`` of just those entities, computed on
+                their ``num_layers``-hop computation subgraph (``k_hop_subgraph``) for graphs too big
+                for a full pass with gradients.
+        """
+        if subset is not None:
+            return self._encode_subset(subset)
+        if len(self.convs) and self.edge_index is None:
+            raise RuntimeError("call set_graph(edge_index, edge_type) before encode()")
+        return self._propagate(self.features(), self.edge_index, self.edge_type, self.edge_norm)
+
+    def _encode_subset(self, seeds: Tensor) -> Tensor:
+        if not len(self.convs):
+            return self.features_of(seeds)
+        from torch_geometric.utils import k_hop_subgraph
+
+        subset, edge_index, mapping, edge_mask = k_hop_subgraph(
+            seeds, len(self.convs), self.edge_index, relabel_nodes=True, num_nodes=self.num_entities, directed=True
+        )
+        x0 = self.features_of(subset)
+        out = self._propagate(x0, edge_index, self.edge_type[edge_mask], self.edge_norm[edge_mask])
+        return out[mapping]
+
+    def features_of(self, idx: Tensor) -> Tensor:
+        x = self.entity(idx)
+        if self.text_proj is not None:
+            x = x + self.text_proj(self.text_features[idx])
+        return x
+
+    def _propagate(self, x0: Tensor, edge_index, edge_type, edge_norm) -> Tensor:
         if not len(self.convs):
             return x0
-        if self.edge_index is None:
-            raise RuntimeError("call set_graph(edge_index, edge_type) before encode()")
         x = x0
         rel = getattr(self, "conv_relation", None)
         for i, conv in enumerate(self.convs):
             if isinstance(conv, CompGCNConv):
-                x, rel = conv(x, self.edge_index, self.edge_type, rel, self.edge_norm)
+                x, rel = conv(x, edge_index, edge_type, rel, edge_norm)
             else:
-                x = conv(x, self.edge_index, self.edge_type)
+                x = conv(x, edge_index, edge_type)
             if i < len(self.convs) - 1:
                 x = torch.tanh(x)
             x = self.gnn_dropout(x)
@@ -138,10 +167,13 @@ class KGEncoder(nn.Module):
 
     def score_all(self, ent: Tensor, head: Tensor, rel: Tensor) -> Tensor:
         """Scores ``[B, N]`` of every entity as the answer to ``(head[b], rel[b], ?)``."""
-        q = self.query(ent, head, rel)
+        return self.score_candidates(self.query(ent, head, rel), ent)
+
+    def score_candidates(self, q: Tensor, cand: Tensor) -> Tensor:
+        """Scores ``[B, C]`` of query vectors ``[B, dim]`` against candidate embeddings ``[C, dim]``."""
         if self.config.decoder == "rotate":
-            return -torch.cdist(q, ent)
-        return q @ ent.t()
+            return -torch.cdist(q, cand)
+        return q @ cand.t()
 
     def score_triples(self, ent: Tensor, head: Tensor, rel: Tensor, tail: Tensor) -> Tensor:
         """Scores ``[B]`` of given triples (same scale as :meth:`score_all`)."""

@@ -86,3 +86,20 @@ def test_text_features_feed_the_encoder() -> None:
     torch.testing.assert_close(ent, model.entity.weight + model.text_proj(feats))
     with pytest.raises(ValueError, match="rows"):
         KGEncoder(7, 2, ModelConfig(dim=4), text_features=feats)
+
+
+@pytest.mark.parametrize("conv,layers", [("compgcn", 1), ("compgcn", 2), ("rgcn", 2), ("none", 0)])
+def test_khop_subgraph_encoding_is_exact(conv: str, layers: int) -> None:
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(1)
+    n, r = 40, 3
+    triples = [(f"e{h}", f"r{k}", f"e{t}") for h, k, t in zip(torch.randint(0, n, (120,), generator=g).tolist(),
+                                                              torch.randint(0, r, (120,), generator=g).tolist(),
+                                                              torch.randint(0, n, (120,), generator=g).tolist())]
+    graph = tensors_from_triples(triples)
+    data = build_data(graph, [], [])
+    model = KGEncoder(graph.num_entities, graph.num_relations,
+                      ModelConfig(conv=conv, num_layers=layers, dim=6, decoder="distmult")).eval()
+    model.set_graph(*data.graph())
+    seeds = torch.tensor([0, 3, 7, 19])
+    torch.testing.assert_close(model.encode(subset=seeds), model.encode()[seeds], rtol=1e-5, atol=1e-5)

@@ -24,14 +24,17 @@ def _chain(n: int = 8) -> list[tuple[str, str, str]]:
     return out
 
 
-def test_toy_graph_training_reaches_mrr_one() -> None:
+@pytest.mark.parametrize("sampler", ["full", "khop"])
+def test_toy_graph_training_reaches_mrr_one(sampler: str) -> None:
     torch.manual_seed(0)
     triples = _chain()
     graph = tensors_from_triples(triples)
     data = build_data(graph, triples, triples)  # evaluate on the (memorisable) training triples
     model = KGEncoder(graph.num_entities, graph.num_relations,
                       ModelConfig(conv="compgcn", num_layers=1, dim=16, decoder="complex", gnn_dropout=0.0))
-    trainer = Trainer(model, data, TrainSettings(epochs=60, batch_size=16, lr=0.05, eval_every=20, patience=5),
+    settings = TrainSettings(epochs=60, batch_size=16, lr=0.05, eval_every=20, patience=5, sampler=sampler,
+                             num_negatives=4)
+    trainer = Trainer(model, data, settings,
                       torch.device("cpu"), log=lambda _: None)
     before = trainer.evaluate("test")["mrr"]
     state = trainer.fit()
