@@ -29,7 +29,7 @@ def train(
 
         overrides = parse_overrides(set_)
         if stage is Stage.graph:
-            from kgfm.encoder.train import main as run
+            from kgfm.index.build import main as run  # trains the encoder, then builds the index
         elif stage is Stage.pretrain:
             from kgfm.fusion.pretrain import main as run
         else:
