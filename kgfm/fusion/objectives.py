@@ -6,9 +6,10 @@
   time during training, always in evaluation), its linked entity is *hidden* from the fusion
   layers (``mention_entities = -1``, so the answer cannot leak through retrieval), and the
   model predicts the entity from the mention's final state projected into entity space,
-  scored against the frozen entity-embedding matrix: the batch's targets (in-batch
-  negatives for each other) plus ``negatives`` uniformly sampled rows during training, all
-  entities in evaluation.
+  scored against the frozen entity-embedding matrix: in training either every entity (a full
+  softmax, ``negatives=-1``: one ``[n, d] x [d, N]`` product, cheap up to ~10^6 entities) or the
+  batch's targets (in-batch negatives for each other) plus ``negatives`` uniformly sampled
+  rows; all entities in evaluation.
 """
 
 from __future__ import annotations
@@ -115,7 +116,9 @@ class PretrainModule(nn.Module):
         tsel = batch["entity_targets"] >= 0
         targets = batch["entity_targets"][tsel]
         queries = out.entity_queries[tsel]
-        if targets.numel():
+        if targets.numel() and self.negatives < 0:
+            entity = F.cross_entropy(self.model.entity_scores(queries), targets)
+        elif targets.numel():
             n = self.model.entity_table.shape[0]
             neg = torch.randint(n, (self.negatives,), device=targets.device) if self.negatives else targets[:0]
             rows, inverse = torch.unique(torch.cat([targets, neg]), return_inverse=True)

@@ -41,7 +41,7 @@ class TrainSettings(StrictModel):
     mlm_probability: float = Field(0.15, ge=0.0, le=1.0)
     entity_token_mask: float = Field(0.9, ge=0.0, le=1.0)
     entity_weight: float = Field(1.0, ge=0.0)
-    negatives: int = Field(1024, ge=0)
+    negatives: int = Field(-1, ge=-1, description="-1: full softmax over all entities; else sampled count")
     grad_clip: float = 1.0
     log_every: int = Field(10, ge=1)
     eval_every: int = Field(200, ge=1)

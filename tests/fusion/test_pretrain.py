@@ -94,3 +94,25 @@ def test_ddp_two_cpu_processes(toy_setup):
     metrics = json.loads((cfg.parent / "out" / "metrics.json").read_text())
     assert metrics["world_size"] == 2 and metrics["steps"] == 4
     assert len(metrics["ddp_param_digests"]) == 2 and metrics["ddp_identical"]
+
+
+def test_full_softmax_entity_loss_matches_cross_entropy(index, tok):
+    from kgfm.fusion.model import FusionConfig, KnowledgeFusionModel
+    from kgfm.fusion.objectives import PretrainModule
+
+    torch.manual_seed(0)
+    backbone = dict(model_type="bert", hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                    intermediate_size=64, vocab_size=30522, max_position_embeddings=128)
+    module = PretrainModule(KnowledgeFusionModel(FusionConfig(backbone_config=backbone, fusion_layers=[1]), index),
+                            negatives=-1).eval()
+    collator = PretrainCollator(tok, max_length=24, mlm_probability=0.0)
+    recs = [{"text": "Kismet directed by William Dieterle", "mentions": [(0, 6, 0), (19, 35, 1)]},
+            {"text": "Heat starred Al Pacino", "mentions": [(0, 4, 12), (13, 22, 14)]}]
+    batch = collator(recs, torch.Generator().manual_seed(1))
+    losses = module(batch)
+    out = module.model(batch["input_ids"], batch["attention_mask"], batch["mention_spans"], batch["mention_entities"])
+    sel = batch["entity_targets"] >= 0
+    logits = out.entity_queries[sel] @ module.model.entity_table.T
+    expected = torch.nn.functional.cross_entropy(logits, batch["entity_targets"][sel])
+    torch.testing.assert_close(losses["entity"], expected.detach())
+    assert float(losses["mlm"]) == 0.0  # no MLM positions chosen
