@@ -129,6 +129,7 @@ def main() -> None:
     parser.add_argument("--set", nargs="*", default=[], help="config overrides for --train, key=value")
     parser.add_argument("--limit", type=int, default=None, help="evaluate a seeded random sample of N questions")
     parser.add_argument("--latency-only", action="store_true")
+    parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--latency-questions", type=int, default=100)
     parser.add_argument("--latency-batch", type=int, default=32)
     parser.add_argument("--accuracy-questions", type=int, default=2000, help="int8 vs fp32 Hits@1 subset")
@@ -150,12 +151,16 @@ def main() -> None:
                 entry["train"] = train(h, parse_overrides(args.set))
             entry.update(evaluate(h, args.limit))
             results["hops"][str(h)] = entry
-            print(json.dumps({"hops": h, "with_fusion": entry["with_fusion"]["hits@1"],
+            print(json.dumps({"hops": h, "with_fusion": entry.get("with_fusion", {}).get("hits@1"),
+                              "plain_encoder": entry.get("plain_encoder", {}).get("hits@1"),
                               "without_fusion": entry.get("without_fusion", {}).get("hits@1"),
                               "ceiling": entry["ceiling"]}), flush=True)
     else:
         results["hops"] = previous.get("hops", {})
-    results["latency"] = bench_latency(1, args.latency_questions, args.latency_batch, args.accuracy_questions)
+    if args.skip_latency:
+        results["latency"] = previous.get("latency")
+    else:
+        results["latency"] = bench_latency(1, args.latency_questions, args.latency_batch, args.accuracy_questions)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2), encoding="utf-8")
     print(json.dumps(results, indent=2))

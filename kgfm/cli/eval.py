@@ -18,6 +18,7 @@ def eval_(
     model: Optional[Path] = typer.Option(None, "--model", "-m", help="fine-tuned model (default runs/qa/metaqa-{hops}hop/model)"),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="a seeded random sample of N questions"),
     out: Optional[Path] = typer.Option(None, "--out", help="JSON output path"),
+    data_root: Optional[Path] = typer.Option(None, "--data-root", help="MetaQA folder (default: as in the model's config)"),
 ) -> None:
     """Hits@1 with fusion and with fusion switched off, and the answerable ceiling of the KB, in one run."""
     with friendly_errors():
@@ -26,5 +27,5 @@ def eval_(
         model_dir = model or Path(f"runs/qa/metaqa-{hops}hop/model")
         if not model_dir.is_dir():
             raise FileNotFoundError(f"{model_dir}: no fine-tuned model here (kgfm train --stage finetune, or --model)")
-        result = run_eval(model_dir, dataset, hops, split, limit, out)
+        result = run_eval(model_dir, dataset, hops, split, limit, out, data_root=data_root)
         typer.echo(json.dumps(result, indent=2))

@@ -164,14 +164,16 @@ def run_eval(
         if cfg.data.dataset != "metaqa" or cfg.data.hops != hops:
             raise ConfigError(f"--split valid: the model was not trained on MetaQA {hops}-hop dev, no held-out slice")
         _, examples = split_train_valid(examples, cfg.data.valid_fraction, cfg.data.split_seed)
-    if limit and limit < len(examples):
-        keep = np.sort(np.random.default_rng(0).choice(len(examples), size=limit, replace=False))
-        examples = [examples[i] for i in keep]
     engine = _load_engine(Path(model_dir), cfg)
     from kgfm.qa.data import prepare_examples
     from kgfm.qa.metaqa import EntityLookup
 
     lookup = EntityLookup(engine.graph)
+    ceiling_all = answerable_ceiling(engine.graph, resolve(examples, lookup), hops)
+    total = len(examples)
+    if limit and limit < len(examples):
+        keep = np.sort(np.random.default_rng(0).choice(len(examples), size=limit, replace=False))
+        examples = [examples[i] for i in keep]
     prepared = prepare_examples(examples, engine.linker, lookup)
     ceiling = answerable_ceiling(engine.graph, resolve(examples, lookup), hops)
     result: dict[str, Any] = {
@@ -184,12 +186,15 @@ def run_eval(
         "encoder_kind": engine.model.encoder.kind,
         "trained_hops": cfg.data.hops,
         "ceiling": float(ceiling.mean()),
+        "split_questions": total,
+        "ceiling_whole_split": float(ceiling_all.mean()),
         "topic_linked": float((prepared.topics >= 0).mean()),
     }
-    result["with_fusion"] = evaluate_model(
+    fused = engine.model.encoder.kind == "fusion"
+    result["with_fusion" if fused else "plain_encoder"] = evaluate_model(
         engine.model, prepared, engine.alignment, engine.adjacency, hops, None, progress=True
     )
-    if engine.model.encoder.kind == "fusion":
+    if fused:
         result["without_fusion"] = evaluate_model(
             engine.model, prepared, engine.alignment, engine.adjacency, hops, False, progress=True
         )

@@ -174,3 +174,26 @@ def test_fine_tunes_from_the_plain_encoder_and_from_a_pretrained_checkpoint(trai
         weights = model.encoder.backbone.backbone.embeddings.word_embeddings.weight
         assert model.encoder.backbone.config.fusion_layers == [0]
         assert torch.allclose(weights, reference, atol=0.05) and not torch.equal(weights, reference)
+
+
+def test_eval_cli_reports_hits_with_and_without_fusion_and_the_ceiling(trained, qa_inputs, tmp_path):
+    from typer.testing import CliRunner
+
+    from kgfm.cli.main import app
+
+    root = tmp_path / "MetaQA"
+    (root / "1-hop" / "vanilla").mkdir(parents=True)
+    lines = qa_inputs[1].read_text(encoding="utf-8").splitlines()
+    lines.append("who directed [Casablanca]\tMichael Curtiz")  # topic not in the KB: unanswerable
+    (root / "1-hop" / "vanilla" / "qa_test.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "eval.json"
+    res = CliRunner().invoke(app, ["eval", "--dataset", "metaqa", "--hops", "1", "--split", "test", "--model",
+                                   str(trained["root"] / "run" / "model"), "--data-root", str(root), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["questions"] == 21 and report["ceiling"] == pytest.approx(20 / 21)
+    assert report["with_fusion"]["hits@1"] >= 0.85 and "hits@1" in report["without_fusion"]
+    assert report["with_fusion"]["hits@1"] <= report["ceiling"]
+    refused = CliRunner().invoke(app, ["eval", "--hops", "3", "--split", "test", "--model",
+                                       str(trained["root"] / "run" / "model"), "--data-root", str(root)])
+    assert refused.exit_code == 2 and "withheld on purpose" in refused.output
