@@ -16,6 +16,15 @@ TOY = [("a", "likes", "b"), ("b", "likes", "c"), ("c", "knows", "d"), ("d", "kno
        ("e", "likes", "f"), ("a", "knows", "f"), ("b", "knows", "a")]
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny tensors: one thread avoids OpenMP spin-waiting on a loaded 2-core CI box (80 s -> 2 s)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _toy_data():
     return build_data(tensors_from_triples(TOY), [], [])
 

@@ -17,6 +17,15 @@ from kgfm.encoder.model import KGEncoder
 from kgfm.sources.records import SourceError
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny tensors: one thread avoids OpenMP spin-waiting on a loaded 2-core CI box (80 s -> 2 s)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _chain(n: int = 8) -> list[tuple[str, str, str]]:
     """Two functional relations on a ring: trivially learnable by memorisation."""
     out = [(f"n{i}", "next", f"n{(i + 1) % n}") for i in range(n)]
@@ -138,7 +147,8 @@ def test_train_main_end_to_end_resume_and_index(tmp_path, movie_store, capsys) -
     out = tmp_path / "run"
     overrides = {
         "store.path": str(movie_store.path), "output_dir": str(out), "model.dim": 16, "train.epochs": 3,
-        "train.batch_size": 32, "train.eval_every": 1, "train.device": "cpu", "data.valid_fraction": 0.1,
+        "train.batch_size": 32, "train.eval_every": 1, "train.device": "cpu", "train.num_threads": 1,
+        "data.valid_fraction": 0.1,
         "data.test_fraction": 0.1,
     }
     doc = main(None, overrides, resume=False)
