@@ -93,7 +93,8 @@ def throughput(args, graph, index, index_info) -> dict:
     recs = []
     for q in qs:
         clean, ms = linker.link_text(q)
-        recs.append({"text": clean, "mentions": [(m.start, m.end, m.entity_idx) for m in ms]})
+        rows = [index.idx_of(m.entity_id) if m.entity_idx >= 0 and index.has(m.entity_id) else -1 for m in ms]
+        recs.append({"text": clean, "mentions": [(m.start, m.end, r) for m, r in zip(ms, rows)]})
     collator = PretrainCollator(tok, max_length=48)
     gen = torch.Generator().manual_seed(0)
     batches = [collator(recs[i : i + args.batch_size], gen) for i in range(0, len(recs), args.batch_size)]
@@ -177,7 +178,7 @@ def entity(args, graph, index, index_info) -> dict:
     from kgfm.fusion.corpus import build_corpus
     from kgfm.fusion.pretrain import main as pretrain
 
-    work = REPO / "runs" / "bench_fusion"
+    work = REPO / "runs" / f"bench_fusion{args.tag}"
     work.mkdir(parents=True, exist_ok=True)
     corpus = work / "corpus"
     manifest = build_corpus(graph, corpus, valid_fraction=0.02, descriptions=False, seed=0, source="MetaQA kb_partial")
@@ -193,7 +194,7 @@ def entity(args, graph, index, index_info) -> dict:
         cfg = {"corpus": str(corpus), "index": str(work / "index"), "out": str(work / name),
                "model": {"fusion": fusion, "fusion_layers": [3, 5], "top_k": 8, "knowledge_dropout": 0.1},
                "train": {"steps": args.steps, "batch_size": args.batch_size, "max_length": 32, "lr": 1e-4,
-                         "head_lr": 1e-3, "warmup_steps": max(1, args.steps // 20), "negatives": 1024,
+                         "head_lr": 1e-3, "warmup_steps": max(1, args.steps // 20), "negatives": args.negatives,
                          "eval_every": max(1, args.steps // 3), "save_every": args.steps,
                          "eval_examples": args.eval_examples, "log_every": 10, "seed": 0,
                          "num_threads": args.threads}}
@@ -207,6 +208,7 @@ def entity(args, graph, index, index_info) -> dict:
         print(f"{name:10s} Hits@1 {ev['entity_hits1']:.4f}  Hits@10 {ev['entity_hits10']:.4f}  "
               f"MRR {ev['entity_mrr']:.4f}  MLM acc {ev['mlm_accuracy']:.4f}  ({ev['entity_examples']:.0f} held-out)")
     results["settings"] = {"steps": args.steps, "batch_size": args.batch_size, "eval_examples": args.eval_examples,
+                           "entity_negatives": "full softmax" if args.negatives < 0 else args.negatives,
                            "threads": args.threads, "lr": 1e-4, "head_lr": 1e-3, "max_length": 32,
                            "machine": f"{platform.machine()}, shared 2-core CPU, nice -n 10"}
     return results
@@ -222,6 +224,8 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=6)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--negatives", type=int, default=-1, help="entity loss: -1 full softmax, N sampled")
+    parser.add_argument("--tag", default="", help="suffix of the result file (fusion_entity<tag>.json)")
     parser.add_argument("--threads", type=int, default=1, help="torch + FAISS threads for the throughput part")
     parser.add_argument("--eval-examples", type=int, default=1000)
     args = parser.parse_args()
@@ -239,7 +243,7 @@ def main() -> None:
         (RESULTS / "fusion_throughput.json").write_text(json.dumps(out, indent=2), encoding="utf-8")
     if args.part in ("entity", "all"):
         out = entity(args, graph, index, info)
-        (RESULTS / "fusion_entity.json").write_text(json.dumps(out, indent=2), encoding="utf-8")
+        (RESULTS / f"fusion_entity{args.tag}.json").write_text(json.dumps(out, indent=2), encoding="utf-8")
 
 
 if __name__ == "__main__":
