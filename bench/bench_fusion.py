@@ -19,6 +19,7 @@ was used is recorded in the JSON.
 
     nice -n 10 python bench/bench_fusion.py --part throughput --repeats 3
     nice -n 10 python bench/bench_fusion.py --part entity --steps 300
+    nice -n 10 python bench/bench_fusion.py --part ablate   # trained fusion model, fusion switched off
 """
 
 from __future__ import annotations
@@ -214,9 +215,37 @@ def entity(args, graph, index, index_info) -> dict:
     return results
 
 
+def ablate(args) -> dict:
+    """The trained fusion run evaluated again with its fusion layers switched off (same weights)."""
+    import torch
+    from safetensors.torch import load_file
+
+    from kgfm.fusion.corpus import read_corpus
+    from kgfm.fusion.model import KnowledgeFusionModel
+    from kgfm.fusion.objectives import PretrainCollator, PretrainModule
+    from kgfm.fusion.pretrain import _map_records, evaluate
+    from kgfm.index.entity_index import EntityIndex
+
+    torch.set_num_threads(args.threads)
+    work = REPO / "runs" / f"bench_fusion{args.tag}"
+    index = EntityIndex.load(work / "index", use_gpu=False)
+    module = PretrainModule(KnowledgeFusionModel.from_pretrained(work / "fusion" / "model", index), negatives=-1)
+    module.load_state_dict(load_file(str(work / "fusion" / "checkpoint" / "weights.safetensors")))
+    tok = KnowledgeFusionModel.load_tokenizer(work / "fusion" / "model")
+    recs, _ = _map_records(read_corpus(work / "corpus", "valid"), index)
+    recs = [r for r in recs if r["mentions"]][: args.eval_examples]
+    out = {}
+    for on in (True, False):
+        res = evaluate(module, PretrainCollator(tok, 32), recs, args.batch_size, 0, use_fusion=on)
+        out["knowledge_on" if on else "knowledge_off"] = res
+        print(f"fusion model, fusion {'on ' if on else 'off'}: Hits@1 {res['entity_hits1']:.4f} "
+              f"Hits@10 {res['entity_hits10']:.4f} MLM loss {res['mlm_loss']:.3f} acc {res['mlm_accuracy']:.4f}")
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--part", choices=["throughput", "entity", "all"], default="all")
+    parser.add_argument("--part", choices=["throughput", "entity", "ablate", "all"], default="all")
     parser.add_argument("--data", type=Path, default=REPO / ".." / "shared" / "data")
     parser.add_argument("--index", type=Path, default=None, help="graph-encoder entity index over MetaQA")
     parser.add_argument("--dim", type=int, default=128, help="SVD embedding size when no --index")
@@ -234,6 +263,12 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(2)
+    if args.part == "ablate":  # after --part entity: the same trained fusion model, knowledge on vs off
+        path = RESULTS / f"fusion_entity{args.tag}.json"
+        results = json.loads(path.read_text(encoding="utf-8"))
+        results["knowledge_off_ablation"] = ablate(args)
+        path.write_text(json.dumps(results, indent=2), encoding="utf-8")
+        return
     graph = metaqa_graph(args.data)
     index, info = get_index(args, graph)
     print(f"index: {info}")
