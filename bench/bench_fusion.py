@@ -190,10 +190,11 @@ def entity(args, graph, index, index_info) -> dict:
     hnsw.save(work / "index")
     results = {"index": {**index_info, "faiss": "IndexHNSWFlat(M=32, efSearch=128) over the same embeddings"},
                "corpus": manifest["counts"], "runs": {}}
-    for fusion in (True, False):
+    for fusion in (True, False)[: 1 if args.fusion_only else 2]:
         name = "fusion" if fusion else "no_fusion"
         cfg = {"corpus": str(corpus), "index": str(work / "index"), "out": str(work / name),
-               "model": {"fusion": fusion, "fusion_layers": [3, 5], "top_k": 8, "knowledge_dropout": 0.1},
+               "model": {"fusion": fusion, "fusion_layers": args.fusion_layers, "top_k": 8, "knowledge_dropout": 0.1,
+                         "gate_bias": args.gate_bias},
                "train": {"steps": args.steps, "batch_size": args.batch_size, "max_length": 32, "lr": 1e-4,
                          "head_lr": 1e-3, "warmup_steps": max(1, args.steps // 20), "negatives": args.negatives,
                          "eval_every": max(1, args.steps // 3), "save_every": args.steps,
@@ -254,6 +255,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--negatives", type=int, default=-1, help="entity loss: -1 full softmax, N sampled")
+    parser.add_argument("--fusion-layers", type=int, nargs="+", default=[3, 5])
+    parser.add_argument("--gate-bias", type=float, default=-2.0)
+    parser.add_argument("--fusion-only", action="store_true", help="skip the no-fusion run (compare with an earlier one)")
     parser.add_argument("--tag", default="", help="suffix of the result file (fusion_entity<tag>.json)")
     parser.add_argument("--threads", type=int, default=1, help="torch + FAISS threads for the throughput part")
     parser.add_argument("--eval-examples", type=int, default=1000)
