@@ -13,7 +13,6 @@ artifact: weights, optimizer state, step, history; ``--resume`` continues from i
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 import warnings

@@ -19,15 +19,13 @@ They yield :class:`EntityInfo` for every row, including ids the graph does not c
 from __future__ import annotations
 
 import json
-import zlib
 from pathlib import Path
 from typing import Iterator
 
-from kgfm.sources.formats import bad_utf8, base_suffix, clip, open_text, read_error
+from kgfm.sources.formats import READ_ERRORS, bad_utf8, base_suffix, clip, open_text, read_error, read_whole_text
 from kgfm.sources.records import EntityInfo, Reject, SourceError
 
 ENTITY_TEXT_KINDS: tuple[str, ...] = ("auto", "name", "description", "name-gloss", "wikidata-json")
-_READ_ERRORS = (OSError, EOFError, zlib.error)
 
 
 def resolve_kind(path: Path, kind: str = "auto") -> str:
@@ -90,20 +88,15 @@ def _read_tab_text(path: Path, kind: str) -> Iterator[EntityInfo | Reject]:
                 else:  # name-gloss
                     name, sep, gloss = text.partition(", ")
                     yield EntityInfo(entity_id, name=name.strip(), description=gloss.strip() if sep else None)
-        except _READ_ERRORS as exc:
+        except READ_ERRORS as exc:
             raise read_error(path, exc, lineno + 1) from None
 
 
 def _read_wikidata_json(path: Path) -> Iterator[EntityInfo | Reject]:
     source = str(path)
-    try:
-        with open_text(path) as handle:
-            text = handle.read()
-    except _READ_ERRORS as exc:
-        raise read_error(path, exc) from None
-    if bad_utf8(text):
-        position = next(i for i, ch in enumerate(text) if "\udc80" <= ch <= "\udcff")
-        raise SourceError(source, "invalid UTF-8 bytes", text.count("\n", 0, position) + 1)
+    text, bad_line = read_whole_text(path)
+    if bad_line:
+        raise SourceError(source, "invalid UTF-8 bytes", bad_line)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

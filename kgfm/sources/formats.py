@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import zlib
 from pathlib import Path
 from typing import TextIO
 
@@ -175,6 +176,26 @@ def clip(text: str) -> str:
     if not text.isascii():
         text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     return text
+
+
+READ_ERRORS = (OSError, EOFError, zlib.error)
+
+
+def read_whole_text(path: Path) -> tuple[str, int]:
+    """The whole file as text, and the 1-based line of its first invalid UTF-8 byte (0 if none).
+
+    Raises:
+        SourceError: the file is missing or unreadable (I/O or gzip failure).
+    """
+    try:
+        with open_text(path) as handle:
+            text = handle.read()
+    except READ_ERRORS as exc:
+        raise read_error(path, exc) from None
+    if not bad_utf8(text):
+        return text, 0
+    position = next(i for i, ch in enumerate(text) if "\udc80" <= ch <= "\udcff")
+    return text, text.count("\n", 0, position) + 1
 
 
 def read_error(path: Path, exc: BaseException, line: int = 0) -> SourceError:

@@ -25,7 +25,6 @@ import json
 import logging
 import re
 import warnings
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -37,7 +36,7 @@ from rdflib.plugins.parsers.ntriples import W3CNTriplesParser, r_nodeid, r_tail,
 from rdflib.plugins.stores.memory import Memory
 from rdflib.term import BNode, Literal, Node
 
-from kgfm.sources.formats import bad_utf8, clip, open_text, read_error
+from kgfm.sources.formats import READ_ERRORS, bad_utf8, clip, open_text, read_error, read_whole_text
 from kgfm.sources.rdf_terms import (
     DESCRIPTION_PREDICATES,
     NAME_PREDICATES,
@@ -51,7 +50,6 @@ from kgfm.sources.records import EntityInfo, Record, Reject, SourceError, Triple
 
 LINE_FORMATS = frozenset({"nt", "nquads"})
 DOCUMENT_FORMATS = {"turtle": "turtle", "trig": "trig", "xml": "xml", "json-ld": "json-ld"}
-_READ_ERRORS = (OSError, EOFError, zlib.error)
 _PROP_JOIN = "; "
 
 
@@ -195,7 +193,7 @@ def _read_lines(path: Path, fmt: str) -> Iterator[Record]:
                 record = _classify(*statement, mapper, attrs, source, lineno)
                 if isinstance(record, Triple):
                     yield record
-        except _READ_ERRORS as exc:
+        except READ_ERRORS as exc:
             raise read_error(path, exc, lineno + 1) from None
     for entity_id, acc in attrs.items():
         yield acc.to_info(entity_id)
@@ -288,14 +286,9 @@ def _jsonld_problem(text: str) -> tuple[int, str] | None:
 
 def _read_document(path: Path, fmt: str) -> Iterator[Record]:
     source = str(path)
-    try:
-        with open_text(path) as handle:
-            text = handle.read()
-    except _READ_ERRORS as exc:
-        raise read_error(path, exc) from None
-    if bad_utf8(text):
-        position = next(i for i, ch in enumerate(text) if "\udc80" <= ch <= "\udcff")
-        yield Reject(source, text.count("\n", 0, position) + 1, "invalid UTF-8 bytes")
+    text, bad_line = read_whole_text(path)
+    if bad_line:
+        yield Reject(source, bad_line, "invalid UTF-8 bytes")
         return
     if fmt == "json-ld":
         problem = _jsonld_problem(text)

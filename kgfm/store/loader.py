@@ -20,7 +20,6 @@ same counts: no duplicates, nothing lost.
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Sequence

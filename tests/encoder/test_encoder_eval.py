@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
 import torch
 
 from kgfm.encoder.evaluate import KnownAnswers, evaluate_triples, metrics_from_ranks
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one thread avoids OpenMP spin-waiting on a loaded 2-core CI box."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _reference_rank(scores: list[float], answer: int, filtered: set[int]) -> float:

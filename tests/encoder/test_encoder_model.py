@@ -16,14 +16,6 @@ TOY = [("a", "likes", "b"), ("b", "likes", "c"), ("c", "knows", "d"), ("d", "kno
        ("e", "likes", "f"), ("a", "knows", "f"), ("b", "knows", "a")]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one thread avoids OpenMP spin-waiting on a loaded 2-core CI box (80 s -> 2 s)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def _toy_data():
     return build_data(tensors_from_triples(TOY), [], [])
@@ -88,7 +80,6 @@ def test_shapes_and_score_consistency(decoder: str, conv: str) -> None:
 
 
 def test_text_features_feed_the_encoder() -> None:
-    data = _toy_data()
     feats = torch.randn(6, 5)
     model = KGEncoder(6, 2, ModelConfig(conv="none", dim=4, decoder="distmult"), text_features=feats)
     ent = model.encode()

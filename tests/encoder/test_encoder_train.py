@@ -17,14 +17,6 @@ from kgfm.encoder.model import KGEncoder
 from kgfm.sources.records import SourceError
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one thread avoids OpenMP spin-waiting on a loaded 2-core CI box (80 s -> 2 s)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def _chain(n: int = 8) -> list[tuple[str, str, str]]:
     """Two functional relations on a ring: trivially learnable by memorisation."""

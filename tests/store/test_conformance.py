@@ -9,7 +9,6 @@ import pytest
 
 from kgfm.sources import read_source
 from kgfm.store.base import StoreError
-from kgfm.store.factory import open_store
 from kgfm.store.loader import GraphLoader, LoadAborted
 
 
