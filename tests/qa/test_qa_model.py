@@ -60,7 +60,7 @@ def test_losses_prefer_the_gold_answers_and_training_moves_them_up(tiny_graph):
     first = None
     for _ in range(30):
         loss = multi_positive_loss(scorer(q, torch.from_numpy(topics), cands), targets, cands)
-        first = float(loss) if first is None else first
+        first = float(loss.detach()) if first is None else first
         opt.zero_grad()
         loss.backward()
         opt.step()
