@@ -137,18 +137,24 @@ def load_qa_model(src: Path, graph: GraphTensors, index: Any | None) -> tuple[KG
     Raises:
         ArtifactError: missing/tampered files, or a graph / index the model was not trained with.
     """
-    from kgfm.qa.candidates import RelationAdjacency
-    from kgfm.qa.data import EntityAlignment
     from kgfm.qa.encoding import load_encoder
 
     src = Path(src)
     manifest = read_manifest(src, KIND)
     check_compatible(manifest, src, graph, index)
     encoder = load_encoder(src / "encoder", manifest["encoder_kind"], manifest["max_length"], index)
+    return assemble_model(src, manifest, encoder, graph, index), manifest
+
+
+def assemble_model(src: Path, manifest: dict[str, Any], encoder: Any, graph: GraphTensors, index: Any | None) -> KGQAModel:
+    """The saved scorer of ``src`` attached to ``graph`` (and the index's embeddings), behind ``encoder``; eval mode."""
+    from kgfm.qa.candidates import RelationAdjacency
+    from kgfm.qa.data import EntityAlignment
+
     scorer = AnswerScorer(ScorerShape(**manifest["scorer_shape"]))
-    scorer.load_state_dict(load_file(str(src / "scorer.safetensors")))
+    scorer.load_state_dict(load_file(str(Path(src) / "scorer.safetensors")))
     alignment = EntityAlignment(graph, index)
     scorer.attach_graph(RelationAdjacency.from_graph(graph), alignment.embeddings() if scorer.shape.entity_dim else None)
     model = KGQAModel(encoder, scorer)
     model.eval()
-    return model, manifest
+    return model

@@ -22,7 +22,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from kgfm.artifacts import ArtifactError, read_manifest, write_artifact
-from kgfm.qa.checkpoint import KIND, _copy_writer, check_compatible
+from kgfm.qa.checkpoint import KIND, _copy_writer, assemble_model, check_compatible
 from kgfm.store.base import GraphTensors
 
 INT8_KIND = "kgfm-qa-model-int8"
@@ -154,10 +154,7 @@ def export_int8(src: Path, dest: Path, graph: GraphTensors, index: Any | None) -
 
 def load_quantized(src: Path, graph: GraphTensors, index: Any | None) -> tuple[Any, dict[str, Any]]:
     """Load an int8 export (eval mode)."""
-    from kgfm.qa.candidates import RelationAdjacency
-    from kgfm.qa.data import EntityAlignment
     from kgfm.qa.encoding import QuestionEncoder, _tokenizer
-    from kgfm.qa.model import AnswerScorer, KGQAModel, ScorerShape
 
     src = Path(src)
     manifest = read_manifest(src, INT8_KIND)
@@ -166,13 +163,7 @@ def load_quantized(src: Path, graph: GraphTensors, index: Any | None) -> tuple[A
     backbone = _quantize_dynamic(_skeleton(src / "encoder" / "model", kind, index))
     load_int8_state(backbone, load_file(str(src / "encoder" / "int8.safetensors")), src)
     encoder = QuestionEncoder(backbone, _tokenizer(str(src / "encoder" / "tokenizer")), kind, manifest["max_length"])
-    scorer = AnswerScorer(ScorerShape(**manifest["scorer_shape"]))
-    scorer.load_state_dict(load_file(str(src / "scorer.safetensors")))
-    alignment = EntityAlignment(graph, index)
-    scorer.attach_graph(RelationAdjacency.from_graph(graph), alignment.embeddings() if scorer.shape.entity_dim else None)
-    model = KGQAModel(encoder, scorer)
-    model.eval()
-    return model, manifest
+    return assemble_model(src, manifest, encoder, graph, index), manifest
 
 
 __all__ = ["INT8_KIND", "KIND", "export_int8", "load_quantized", "quantize_encoder", "int8_state"]
