@@ -121,6 +121,32 @@ class GraphTensors:
         return np.stack([self.head_index, self.tail_index])
 
 
+def assemble_tensors(
+    vocab: dict[str, list[Any]],
+    relations: list[tuple[str, int, str]],
+    pairs: list[tuple[np.ndarray, np.ndarray]],
+) -> GraphTensors:
+    """Build :class:`GraphTensors` from what a backend read.
+
+    Args:
+        vocab: Entity columns ``id``, ``name`` and optionally ``description``, ordered by ``idx``.
+        relations: ``(rel_type, idx, predicate)`` sorted by ``idx``.
+        pairs: ``(head_idx, tail_idx)`` arrays aligned with ``relations``.
+    """
+    empty = np.zeros(0, dtype=np.int64)
+    cat = lambda parts: np.concatenate(parts).astype(np.int64, copy=False) if parts else empty  # noqa: E731
+    return GraphTensors(
+        entity_ids=list(vocab["id"]),
+        entity_names=list(vocab["name"]),
+        relation_types=[name for name, _, _ in relations],
+        relation_predicates=[pred for _, _, pred in relations],
+        head_index=cat([h for h, _ in pairs]),
+        rel_type=cat([np.full(len(h), idx, dtype=np.int64) for (h, _), (_, idx, _) in zip(pairs, relations)]),
+        tail_index=cat([t for _, t in pairs]),
+        entity_descriptions=list(vocab["description"]) if "description" in vocab else None,
+    )
+
+
 @dataclass(frozen=True)
 class Neighbor:
     """An entity reached from a start entity within k hops."""

@@ -80,7 +80,7 @@ def run_build(config: BuildGraphConfig, show_progress: bool = True) -> LoadRepor
                     progress.update(task, description=f"names {spec.path.name}")
                     loader.load_names(read_entity_text(spec.path, spec.kind), str(spec.path))
                 progress.update(task, description="checkpoint")
-                report = loader.finish()
+                loader.finish()
             finally:
                 report = loader.report
                 report.seconds = round(time.perf_counter() - started, 3)

@@ -24,6 +24,7 @@ from kgfm.store.base import (
     PathResult,
     StoreError,
     TripleRow,
+    assemble_tensors,
     entity_from_row,
     props_json,
     update_payload,
@@ -181,25 +182,12 @@ class EmbeddedStore(GraphStore):
         idx = np.asarray(vocab.column("idx").to_numpy(zero_copy_only=False), dtype=np.int64)
         if len(idx) and not np.array_equal(idx, np.arange(len(idx))):
             raise StoreError(f"{self.path}: entity idx values are not dense 0..N-1; the store is corrupt")
-        relations = sorted(self.relation_index().items(), key=lambda item: item[1][0])
-        heads, rels, tails = [], [], []
-        for name, (rel_idx, _pred) in relations:
-            pairs = self._arrow(cy.rel_pairs(name))
-            h = np.asarray(pairs.column("head").to_numpy(zero_copy_only=False), dtype=np.int64)
-            heads.append(h)
-            tails.append(np.asarray(pairs.column("tail").to_numpy(zero_copy_only=False), dtype=np.int64))
-            rels.append(np.full(len(h), rel_idx, dtype=np.int64))
-        cat = lambda parts: np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)  # noqa: E731
-        return GraphTensors(
-            entity_ids=vocab.column("id").to_pylist(),
-            entity_names=vocab.column("name").to_pylist(),
-            relation_types=[name for name, _ in relations],
-            relation_predicates=[pred for _, (_, pred) in relations],
-            head_index=cat(heads),
-            rel_type=cat(rels),
-            tail_index=cat(tails),
-            entity_descriptions=vocab.column("description").to_pylist() if with_text else None,
-        )
+        relations = sorted(((n, i, p) for n, (i, p) in self.relation_index().items()), key=lambda r: r[1])
+        pairs = []
+        for name, _idx, _pred in relations:
+            table = self._arrow(cy.rel_pairs(name))
+            pairs.append(tuple(np.asarray(table.column(c).to_numpy(zero_copy_only=False), dtype=np.int64) for c in ("head", "tail")))
+        return assemble_tensors({c: vocab.column(c).to_pylist() for c in vocab.column_names if c != "idx"}, relations, pairs)
 
     def get_entity(self, entity_id: str) -> dict[str, Any] | None:
         if not self._schema_exists():

@@ -127,8 +127,9 @@ class GraphLoader:
         self.report = LoadReport()
         store.ensure_schema()
         self.entities = store.entity_index()
-        self.relations = {name: idx for name, (idx, _p) in store.relation_index().items()}
-        self.pred_to_type = {pred: name for name, (_i, pred) in store.relation_index().items()}
+        stored_relations = store.relation_index()
+        self.relations = {name: idx for name, (idx, _p) in stored_relations.items()}
+        self.pred_to_type = {pred: name for name, (_i, pred) in stored_relations.items()}
         self.taken = {name.casefold(): pred for pred, name in self.pred_to_type.items()}
         store.ensure_schema((name, pred) for pred, name in self.pred_to_type.items())
         self.known: set[tuple[int, int, int]] = set()

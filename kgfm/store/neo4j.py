@@ -23,6 +23,7 @@ from kgfm.store.base import (
     PathResult,
     StoreError,
     TripleRow,
+    assemble_tensors,
     entity_from_row,
     props_json,
     update_payload,
@@ -156,24 +157,13 @@ class Neo4jStore(GraphStore):
         vocab = self._read(cy.ENTITY_VOCAB_TEXT if with_text else cy.ENTITY_VOCAB)
         if [r["idx"] for r in vocab] != list(range(len(vocab))):
             raise StoreError(f"{self.uri}: entity idx values are not dense 0..N-1; the graph is corrupt")
-        relations = sorted(self.relation_index().items(), key=lambda item: item[1][0])
-        heads, rels, tails = [], [], []
-        for name, (rel_idx, _pred) in relations:
-            pairs = self._read(cy.rel_pairs(name))
-            heads.append(np.fromiter((p["head"] for p in pairs), dtype=np.int64, count=len(pairs)))
-            tails.append(np.fromiter((p["tail"] for p in pairs), dtype=np.int64, count=len(pairs)))
-            rels.append(np.full(len(pairs), rel_idx, dtype=np.int64))
-        cat = lambda parts: np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)  # noqa: E731
-        return GraphTensors(
-            entity_ids=[r["id"] for r in vocab],
-            entity_names=[r["name"] for r in vocab],
-            relation_types=[name for name, _ in relations],
-            relation_predicates=[pred for _, (_, pred) in relations],
-            head_index=cat(heads),
-            rel_type=cat(rels),
-            tail_index=cat(tails),
-            entity_descriptions=[r["description"] for r in vocab] if with_text else None,
-        )
+        relations = sorted(((n, i, p) for n, (i, p) in self.relation_index().items()), key=lambda r: r[1])
+        pairs = []
+        for name, _idx, _pred in relations:
+            rows = self._read(cy.rel_pairs(name))
+            pairs.append(tuple(np.fromiter((r[c] for r in rows), dtype=np.int64, count=len(rows)) for c in ("head", "tail")))
+        columns = ("id", "name", "description") if with_text else ("id", "name")
+        return assemble_tensors({c: [r[c] for r in vocab] for c in columns}, relations, pairs)
 
     def get_entity(self, entity_id: str) -> dict[str, Any] | None:
         rows = self._read(cy.GET_ENTITY, id=entity_id)
