@@ -47,6 +47,14 @@ class LoraSettings(StrictModel):
     target_modules: list[str] = ["query", "value"]
 
 
+def _peft_model_type() -> tuple[type, ...]:
+    try:
+        from peft import PeftModel
+    except ImportError:
+        return ()
+    return (PeftModel,)
+
+
 class FusionConfig(StrictModel):
     """Fusion model settings (``model:`` section of configs/pretrain.yaml).
 
@@ -152,19 +160,30 @@ class KnowledgeFusionModel(nn.Module):
         for slot, layer_idx in enumerate(config.fusion_layers):
             layers[layer_idx].register_forward_hook(self._hook(slot))
         if config.lora.enabled:
-            self._apply_lora()
+            self.enable_lora(config.lora)
 
-    # ------------------------------------------------------------------ internals
-    def _apply_lora(self) -> None:
+    def enable_lora(self, settings: LoraSettings) -> None:
+        """Wrap the backbone with LoRA adapters (``peft``, the ``[lora]`` extra).
+
+        The backbone's own weights are frozen; the adapters, fusion layers and heads train. The
+        settings are recorded in ``config.lora`` so :meth:`from_pretrained` rebuilds the same
+        structure before loading the weights.
+
+        Args:
+            settings: Rank, alpha, dropout and target modules of the adapters.
+        """
+        if isinstance(self.backbone, _peft_model_type()):
+            raise ValueError("LoRA adapters are already attached to this model")
         from peft import LoraConfig, get_peft_model
 
-        lora = self.config.lora
+        self.config = self.config.model_copy(update={"lora": settings.model_copy(update={"enabled": True})})
         self.backbone = get_peft_model(
             self.backbone,
-            LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
-                       target_modules=list(lora.target_modules), bias="none"),
+            LoraConfig(r=settings.r, lora_alpha=settings.alpha, lora_dropout=settings.dropout,
+                       target_modules=list(settings.target_modules), bias="none"),
         )
 
+    # ------------------------------------------------------------------ internals
     def _search(self, queries: np.ndarray, k: int) -> np.ndarray:
         return self.index.search(queries * self.entity_scale, k)[1]
 

@@ -14,6 +14,7 @@ from typing import Any, Literal, Optional
 from pydantic import Field, model_validator
 
 from kgfm.config import StoreConfig, StrictModel
+from kgfm.fusion.model import LoraSettings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_METAQA = REPO_ROOT / ".." / "shared" / "data" / "MetaQA"
@@ -66,11 +67,16 @@ class QAEncoderConfig(StrictModel):
     backbone_config: Optional[dict[str, Any]] = Field(
         None, description="randomly initialised backbone (AutoConfig.for_model kwargs) instead of base_model's weights;"
         " the tokenizer still comes from base_model (tests, ablations)")
+    lora: LoraSettings = Field(
+        default_factory=LoraSettings, description="LoRA adapters on the backbone (kind: fusion; the [lora] extra): "
+        "the backbone's weights stay frozen, adapters + fusion layers + scorer train")
 
     @model_validator(mode="after")
     def _pretrained_needs_checkpoint(self) -> "QAEncoderConfig":
         if self.kind == "fusion" and self.init == "pretrained" and self.checkpoint is None:
             raise ValueError("encoder.checkpoint is required for kind: fusion with init: pretrained")
+        if self.lora.enabled and (self.kind != "fusion" or self.freeze):
+            raise ValueError("encoder.lora needs kind: fusion and freeze: false")
         return self
 
 

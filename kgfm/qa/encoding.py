@@ -155,13 +155,15 @@ def build_encoder(cfg: QAEncoderConfig, index: Any | None) -> QuestionEncoder:
     if cfg.init == "pretrained":
         src = Path(cfg.checkpoint)
         model = KnowledgeFusionModel.from_pretrained(src, index)
+        if cfg.lora.enabled and not model.config.lora.enabled:
+            model.enable_lora(cfg.lora)
         tok_dir = src / "tokenizer"
         tokenizer = _tokenizer(str(tok_dir)) if tok_dir.is_dir() else _tokenizer(resolve_model(model.config.base_model))
     else:
         kwargs: dict[str, Any] = {"base_model": cfg.base_model, "backbone_config": cfg.backbone_config}
         if cfg.fusion_layers is not None:
             kwargs["fusion_layers"] = list(cfg.fusion_layers)
-        model = KnowledgeFusionModel(FusionConfig(**kwargs), index)
+        model = KnowledgeFusionModel(FusionConfig(**kwargs, lora=cfg.lora), index)
         tokenizer = _tokenizer(tokenizer_path)
     return QuestionEncoder(model, tokenizer, "fusion", cfg.max_length)
 

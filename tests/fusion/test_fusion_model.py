@@ -153,6 +153,25 @@ def test_lora_trains_adapters_only(index, batch, tmp_path):
     assert torch.allclose(loaded(**batch).last_hidden_state, model(**batch).last_hidden_state, atol=1e-6)
 
 
+def test_lora_added_to_a_loaded_model_is_recorded_and_reloads(index, batch, tmp_path):
+    from kgfm.fusion.model import LoraSettings
+
+    make_model(index).save_pretrained(tmp_path / "plain")
+    model = KnowledgeFusionModel.from_pretrained(tmp_path / "plain", index)
+    model.enable_lora(LoraSettings(r=2, target_modules=["query"]))
+    assert model.config.lora.enabled and model.config.lora.r == 2
+    with pytest.raises(ValueError, match="already"):
+        model.enable_lora(LoraSettings(r=2))
+    with torch.no_grad():  # move the adapters away from their zero start so the round trip is not trivial
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.add_(0.1)
+    model.save_pretrained(tmp_path / "adapted")
+    loaded = KnowledgeFusionModel.from_pretrained(tmp_path / "adapted", index)
+    model.eval(), loaded.eval()
+    assert torch.allclose(loaded(**batch).last_hidden_state, model(**batch).last_hidden_state, atol=1e-6)
+
+
 @pytest.mark.parametrize("metric", ["ip", "l2"])
 def test_model_retrieval_is_exact_top_k_over_the_scaled_table(graph, batch, metric):
     from kgfm.index.entity_index import EntityIndex

@@ -197,3 +197,36 @@ def test_eval_cli_reports_hits_with_and_without_fusion_and_the_ceiling(trained, 
     refused = CliRunner().invoke(app, ["eval", "--hops", "3", "--split", "test", "--model",
                                        str(trained["root"] / "run" / "model"), "--data-root", str(root)])
     assert refused.exit_code == 2 and "withheld on purpose" in refused.output
+
+
+def test_lora_fine_tuning_trains_adapters_and_keeps_backbone_weights(trained):
+    pytest.importorskip("peft")
+    from kgfm.qa.checkpoint import load_qa_model
+    from kgfm.qa.encoding import build_encoder
+    from kgfm.qa.finetune import finetune
+
+    cfg = trained["cfg"].model_copy(deep=True, update={"output": trained["root"] / "run-lora"})
+    cfg.encoder = type(cfg.encoder).model_validate(
+        dict(cfg.encoder.model_dump(), lora={"enabled": True, "r": 4, "alpha": 8, "target_modules": ["query", "value"]}))
+    cfg.train.epochs = 2
+    summary = finetune(cfg, trained["graph"], trained["index"], progress=False)
+    assert summary["epochs_run"] >= 1
+    model, _ = load_qa_model(cfg.output / "model", trained["graph"], trained["index"])
+    torch.manual_seed(cfg.train.seed)  # finetune() seeds the same way before building the encoder
+    fresh = build_encoder(cfg.encoder, trained["index"])
+    loaded = dict(model.encoder.backbone.backbone.named_parameters())
+    initial = dict(fresh.backbone.backbone.named_parameters())
+    adapters = [n for n in loaded if "lora_B" in n]
+    assert adapters and set(loaded) == set(initial)
+    assert any(not torch.equal(loaded[n], initial[n]) for n in adapters)  # lora_B starts at zero, then trains
+    frozen = [n for n in loaded if "lora_" not in n]
+    assert frozen and all(torch.equal(loaded[n], initial[n]) for n in frozen)
+
+
+def test_lora_needs_the_fusion_encoder():
+    from pydantic import ValidationError
+
+    from kgfm.qa.config import QAEncoderConfig
+
+    with pytest.raises(ValidationError, match="encoder.lora needs kind: fusion"):
+        QAEncoderConfig(kind="plain", lora={"enabled": True})
