@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -34,11 +35,17 @@ def config_for(hops: int) -> Path:
     return REPO / "configs" / f"metaqa_{hops}hop.yaml"
 
 
-def model_dir(hops: int) -> Path:
+def output_dir(hops: int, tag: str | None = None) -> Path:
+    """The config's output folder, or ``{output}-{tag}`` for a variant (``--tag``)."""
     from kgfm.config import load_config
     from kgfm.qa.config import QAConfig
 
-    return Path(load_config(QAConfig, config_for(hops)).output) / "model"
+    out = Path(load_config(QAConfig, config_for(hops)).output)
+    return out if not tag else out.with_name(f"{out.name}-{tag}")
+
+
+def model_dir(hops: int, tag: str | None = None) -> Path:
+    return output_dir(hops, tag) / "model"
 
 
 def train(hops: int, overrides: dict) -> dict:
@@ -51,17 +58,18 @@ def train(hops: int, overrides: dict) -> dict:
     return summary
 
 
-def evaluate(hops: int, limit: int | None) -> dict:
+def evaluate(hops: int, limit: int | None, tag: str | None = None) -> dict:
     from kgfm.qa.evaluate import run_eval
 
     split = "valid" if hops == 3 else "test"
-    mdir = model_dir(hops)
-    result = run_eval(mdir, "metaqa", hops, split, limit, RESULTS / f"qa_eval_{hops}hop_{split}.json")
+    mdir = model_dir(hops, tag)
+    name = f"qa_eval_{hops}hop_{split}" + (f"_{tag}" if tag else "")
+    result = run_eval(mdir, "metaqa", hops, split, limit, RESULTS / f"{name}.json")
     metrics = json.loads((mdir.parent / "metrics.json").read_text(encoding="utf-8"))
     result["finetune_wall_s"] = metrics.get("wall_s")
     result["finetune"] = {k: metrics.get(k) for k in ("best_valid_hits1", "epochs_run", "stopped_by",
-                                                      "train_questions", "frozen_encoder", "encoder_init",
-                                                      "valid_candidates")}
+                                                      "train_questions", "encoder_kind", "frozen_encoder",
+                                                      "encoder_init", "valid_candidates", "history")}
     if hops in TARGETS:
         result["target"] = TARGETS[hops]
     return result
@@ -127,6 +135,9 @@ def main() -> None:
     parser.add_argument("--hops", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--train", action="store_true", help="fine-tune first (configs/metaqa_{h}hop.yaml)")
     parser.add_argument("--set", nargs="*", default=[], help="config overrides for --train, key=value")
+    parser.add_argument("--tag", default=None,
+                        help="a variant (e.g. plain, pretrained): trains into {output}-{tag}, stored under "
+                             "results['variants']['{h}hop-{tag}'] beside the default runs")
     parser.add_argument("--limit", type=int, default=None, help="evaluate a seeded random sample of N questions")
     parser.add_argument("--latency-only", action="store_true")
     parser.add_argument("--skip-latency", action="store_true")
@@ -142,15 +153,25 @@ def main() -> None:
 
     torch.set_num_threads(2)
     previous = json.loads(args.out.read_text(encoding="utf-8")) if args.out.is_file() else {}
-    results = {"machine": f"{platform.machine()} {platform.processor() or ''} cpus=2 (shared)".strip(),
-               "torch": torch.__version__, "hops": previous.get("hops", {})}
+    results = {"machine": f"{platform.machine()} {platform.processor() or ''} cpus={os.cpu_count()}".strip(),
+               "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+               "torch": torch.__version__, "hops": previous.get("hops", {}),
+               "variants": previous.get("variants", {})}
     if not args.latency_only:
         for h in args.hops:
             entry = {}
             if args.train:
-                entry["train"] = train(h, parse_overrides(args.set))
-            entry.update(evaluate(h, args.limit))
-            results["hops"][str(h)] = entry
+                overrides = parse_overrides(args.set)
+                if args.tag:
+                    overrides["output"] = str(output_dir(h, args.tag))
+                entry["train"] = train(h, overrides)
+            entry.update(evaluate(h, args.limit, args.tag))
+            entry["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+            if args.tag:
+                entry["overrides"] = args.set
+                results["variants"][f"{h}hop-{args.tag}"] = entry
+            else:
+                results["hops"][str(h)] = entry
             print(json.dumps({"hops": h, "with_fusion": entry.get("with_fusion", {}).get("hits@1"),
                               "plain_encoder": entry.get("plain_encoder", {}).get("hits@1"),
                               "without_fusion": entry.get("without_fusion", {}).get("hits@1"),

@@ -99,6 +99,22 @@ def summarize(hits: np.ndarray, prepared: PreparedQuestions) -> dict[str, Any]:
     return out
 
 
+def question_hits(
+    model: torch.nn.Module,
+    prepared: PreparedQuestions,
+    alignment: EntityAlignment,
+    adjacency: UndirectedAdjacency,
+    hops: int,
+    use_fusion: bool | None = None,
+    batch_size: int = 64,
+    progress: bool = False,
+) -> np.ndarray:
+    """``[Q]`` bool: encode, rank, and check each question's top answer (one fusion setting)."""
+    vectors = encode_questions(model.encoder, prepared, alignment, batch_size, use_fusion, progress)
+    top, _, _ = rank_answers(model.scorer, vectors, prepared.topics, adjacency, hops, 1, batch_size)
+    return hits_at_1(top, prepared.answers)
+
+
 def evaluate_model(
     model: torch.nn.Module,
     prepared: PreparedQuestions,
@@ -109,13 +125,29 @@ def evaluate_model(
     batch_size: int = 64,
     progress: bool = False,
 ) -> dict[str, Any]:
-    """Encode, rank, and summarise Hits@1 for one fusion setting (also times it)."""
+    """Hits@1 overall and per question type for one fusion setting (also times it)."""
     start = time.perf_counter()
-    vectors = encode_questions(model.encoder, prepared, alignment, batch_size, use_fusion, progress)
-    top, _, _ = rank_answers(model.scorer, vectors, prepared.topics, adjacency, hops, 1, batch_size)
-    out = summarize(hits_at_1(top, prepared.answers), prepared)
+    hits = question_hits(model, prepared, alignment, adjacency, hops, use_fusion, batch_size, progress)
+    out = summarize(hits, prepared)
     out["seconds"] = round(time.perf_counter() - start, 2)
     return out
+
+
+def paired_comparison(hits_a: np.ndarray, hits_b: np.ndarray) -> dict[str, Any]:
+    """McNemar's exact test on the same questions answered two ways (e.g. fusion on / off).
+
+    Returns the discordant counts (``a_only``: right with A, wrong with B; ``b_only``: the
+    reverse), the Hits@1 difference ``a - b``, and the two-sided exact binomial p-value of
+    ``a_only`` vs ``b_only`` -- whether the difference is more than chance at this many questions.
+    """
+    from scipy.stats import binomtest
+
+    a_only = int(np.sum(hits_a & ~hits_b))
+    b_only = int(np.sum(hits_b & ~hits_a))
+    n = a_only + b_only
+    p = float(binomtest(a_only, n, 0.5).pvalue) if n else 1.0
+    diff = float(hits_a.mean() - hits_b.mean()) if len(hits_a) else 0.0
+    return {"a_only": a_only, "b_only": b_only, "difference": diff, "mcnemar_p": p}
 
 
 def run_eval(
@@ -129,6 +161,9 @@ def run_eval(
     data_root: Path | None = None,
 ) -> dict[str, Any]:
     """``kgfm eval``: Hits@1 with fusion, without fusion, and the answerable ceiling, in one run.
+
+    For a fusion model the report also carries ``fusion_vs_off`` (:func:`paired_comparison`):
+    how many questions only one setting answers, and McNemar's exact p-value for the difference.
 
     Args:
         model_dir: A fine-tuned model (``kgfm train --stage finetune`` output ``.../model``).
@@ -191,13 +226,15 @@ def run_eval(
         "topic_linked": float((prepared.topics >= 0).mean()),
     }
     fused = engine.model.encoder.kind == "fusion"
-    result["with_fusion" if fused else "plain_encoder"] = evaluate_model(
-        engine.model, prepared, engine.alignment, engine.adjacency, hops, None, progress=True
-    )
+    settings = [("with_fusion", None), ("without_fusion", False)] if fused else [("plain_encoder", None)]
+    hits = {}
+    for name, use_fusion in settings:
+        start = time.perf_counter()
+        hits[name] = question_hits(engine.model, prepared, engine.alignment, engine.adjacency, hops, use_fusion,
+                                   progress=True)
+        result[name] = dict(summarize(hits[name], prepared), seconds=round(time.perf_counter() - start, 2))
     if fused:
-        result["without_fusion"] = evaluate_model(
-            engine.model, prepared, engine.alignment, engine.adjacency, hops, False, progress=True
-        )
+        result["fusion_vs_off"] = paired_comparison(hits["with_fusion"], hits["without_fusion"])
     out_path = Path(out_path) if out_path else Path(model_dir).parent / f"eval-metaqa-{hops}hop-{split}.json"
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps(result, indent=2), encoding="utf-8")

@@ -194,6 +194,9 @@ def test_eval_cli_reports_hits_with_and_without_fusion_and_the_ceiling(trained, 
     assert report["questions"] == 21 and report["ceiling"] == pytest.approx(20 / 21)
     assert report["with_fusion"]["hits@1"] >= 0.85 and "hits@1" in report["without_fusion"]
     assert report["with_fusion"]["hits@1"] <= report["ceiling"]
+    paired = report["fusion_vs_off"]
+    assert paired["difference"] == pytest.approx(report["with_fusion"]["hits@1"] - report["without_fusion"]["hits@1"])
+    assert paired["a_only"] - paired["b_only"] == round(paired["difference"] * 21)
     refused = CliRunner().invoke(app, ["eval", "--hops", "3", "--split", "test", "--model",
                                        str(trained["root"] / "run" / "model"), "--data-root", str(root)])
     assert refused.exit_code == 2 and "withheld on purpose" in refused.output
