@@ -115,24 +115,6 @@ def question_hits(
     return hits_at_1(top, prepared.answers)
 
 
-def evaluate_model(
-    model: torch.nn.Module,
-    prepared: PreparedQuestions,
-    alignment: EntityAlignment,
-    adjacency: UndirectedAdjacency,
-    hops: int,
-    use_fusion: bool | None = None,
-    batch_size: int = 64,
-    progress: bool = False,
-) -> dict[str, Any]:
-    """Hits@1 overall and per question type for one fusion setting (also times it)."""
-    start = time.perf_counter()
-    hits = question_hits(model, prepared, alignment, adjacency, hops, use_fusion, batch_size, progress)
-    out = summarize(hits, prepared)
-    out["seconds"] = round(time.perf_counter() - start, 2)
-    return out
-
-
 def paired_comparison(hits_a: np.ndarray, hits_b: np.ndarray) -> dict[str, Any]:
     """McNemar's exact test on the same questions answered two ways (e.g. fusion on / off).
 
