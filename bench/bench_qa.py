@@ -75,6 +75,30 @@ def evaluate(hops: int, limit: int | None, tag: str | None = None) -> dict:
     return result
 
 
+def compare(hops: int, tag_a: str, tag_b: str) -> dict:
+    """Two fine-tuned variants on the same test questions: Hits@1 of each and McNemar's exact test
+    on the questions only one of them answers (``default`` names the config's own run)."""
+    from kgfm.qa.answer import QAEngine
+    from kgfm.qa.data import prepare_examples
+    from kgfm.qa.evaluate import paired_comparison, question_hits
+    from kgfm.qa.metaqa import EntityLookup, metaqa_files, read_qa_file, split_train_valid
+
+    hits = {}
+    for tag in (tag_a, tag_b):
+        engine = QAEngine.load(model_dir(hops, None if tag == "default" else tag))
+        cfg = engine.manifest["config"]["data"]
+        examples = read_qa_file(*metaqa_files(Path(cfg["root"]), hops, "dev" if hops == 3 else "test"))
+        if hops == 3:  # the held-out slice of dev (3-hop test withheld by protocol)
+            examples = split_train_valid(examples, cfg["valid_fraction"], cfg["split_seed"])[1]
+        prepared = prepare_examples(examples, engine.linker, EntityLookup(engine.graph))
+        hits[tag] = question_hits(engine.model, prepared, engine.alignment, engine.adjacency, hops, progress=True)
+        engine.close()
+    out = {"hops": hops, "a": tag_a, "b": tag_b, "questions": int(len(hits[tag_a])),
+           "hits@1_a": float(hits[tag_a].mean()), "hits@1_b": float(hits[tag_b].mean())}
+    out.update(paired_comparison(hits[tag_a], hits[tag_b]))
+    return out
+
+
 def _percentiles(seconds: list[float]) -> dict:
     ms = np.array(seconds) * 1000
     return {"p50_ms": round(float(np.percentile(ms, 50)), 2), "p95_ms": round(float(np.percentile(ms, 95)), 2),
@@ -139,6 +163,8 @@ def main() -> None:
                         help="a variant (e.g. plain, pretrained): trains into {output}-{tag}, stored under "
                              "results['variants']['{h}hop-{tag}'] beside the default runs")
     parser.add_argument("--limit", type=int, default=None, help="evaluate a seeded random sample of N questions")
+    parser.add_argument("--compare", nargs=2, metavar=("TAG_A", "TAG_B"),
+                        help="paired comparison of two trained variants (default = the config's run) on --hops")
     parser.add_argument("--latency-only", action="store_true")
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--latency-questions", type=int, default=100)
@@ -156,7 +182,15 @@ def main() -> None:
     results = {"machine": f"{platform.machine()} {platform.processor() or ''} cpus={os.cpu_count()}".strip(),
                "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
                "torch": torch.__version__, "hops": previous.get("hops", {}),
-               "variants": previous.get("variants", {})}
+               "variants": previous.get("variants", {}), "comparisons": previous.get("comparisons", {})}
+    if args.compare:
+        for h in args.hops:
+            entry = compare(h, *args.compare)
+            results["comparisons"][f"{h}hop:{args.compare[0]}-vs-{args.compare[1]}"] = entry
+            print(json.dumps(entry), flush=True)
+        results["latency"] = previous.get("latency")
+        args.out.write_text(json.dumps(results, indent=2), encoding="utf-8")
+        return
     if not args.latency_only:
         for h in args.hops:
             entry = {}
