@@ -77,25 +77,24 @@ def evaluate(hops: int, limit: int | None, tag: str | None = None) -> dict:
 
 def compare(hops: int, tag_a: str, tag_b: str) -> dict:
     """Two fine-tuned variants on the same test questions: Hits@1 of each and McNemar's exact test
-    on the questions only one of them answers (``default`` names the config's own run)."""
+    on the questions only one of them answers (``default`` names the config's own run). Both must
+    be trained on the same graph (the second load checks it)."""
     from kgfm.qa.answer import QAEngine
+    from kgfm.qa.config import QAConfig
     from kgfm.qa.data import prepare_examples
-    from kgfm.qa.evaluate import paired_comparison, question_hits
-    from kgfm.qa.metaqa import EntityLookup, metaqa_files, read_qa_file, split_train_valid
+    from kgfm.qa.evaluate import paired_comparison, question_hits, split_examples
+    from kgfm.qa.metaqa import EntityLookup
 
-    hits = {}
-    for tag in (tag_a, tag_b):
-        engine = QAEngine.load(model_dir(hops, None if tag == "default" else tag))
-        cfg = engine.manifest["config"]["data"]
-        examples = read_qa_file(*metaqa_files(Path(cfg["root"]), hops, "dev" if hops == 3 else "test"))
-        if hops == 3:  # the held-out slice of dev (3-hop test withheld by protocol)
-            examples = split_train_valid(examples, cfg["valid_fraction"], cfg["split_seed"])[1]
-        prepared = prepare_examples(examples, engine.linker, EntityLookup(engine.graph))
-        hits[tag] = question_hits(engine.model, prepared, engine.alignment, engine.adjacency, hops, progress=True)
-        engine.close()
-    out = {"hops": hops, "a": tag_a, "b": tag_b, "questions": int(len(hits[tag_a])),
-           "hits@1_a": float(hits[tag_a].mean()), "hits@1_b": float(hits[tag_b].mean())}
-    out.update(paired_comparison(hits[tag_a], hits[tag_b]))
+    first = QAEngine.load(model_dir(hops, None if tag_a == "default" else tag_a))
+    second = QAEngine.load(model_dir(hops, None if tag_b == "default" else tag_b), store=first.store, graph=first.graph)
+    cfg = QAConfig.model_validate(first.manifest["config"])
+    examples = split_examples(cfg, hops, "valid" if hops == 3 else "test")  # 3-hop test withheld by protocol
+    prepared = prepare_examples(examples, first.linker, EntityLookup(first.graph))
+    hits = [question_hits(e.model, prepared, e.alignment, e.adjacency, hops, progress=True) for e in (first, second)]
+    first.close()
+    out = {"hops": hops, "a": tag_a, "b": tag_b, "questions": len(prepared),
+           "hits@1_a": float(hits[0].mean()), "hits@1_b": float(hits[1].mean())}
+    out.update(paired_comparison(*hits))
     return out
 
 

@@ -47,14 +47,6 @@ class LoraSettings(StrictModel):
     target_modules: list[str] = ["query", "value"]
 
 
-def _peft_model_type() -> tuple[type, ...]:
-    try:
-        from peft import PeftModel
-    except ImportError:
-        return ()
-    return (PeftModel,)
-
-
 class FusionConfig(StrictModel):
     """Fusion model settings (``model:`` section of configs/pretrain.yaml).
 
@@ -172,7 +164,7 @@ class KnowledgeFusionModel(nn.Module):
         Args:
             settings: Rank, alpha, dropout and target modules of the adapters.
         """
-        if isinstance(self.backbone, _peft_model_type()):
+        if hasattr(self.backbone, "get_base_model"):  # peft-wrapped already (as in _encoder_layers)
             raise ValueError("LoRA adapters are already attached to this model")
         from peft import LoraConfig, get_peft_model
 

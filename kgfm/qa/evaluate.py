@@ -132,6 +132,23 @@ def paired_comparison(hits_a: np.ndarray, hits_b: np.ndarray) -> dict[str, Any]:
     return {"a_only": a_only, "b_only": b_only, "difference": diff, "mcnemar_p": p}
 
 
+def split_examples(cfg: Any, hops: int, split: str, data_root: Path | None = None) -> list[Any]:
+    """The MetaQA questions of ``split`` for a model trained with ``cfg`` (its :class:`QAConfig`).
+
+    ``valid`` is the held-out slice of dev, re-derived from the model's split seed and fraction.
+    """
+    from kgfm.config import ConfigError
+    from kgfm.qa.metaqa import metaqa_files, read_qa_file, split_train_valid
+
+    root = Path(data_root) if data_root is not None else cfg.data.root
+    examples = read_qa_file(*metaqa_files(root, hops, "dev" if split == "valid" else split))
+    if split == "valid":
+        if cfg.data.dataset != "metaqa" or cfg.data.hops != hops:
+            raise ConfigError(f"--split valid: the model was not trained on MetaQA {hops}-hop dev, no held-out slice")
+        _, examples = split_train_valid(examples, cfg.data.valid_fraction, cfg.data.split_seed)
+    return examples
+
+
 def run_eval(
     model_dir: Path,
     dataset: str = "metaqa",
@@ -163,7 +180,7 @@ def run_eval(
     from kgfm.config import ConfigError
     from kgfm.qa.checkpoint import KIND
     from kgfm.qa.config import QAConfig
-    from kgfm.qa.metaqa import answerable_ceiling, metaqa_files, read_qa_file, resolve, split_train_valid
+    from kgfm.qa.metaqa import answerable_ceiling, resolve
 
     if dataset != "metaqa":
         raise ConfigError(f"--dataset {dataset!r}: only 'metaqa' is supported")
@@ -173,14 +190,7 @@ def run_eval(
     cfg = QAConfig.model_validate(manifest["config"])
     if store_path is not None:
         cfg.store.path = Path(store_path)
-    root = Path(data_root) if data_root is not None else cfg.data.root
-    file_split = "dev" if split == "valid" else split
-    qa_path, qtype_path = metaqa_files(root, hops, file_split)
-    examples = read_qa_file(qa_path, qtype_path)
-    if split == "valid":
-        if cfg.data.dataset != "metaqa" or cfg.data.hops != hops:
-            raise ConfigError(f"--split valid: the model was not trained on MetaQA {hops}-hop dev, no held-out slice")
-        _, examples = split_train_valid(examples, cfg.data.valid_fraction, cfg.data.split_seed)
+    examples = split_examples(cfg, hops, split, data_root)
     engine = _load_engine(Path(model_dir), cfg)
     from kgfm.qa.data import prepare_examples
     from kgfm.qa.metaqa import EntityLookup
