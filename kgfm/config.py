@@ -66,15 +66,142 @@ def _set_path(tree: dict[str, Any], dotted: str, value: Any) -> None:
     node[keys[-1]] = value
 
 
+def _yaml_value(raw: str) -> Any:
+    """A ``--set`` value: a YAML scalar or flow collection (``[1, 2]``, ``{a: 1}``); block syntax
+    such as ``Jazz: Part 1`` stays the string it is."""
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"cannot read {raw!r} as a YAML value ({problem})") from None
+    if isinstance(value, (dict, list)) and not raw.lstrip().startswith(("{", "[")):
+        return raw
+    return value
+
+
 def parse_overrides(pairs: list[str] | None) -> dict[str, Any]:
-    """``["a.b=3", "c=x"]`` -> ``{"a.b": 3, "c": "x"}`` (values parsed as YAML scalars)."""
+    """``["a.b=3", "c=x"]`` -> ``{"a.b": 3, "c": "x"}`` (values read as YAML scalars).
+
+    Raises:
+        ConfigError: one line naming the ``--set`` item that cannot be read.
+    """
     out: dict[str, Any] = {}
     for pair in pairs or []:
         if "=" not in pair:
             raise ConfigError(f"--set {pair!r}: expected KEY=VALUE")
         key, raw = pair.split("=", 1)
-        out[key.strip()] = yaml.safe_load(raw) if raw != "" else ""
+        if not key.strip():
+            raise ConfigError(f"--set {pair!r}: empty KEY")
+        try:
+            out[key.strip()] = _yaml_value(raw) if raw != "" else ""
+        except ConfigError as exc:
+            raise ConfigError(f"--set {pair!r}: {exc}") from None
     return out
+
+
+PARAM_TYPES = ("str", "int", "float", "bool", "json")
+
+
+def _typed(name: str, kind: str, raw: str) -> Any:
+    import json
+
+    if kind == "str":
+        return raw
+    if kind == "int":
+        try:
+            return int(raw, 0) if raw.strip().lower().startswith(("0x", "0o", "0b")) else int(raw)
+        except ValueError:
+            raise ConfigError(f"--param {name}:int={raw!r}: not an integer") from None
+    if kind == "float":
+        try:
+            return float(raw)
+        except ValueError:
+            raise ConfigError(f"--param {name}:float={raw!r}: not a number") from None
+    if kind == "bool":
+        if raw.lower() not in ("true", "false"):
+            raise ConfigError(f"--param {name}:bool={raw!r}: expected true or false")
+        return raw.lower() == "true"
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise ConfigError(f"--param {name}:json={raw!r}: invalid JSON ({exc})") from None
+
+
+def parse_params(pairs: list[str] | None) -> dict[str, Any]:
+    """Query parameters ``NAME=VALUE`` (a string, as written) or ``NAME:TYPE=VALUE``.
+
+    ``TYPE`` is one of ``str``, ``int``, ``float``, ``bool`` (``true``/``false``) or ``json``
+    (any JSON value: lists, maps, ``null``). Nothing is guessed: ``n=Yes`` is the string ``"Yes"``,
+    ``n=0x10`` the string ``"0x10"``; ``n:int=0x10`` is 16.
+
+    Raises:
+        ConfigError: one line naming the ``--param`` item that cannot be read.
+    """
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise ConfigError(f"--param {pair!r}: expected NAME=VALUE or NAME:TYPE=VALUE")
+        key, raw = pair.split("=", 1)
+        name, _, kind = key.strip().partition(":")
+        kind = kind.strip().lower() or "str"
+        if not name.isidentifier():
+            raise ConfigError(f"--param {pair!r}: {name!r} is not a parameter name")
+        if kind not in PARAM_TYPES:
+            raise ConfigError(f"--param {pair!r}: unknown type {kind!r} (one of {', '.join(PARAM_TYPES)})")
+        if name in out:
+            raise ConfigError(f"--param {name}: given twice")
+        out[name] = _typed(name, kind, raw)
+    return out
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a mapping with the same key twice (YAML 1.2 says keys are unique)."""
+
+
+def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    seen: dict[Any, int] = {}
+    for key_node, _value in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        try:
+            first = seen.get(key)
+        except TypeError:
+            continue  # unhashable key; construct_mapping reports it
+        line = key_node.start_mark.line + 1
+        if first is not None:
+            raise ConfigError(f"{line}: duplicate key {key!r} (first at line {first})")
+        seen[key] = line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
+
+
+def read_yaml(path: Path) -> Any:
+    """A YAML file, parsed strictly: unreadable files, invalid YAML and duplicate keys are one-line errors.
+
+    Raises:
+        ConfigError: naming the file (and line where known).
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, not a YAML config file") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}:{exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{path}{where}: invalid YAML: {problem}") from None
 
 
 def load_config(model: type[M], path: Path | None = None, overrides: Mapping[str, Any] | None = None) -> M:
@@ -85,12 +212,7 @@ def load_config(model: type[M], path: Path | None = None, overrides: Mapping[str
     """
     tree: dict[str, Any] = {}
     if path is not None:
-        try:
-            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: config file not found") from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+        loaded = read_yaml(Path(path))
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"{path}: top level must be a mapping")
         tree = loaded or {}

@@ -38,15 +38,22 @@ def print_load_report(report: LoadReport, failed: bool = False) -> None:
 
 
 def print_rows(rows: list[dict[str, Any]], as_json: bool) -> None:
+    """Query rows as a table (or JSON); control characters escaped, never read as markup."""
+    from rich.table import Column
+    from rich.text import Text
+
+    from kgfm.cli.terminal import json_printable, printable
+
     if as_json:
-        print(json.dumps(rows, indent=2, ensure_ascii=False, default=str))
+        print(json_printable(json.dumps(rows, indent=2, ensure_ascii=False, default=str)))
         return
     console = Console()
     if not rows:
         console.print("(no rows)")
         return
-    table = Table(*rows[0].keys())
+    table = Table(*(Column(header=Text(printable(str(k)))) for k in rows[0].keys()))
     for row in rows:
-        table.add_row(*(json.dumps(v, ensure_ascii=False, default=str) if not isinstance(v, str) else v for v in row.values()))
+        cells = (v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str) for v in row.values())
+        table.add_row(*(Text(printable(c)) for c in cells))
     console.print(table)
     console.print(f"{len(rows)} row(s)")

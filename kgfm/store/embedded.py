@@ -68,6 +68,11 @@ class EmbeddedStore(GraphStore):
             )
             self._conn = ladybug.Connection(self._db)
         except RuntimeError as exc:
+            if read_only and "recovery is pending" in str(exc):
+                raise StoreError(
+                    f"{self.path}: an interrupted write or checkpoint left recovery pending; recover it with "
+                    f"`kgfm cypher --write 'RETURN 1' --path {self.path}` (opens it read-write once), then retry"
+                ) from None
             raise StoreError(f"{self.path}: cannot open the LadybugDB database ({exc})") from None
         self._has_schema = False
         self._known_rel_tables: set[str] = set()

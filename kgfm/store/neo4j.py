@@ -56,7 +56,13 @@ class Neo4jStore(GraphStore):
         self.uri = uri
         self.database = database
         self.batch_size = batch_size
-        self._driver = neo4j.GraphDatabase.driver(uri, auth=(user, password))
+        try:
+            self._driver = neo4j.GraphDatabase.driver(uri, auth=(user, password))
+        except (neo4j.exceptions.ConfigurationError, ValueError) as exc:
+            raise StoreError(
+                f"store.neo4j_uri / KGFM_NEO4J_URI = {uri!r}: not a Neo4j URI ({exc}); "
+                "expected e.g. bolt://127.0.0.1:7687 or neo4j://host:7687"
+            ) from None
         try:
             self._driver.verify_connectivity()
         except neo4j.exceptions.AuthError:
@@ -65,6 +71,11 @@ class Neo4jStore(GraphStore):
         except (neo4j.exceptions.DriverError, neo4j.exceptions.Neo4jError, OSError, ValueError) as exc:
             self._driver.close()
             raise StoreError(f"{uri}: Neo4j is unreachable ({exc}); is the server up? (docker compose -f docker/compose.yaml up -d)") from None
+
+    @property
+    def server_agent(self) -> str:
+        """What the server calls itself, e.g. ``Neo4j/5.26.0`` (ArcadeDB: ``... (ArcadeDB 26.10.2)``)."""
+        return self._driver.get_server_info().agent
 
     # ---- low level -----------------------------------------------------------------
     def _session(self, read: bool = False):

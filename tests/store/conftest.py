@@ -1,6 +1,8 @@
 """Store fixtures: every conformance test runs on the embedded store, and on Neo4j when
 ``KGFM_NEO4J_URI`` (+ ``KGFM_NEO4J_USER`` / ``KGFM_NEO4J_PASSWORD``) points at a disposable
-server (the tests delete all of its data)."""
+server (the tests delete all of its data). CI points them at ArcadeDB speaking Bolt
+(``scripts/bolt_server.sh``) and sets ``KGFM_REQUIRE_NEO4J=1``, which turns the "no server"
+skip into a failure so a misconfigured run cannot pass by skipping."""
 
 from __future__ import annotations
 
@@ -13,6 +15,22 @@ from kgfm.config import StoreConfig
 from kgfm.store.factory import open_store
 
 NEO4J_SKIP = "KGFM_NEO4J_URI not set: Neo4j conformance tests need a disposable Neo4j 5 (docker/compose.yaml)"
+
+
+def require_neo4j() -> None:
+    """Skip (or fail, under ``KGFM_REQUIRE_NEO4J=1``) when no Bolt server is configured."""
+    if not os.environ.get("KGFM_NEO4J_URI"):
+        if os.environ.get("KGFM_REQUIRE_NEO4J") == "1":
+            pytest.fail("KGFM_REQUIRE_NEO4J=1 but KGFM_NEO4J_URI is not set", pytrace=False)
+        pytest.skip(NEO4J_SKIP)
+
+
+def pytest_collection_modifyitems(items) -> None:
+    # The Neo4j half of the parametrised suite carries the ``neo4j`` marker (CI selects it).
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("store_config") == "neo4j":
+            item.add_marker(pytest.mark.neo4j)
 
 TINY_KB = """\
 Kismet|directed_by|William Dieterle
@@ -41,8 +59,7 @@ def _clear_neo4j(store) -> None:
 @pytest.fixture(params=["embedded", "neo4j"])
 def store_config(request, tmp_path: Path) -> StoreConfig:
     if request.param == "neo4j":
-        if not os.environ.get("KGFM_NEO4J_URI"):
-            pytest.skip(NEO4J_SKIP)
+        require_neo4j()
         cfg = StoreConfig(backend="neo4j", batch_size=3)
         with open_store(cfg) as store:
             _clear_neo4j(store)

@@ -10,6 +10,7 @@ import pytest
 from kgfm.sources import read_source
 from kgfm.store.base import StoreError
 from kgfm.store.loader import GraphLoader, LoadAborted
+from kgfm.store.readonly import ReadOnlyViolation, check_read_only
 
 
 def load(store, path: Path, **kwargs):
@@ -155,13 +156,38 @@ def test_shared_read_cypher(store, tiny_kb, query, params, expected):
     assert store.cypher(query, params) == expected
 
 
-def test_read_cypher_refuses_writes(store, tiny_kb):
+ARCADEDB_ACCESS_MODE = (
+    "ArcadeDB ignores Bolt's READ access mode and runs writes in a read session; real Neo4j 5 refuses them "
+    "(Neo.ClientError.Statement.AccessMode). kgfm's own guard (kgfm.store.readonly) still refuses them."
+)
+
+
+def test_database_refuses_writes_in_a_read_session(store, tiny_kb, request):
+    """The backend's own read-only mode (LadybugDB READ ONLY transaction, Neo4j READ access mode)."""
+    if "arcadedb" in getattr(store, "server_agent", "").lower():
+        request.applymarker(pytest.mark.xfail(reason=ARCADEDB_ACCESS_MODE, strict=True))
     load(store, tiny_kb)
     with pytest.raises(StoreError):
         store.cypher("CREATE (e:Entity {id: 'intruder', idx: 99})")
     assert store.get_entity("intruder") is None
     store.cypher("MATCH (e:Entity {id: $id}) SET e.description = $d", {"id": "Kismet", "d": "1944 film"}, write=True)
     assert store.get_entity("Kismet")["description"] == "1944 film"
+
+
+@pytest.mark.parametrize(
+    "statement",
+    ["CREATE (e:Entity {id: 'intruder', idx: 99})", "MATCH (e:Entity) SET e.name = 'x'", "MATCH (e) DETACH DELETE e",
+     "MERGE (e:Entity {id: 'intruder'})", "MATCH (e:Entity) WITH e LIMIT 1 CALL { CREATE (x:Entity {id: 'y'}) } RETURN e"],
+)
+def test_read_only_guard_refuses_before_any_backend(store, tiny_kb, statement):
+    """What ``kgfm cypher`` (and a server) run first without --write: the allow-list, on both backends."""
+    load(store, tiny_kb)
+    before = store.counts()
+    with pytest.raises(ReadOnlyViolation, match="--write"):
+        check_read_only(statement)
+        store.cypher(statement)  # never reached
+    assert store.counts() == before and store.get_entity("intruder") is None
+    assert store.get_entity("Kismet")["name"] == "Kismet"
 
 
 def test_rdf_attributes_reach_the_store(store, graphs_dir):
