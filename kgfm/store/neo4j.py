@@ -30,6 +30,7 @@ from kgfm.store.base import (
 )
 from kgfm.store.names import base_name
 
+_BOLT_SCHEMES = ("bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc")
 
 
 class Neo4jStore(GraphStore):
@@ -56,11 +57,16 @@ class Neo4jStore(GraphStore):
         self.uri = uri
         self.database = database
         self.batch_size = batch_size
-        try:
-            self._driver = neo4j.GraphDatabase.driver(uri, auth=(user, password))
-        except (neo4j.exceptions.ConfigurationError, ValueError) as exc:
+        scheme = uri.split("://", 1)[0].lower() if "://" in uri else ""
+        problem = None if scheme in _BOLT_SCHEMES else f"the scheme must be one of {', '.join(_BOLT_SCHEMES)}"
+        if problem is None:
+            try:
+                self._driver = neo4j.GraphDatabase.driver(uri, auth=(user, password))
+            except (neo4j.exceptions.ConfigurationError, ValueError) as exc:
+                problem = str(exc)
+        if problem is not None:
             raise StoreError(
-                f"store.neo4j_uri / KGFM_NEO4J_URI = {uri!r}: not a Neo4j URI ({exc}); "
+                f"store.neo4j_uri / KGFM_NEO4J_URI = {uri!r}: not a Bolt URI ({problem}); "
                 "expected e.g. bolt://127.0.0.1:7687 or neo4j://host:7687"
             ) from None
         try:
@@ -70,7 +76,8 @@ class Neo4jStore(GraphStore):
             raise StoreError(f"{uri}: Neo4j refused the credentials (check KGFM_NEO4J_USER / KGFM_NEO4J_PASSWORD)") from None
         except (neo4j.exceptions.DriverError, neo4j.exceptions.Neo4jError, OSError, ValueError) as exc:
             self._driver.close()
-            raise StoreError(f"{uri}: Neo4j is unreachable ({exc}); is the server up? (docker compose -f docker/compose.yaml up -d)") from None
+            reason = " ".join(str(exc).split())
+            raise StoreError(f"{uri}: Neo4j is unreachable ({reason}); is the server up? (docker compose -f docker/compose.yaml up -d)") from None
 
     @property
     def server_agent(self) -> str:
