@@ -38,6 +38,7 @@ class StoreConfig(StrictModel):
     neo4j_user: str | None = None
     neo4j_database: str | None = None
     batch_size: int = Field(10_000, ge=1, description="rows per UNWIND batch (Neo4j)")
+    neo4j_merge: bool = Field(False, description="Neo4j: MERGE instead of CREATE (several loaders at once; slower)")
     buffer_pool_mb: int = Field(1024, ge=64, description="LadybugDB buffer pool")
 
     def resolved_neo4j(self) -> tuple[str, str, str, str | None]:

@@ -11,7 +11,8 @@
 #
 # State (PID, ports, password, log, databases) lives in $KGFM_BOLT_DIR (default .bolt/, gitignored).
 # Env: KGFM_BOLT_TIMEOUT (readiness wait, s, default 120), KGFM_BOLT_HEAP (default 1g),
-#      KGFM_BOLT_PYTHON (python for the venv, default python3).
+#      KGFM_BOLT_PYTHON (python for the venv, default python3), KGFM_BOLT_JAVA_OPTS (extra JVM
+#      options, space-separated, e.g. -XX:StartFlightRecording=filename=bolt.jfr,settings=profile).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
@@ -83,6 +84,7 @@ start() {
   # The JVM options go in an @argfile (mode 600) so the password is not on the command line.
   (umask 077; cat >"$STATE/jvm.args" <<EOF
 -Xmx${KGFM_BOLT_HEAP:-1g}
+$(printf '%s\n' ${KGFM_BOLT_JAVA_OPTS:-})
 -Darcadedb.server.rootPath=$STATE
 -Darcadedb.server.databaseDirectory=$STATE/databases
 -Darcadedb.server.rootPassword=$password

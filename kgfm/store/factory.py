@@ -19,7 +19,7 @@ def open_store(config: StoreConfig, read_only: bool = False, bulk: bool = False)
         from kgfm.store.neo4j import Neo4jStore
 
         uri, user, password, database = config.resolved_neo4j()
-        return Neo4jStore(uri, user, password, database, batch_size=config.batch_size)
+        return Neo4jStore(uri, user, password, database, batch_size=config.batch_size, merge=config.neo4j_merge)
     from kgfm.store.embedded import EmbeddedStore
 
     return EmbeddedStore(config.path, read_only=read_only, buffer_pool_mb=config.buffer_pool_mb, bulk=bulk)

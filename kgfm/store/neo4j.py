@@ -42,12 +42,15 @@ class Neo4jStore(GraphStore):
         password: Password (from the environment).
         database: Database name (``None``: the server default).
         batch_size: Rows per ``UNWIND`` transaction.
+        merge: Write entities and relationships with ``MERGE`` instead of ``CREATE`` (for several
+            loaders writing into one database at once; slower).
     """
 
     backend = "neo4j"
 
     def __init__(
-        self, uri: str, user: str, password: str, database: str | None = None, batch_size: int = 10_000
+        self, uri: str, user: str, password: str, database: str | None = None, batch_size: int = 10_000,
+        merge: bool = False,
     ) -> None:
         try:
             import neo4j
@@ -57,6 +60,7 @@ class Neo4jStore(GraphStore):
         self.uri = uri
         self.database = database
         self.batch_size = batch_size
+        self.merge = merge
         scheme = uri.split("://", 1)[0].lower() if "://" in uri else ""
         problem = None if scheme in _BOLT_SCHEMES else f"the scheme must be one of {', '.join(_BOLT_SCHEMES)}"
         if problem is None:
@@ -133,7 +137,7 @@ class Neo4jStore(GraphStore):
             }
             for r in rows
         ]
-        self._batched(cy.MERGE_ENTITIES, payload)
+        self._batched(cy.MERGE_ENTITIES if self.merge else cy.CREATE_ENTITIES, payload)
         self._label_types(rows)
         return len(payload)
 
@@ -153,8 +157,20 @@ class Neo4jStore(GraphStore):
         return len(payload)
 
     def insert_triples(self, rel_type: str, rows: Sequence[TripleRow]) -> int:
-        self._batched(cy.merge_triples(rel_type), [{"h": r.head_id, "t": r.tail_id, "p": r.predicate} for r in rows])
-        return len(rows)
+        return self.insert_triple_columns(
+            rel_type, [r.head_id for r in rows], [r.tail_id for r in rows], [r.predicate for r in rows]
+        )
+
+    def insert_triple_columns(self, rel_type: str, heads: list[str], tails: list[str], predicates: list[str]) -> int:
+        """One ``UNWIND`` transaction per ``batch_size`` pairs; the predicate (one per type) goes once per batch."""
+        query = cy.merge_triples(rel_type) if self.merge else cy.create_triples(rel_type)
+        by_predicate: dict[str, list[list[str]]] = {}
+        for h, t, p in zip(heads, tails, predicates):
+            by_predicate.setdefault(p, []).append([h, t])
+        for predicate, pairs in by_predicate.items():
+            for start in range(0, len(pairs), self.batch_size):
+                self._write(query, rows=pairs[start : start + self.batch_size], p=predicate)
+        return len(heads)
 
     def register_relations(self, rows: Sequence[tuple[str, int, str]]) -> None:
         self._batched(cy.MERGE_RELATIONS, [{"name": n, "idx": i, "predicate": p} for n, i, p in rows])

@@ -201,3 +201,15 @@ def test_rdf_attributes_reach_the_store(store, graphs_dir):
     typed = store.cypher("MATCH (e:Entity) WHERE size(e.types) > 0 RETURN count(e) AS n")[0]["n"]
     assert typed > 10
     assert np.all(graph.head_index < graph.num_entities)
+
+
+def test_merge_mode_writes_the_same_graph(store_config, tiny_kb):
+    """``store.neo4j_merge`` (MERGE instead of CREATE, for concurrent loaders) ends in the same graph."""
+    from kgfm.store.factory import open_store
+
+    with open_store(store_config.model_copy(update={"neo4j_merge": True})) as store:
+        report = load(store, tiny_kb)
+        again = load(store, tiny_kb)
+        counts = store.counts()
+    assert (report.triples_new, again.triples_new, again.triples_existing) == (9, 0, 9)
+    assert (counts.entities, counts.triples) == (9, 9)
