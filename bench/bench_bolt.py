@@ -132,7 +132,8 @@ PROFILE_FRAMES = {
     "create_vertex": "com.arcadedb.query.opencypher.executor.steps.CreateStep.createVertex",
     "create_edge": "com.arcadedb.query.opencypher.executor.steps.CreateStep.createEdge",
     "transaction_commit": "com.arcadedb.database.TransactionContext.commit",
-    "bolt_message_unpack": "com.arcadedb.bolt.packstream.PackStreamReader.unpack",
+    "bolt_run_messages": "com.arcadedb.bolt.BoltNetworkExecutor.handleRun",
+    "bolt_commit_messages": "com.arcadedb.bolt.BoltNetworkExecutor.handleCommit",
 }
 
 
@@ -193,6 +194,12 @@ def main() -> None:
             _save(result, args.out)
             result["ratio_embedded_over_bolt"] = round(result["embedded"]["triples_per_s"] / result["bolt"]["triples_per_s"], 1)
             result["ratio_create_over_merge"] = round(result["bolt"]["triples_per_s"] / result["bolt_merge_before"]["triples_per_s"], 2)
+            result["server_bound_ceiling"] = {
+                "create_triples_per_server_cpu_s": round(result["bolt"]["triples"] / result["bolt"]["server_cpu_s"]),
+                "merge_triples_per_server_cpu_s": round(result["bolt_merge_before"]["triples"] / result["bolt_merge_before"]["server_cpu_s"]),
+                "client_triples_per_client_cpu_s": round(result["bolt"]["triples"] / result["bolt"]["client_cpu_s"]),
+                "note": "triples per CPU-second of the ArcadeDB server (all its threads) and of the kgfm client in the same "
+                        "run: the rate each side could reach with a whole core to itself"}
             if args.grid_limit:
                 subset = _subset(args.input, args.grid_limit, work)
                 grid = [run_embedded(subset, work) | {"variant": "embedded"}]
