@@ -30,12 +30,14 @@ def _print_tables(result: dict[str, Any], top: int) -> None:
     ]:
         overview.add_row(key, value)
     console.print(overview)
-    rels = Table("relation", "triples", title=f"triples per relation, top {min(top, result['relations'])} of {result['relations']}")
+    console.print(f"triples per relation, top {min(top, result['relations'])} of {result['relations']}:")
+    rels = Table("relation", "triples")
     rels.columns[1].justify = "right"
     for name, count in list(result["triples_per_relation"].items())[:top]:
         rels.add_row(name, f"{count:,}")
     console.print(rels)
-    hubs = Table("id", "name", "degree", title=f"top {top} hubs")
+    console.print(f"top {top} hubs (undirected degree):")
+    hubs = Table("id", "name", "degree")
     hubs.columns[2].justify = "right"
     for hub in result["top_hubs"][:top]:
         hubs.add_row(hub["id"], hub["name"] or "", f"{hub['degree']:,}")
