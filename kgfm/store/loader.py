@@ -1,21 +1,24 @@
 """Filling a store from source files: ``kgfm build-graph``.
 
-Records stream from :mod:`kgfm.sources` and are written in batches. For each batch the loader
+Records stream from :mod:`kgfm.sources` and are written in bounded batches. For each batch
+the loader
 
 1. checks rejects (``on_error="fail"``: stop before writing anything of this batch;
    ``"skip"``: write the good rows, append the rejects with reasons to the rejects file);
-2. names new relations (:func:`kgfm.store.names.rel_type_name`) and registers them;
-3. inserts entities not stored yet with the next dense ``idx`` values, and updates the
-   attributes (name, description, types, props) of ones that exist;
-4. queues triples not stored yet (checked against what the store held at start plus what
-   this run wrote), grouped by relationship type, and writes a type's queue once it holds
-   ``group_rows`` rows (all queues once ``max_pending`` rows wait, and at the end). One big
-   COPY per relationship type is much cheaper than many small ones, both to run and to
-   checkpoint.
+2. names new relations in first-seen order (:func:`kgfm.store.names.rel_type_name`) and
+   registers them, so the relation vocabulary never depends on hashing;
+3. inserts entities not stored yet with the next dense ``idx`` values (first-seen order), and
+   updates the attributes of ones that exist;
+4. drops triples already stored or already written in this run, with
+   :class:`TripleKeys` (sorted int64 keys per relation and graph: 8 bytes a triple, not a
+   Python tuple), and queues the new ones per relationship type; a type's queue is written with
+   one COPY once it holds ``group_rows`` rows, every queue once ``max_pending`` rows wait;
+5. checkpoints every ``checkpoint_rows`` written triples, so the database's write-ahead
+   state (which it holds in memory until a checkpoint) stays bounded.
 
-Every step writes whole batches in single transactions and everything is keyed by stored
-ids, so running the same input again, or again after an interrupt, ends with exactly the
-same counts: no duplicates, nothing lost.
+Memory is bounded by the batch, the queues and the key arrays, never by a whole COPY. Every
+write is one transaction over whole batches and keyed by stored ids, so running the same input
+again, or again after an interrupt, ends with exactly the same store: no duplicates, nothing lost.
 """
 
 from __future__ import annotations
@@ -24,11 +27,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
+import numpy as np
+
 from kgfm.sources import EntityInfo, Reject, Triple
-from kgfm.store.base import EntityRow, GraphStore, StoreError
+from kgfm.store.base import GraphStore, StoreError
 from kgfm.store.names import rel_type_name
 
 ProgressHook = Callable[[str, int], None]
+Row = tuple  # (head, relation, tail, line) from kgfm.sources.read_delimited_batches
 
 
 class LoadAborted(StoreError):
@@ -38,9 +44,9 @@ class LoadAborted(StoreError):
         self.reject = reject
         self.report = report
         super().__init__(
-            f"{reject.message()}\n  stopped before writing this batch (--on-error fail); written so far: "
-            f"{report.entities_new} entities, {report.triples_new} triples. "
-            "Fix the line, or re-run with --on-error skip to load the good rows and list the rejects."
+            f"{reject.message()} -- stopped before writing this batch (--on-error fail; written before it: "
+            f"{report.entities_new} entities, {report.triples_new} triples); fix the line, or use "
+            "--on-error skip to load the good rows and list the rejects"
         )
 
 
@@ -64,6 +70,7 @@ class LoadReport:
     entities_total: int = 0
     relations_total: int = 0
     triples_total: int = 0
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def triples_per_second(self) -> float:
@@ -75,19 +82,57 @@ class LoadReport:
         return out
 
 
-def _merge_info(into: dict[str, EntityInfo], info: EntityInfo) -> None:
-    old = into.get(info.id)
-    if old is None:
-        into[info.id] = info
-        return
-    types = tuple(dict.fromkeys(old.types + info.types))
-    into[info.id] = EntityInfo(
-        id=info.id,
-        name=old.name if old.name is not None else info.name,
-        description=old.description if old.description is not None else info.description,
-        types=types,
-        props={**info.props, **old.props},
-    )
+class TripleKeys:
+    """The set of stored ``(head idx, relation idx, tail idx, graph)`` keys, as one sorted int64
+    array ``head << 32 | tail`` per ``(relation idx, graph idx)``.
+
+    Args:
+        max_entities: Entity idx values must stay below this (2^31).
+    """
+
+    LIMIT = 1 << 31
+
+    def __init__(self) -> None:
+        self.groups: dict[tuple[int, int], np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return sum(len(a) for a in self.groups.values())
+
+    def add_stored(self, rel: int, graph: int, heads: np.ndarray, tails: np.ndarray) -> None:
+        """Add keys read from the store (may repeat; deduplicated here)."""
+        keys = np.unique((heads.astype(np.int64) << 32) | tails.astype(np.int64))
+        old = self.groups.get((rel, graph))
+        self.groups[(rel, graph)] = keys if old is None else np.union1d(old, keys)
+
+    def new_mask(self, rels: np.ndarray, graphs: np.ndarray, heads: np.ndarray, tails: np.ndarray) -> np.ndarray:
+        """Boolean mask of the batch rows not stored yet (first occurrence in the batch wins);
+        marks them stored."""
+        if len(heads) and max(int(heads.max()), int(tails.max())) >= self.LIMIT:
+            raise StoreError("more than 2^31 entities: beyond what the loader's triple keys hold")
+        keys = (heads << 32) | tails
+        group = (rels << 32) | graphs
+        order = np.lexsort((keys, group))  # stable: equal keys keep file order
+        mask = np.zeros(len(keys), dtype=bool)
+        g_sorted = group[order]
+        starts = np.flatnonzero(np.r_[True, g_sorted[1:] != g_sorted[:-1]]) if len(order) else np.zeros(0, int)
+        bounds = np.r_[starts, len(order)]
+        for i in range(len(starts)):
+            rows = order[bounds[i] : bounds[i + 1]]
+            g = int(g_sorted[bounds[i]])
+            gid = (g >> 32, g & 0xFFFFFFFF)
+            unique, first = np.unique(keys[rows], return_index=True)
+            old = self.groups.get(gid)
+            if old is not None and len(old):
+                pos = np.searchsorted(old, unique)
+                seen = (pos < len(old)) & (old[np.minimum(pos, len(old) - 1)] == unique)
+                unique, first = unique[~seen], first[~seen]
+                merged = np.concatenate([old, unique])
+                merged.sort(kind="stable")
+                self.groups[gid] = merged
+            else:
+                self.groups[gid] = unique
+            mask[rows[first]] = True
+        return mask
 
 
 class GraphLoader:
@@ -98,9 +143,10 @@ class GraphLoader:
         on_error: ``"fail"`` or ``"skip"``.
         rejects_path: Where skipped lines go (TSV: source, line, reason, text).
         batch_size: Records per write batch.
+        progress: Called as ``progress(file, records_so_far)`` after each batch.
         group_rows: Queued triples of one type that trigger its COPY.
         max_pending: Queued triples in all that trigger writing every queue.
-        progress: Called as ``progress(file, records_so_far)`` after each batch.
+        checkpoint_rows: Written triples between two checkpoints.
     """
 
     def __init__(
@@ -112,6 +158,7 @@ class GraphLoader:
         progress: ProgressHook | None = None,
         group_rows: int = 100_000,
         max_pending: int = 1_000_000,
+        checkpoint_rows: int = 2_000_000,
     ) -> None:
         if on_error not in ("fail", "skip"):
             raise StoreError(f"on_error: expected 'fail' or 'skip', got {on_error!r}")
@@ -122,20 +169,25 @@ class GraphLoader:
         self.progress = progress
         self.group_rows = group_rows
         self.max_pending = max_pending
+        self.checkpoint_rows = checkpoint_rows
         self._queues: dict[str, tuple[list[str], list[str], list[str]]] = {}
         self._queued = 0
+        self._since_checkpoint = 0
         self.report = LoadReport()
         store.ensure_schema()
         self.entities = store.entity_index()
         stored_relations = store.relation_index()
         self.relations = {name: idx for name, (idx, _p) in stored_relations.items()}
         self.pred_to_type = {pred: name for name, (_i, pred) in stored_relations.items()}
+        self.type_to_pred = {name: pred for pred, name in self.pred_to_type.items()}
         self.taken = {name.casefold(): pred for pred, name in self.pred_to_type.items()}
         store.ensure_schema((name, pred) for pred, name in self.pred_to_type.items())
-        self.known: set[tuple[int, int, int]] = set()
+        self.graphs: dict[str, int] = {"": 0}
+        self.keys = TripleKeys()
         if self.entities:
-            graph = store.export_tensors()
-            self.known = set(zip(graph.head_index.tolist(), graph.rel_type.tolist(), graph.tail_index.tolist()))
+            for rel_type, heads, tails, graphs in store.triple_keys():
+                for graph, (h, t) in _split_by_graph(heads, tails, graphs).items():
+                    self.keys.add_stored(self.relations[rel_type], self._graph(graph), h, t)
         self._rejects_handle = None
         self._ids_are_names = False
 
@@ -151,45 +203,45 @@ class GraphLoader:
         """
         self._ids_are_names = ids_are_names
         self.report.files.append(source)
-        triples: list[Triple] = []
+        rows: list[tuple[str, str, str, str]] = []
         infos: dict[str, EntityInfo] = {}
         rejects: list[Reject] = []
         pending = 0
         for record in records:
             pending += 1
             if isinstance(record, Triple):
-                triples.append(record)
+                rows.append((record.head, record.relation, record.tail, record.graph))
             elif isinstance(record, EntityInfo):
                 _merge_info(infos, record)
             else:
-                rejects.append(record)
-                if self.on_error == "fail":
-                    self.report.rejected += 1
-                    raise LoadAborted(record, self.finish(partial=True))
+                self._reject(record, rejects)
             if pending >= self.batch_size:
-                self._flush(triples, infos, rejects)
-                self.report.records_read += pending
-                if self.progress:
-                    self.progress(source, self.report.records_read)
-                triples, infos, rejects, pending = [], {}, [], 0
-        self._flush(triples, infos, rejects)
-        self.report.records_read += pending
-        if self.progress:
-            self.progress(source, self.report.records_read)
+                self._batch_done(source, pending, rows, infos, rejects)
+                rows, infos, rejects, pending = [], {}, [], 0
+        self._batch_done(source, pending, rows, infos, rejects)
+
+    def load_rows(self, batches: Iterable[tuple[list[Row], list[Reject]]], source: str, ids_are_names: bool = False) -> None:
+        """:meth:`load` for the delimited readers' plain-tuple batches (no per-line objects)."""
+        self._ids_are_names = ids_are_names
+        self.report.files.append(source)
+        for rows, rejects in batches:
+            kept: list[Reject] = []
+            for reject in rejects:
+                self._reject(reject, kept)
+            self._batch_done(source, len(rows) + len(rejects), [(h, r, t, "") for h, r, t, _l in rows], {}, kept)
 
     def load_names(self, records: Iterable[EntityInfo | Reject], source: str) -> None:
         """Attach names/descriptions to entities that exist; unknown ids are counted, not created."""
         self.report.files.append(source)
-        rows: list[EntityRow] = []
+        rows: list[EntityInfo] = []
         for record in records:
             if isinstance(record, Reject):
-                if self.on_error == "fail":
-                    self.report.rejected += 1
-                    raise LoadAborted(record, self.finish(partial=True))
-                self._write_rejects([record])
+                kept: list[Reject] = []
+                self._reject(record, kept)
+                self._write_rejects(kept)
                 continue
             if record.id in self.entities:
-                rows.append(EntityRow(record.id, -1, record.name, record.description, record.types, record.props))
+                rows.append(record)
             else:
                 self.report.names_unmatched += 1
         self.store.update_entities(rows)
@@ -205,13 +257,32 @@ class GraphLoader:
             self._rejects_handle = None
         self.report.entities_total = len(self.entities)
         self.report.relations_total = len(self.relations)
-        self.report.triples_total = len(self.known)
+        self.report.triples_total = len(self.keys)
         return self.report
 
     # ---- internals -------------------------------------------------------------------
+    def _reject(self, record: Reject, rejects: list[Reject]) -> None:
+        rejects.append(record)
+        if self.on_error == "fail":
+            self.report.rejected += 1
+            raise LoadAborted(record, self.finish(partial=True))
+
+    def _batch_done(self, source: str, n: int, rows: list, infos: dict[str, EntityInfo], rejects: list[Reject]) -> None:
+        self._flush(rows, infos, rejects)
+        self.report.records_read += n
+        if self.progress:
+            self.progress(source, self.report.records_read)
+
+    def _graph(self, name: str) -> int:
+        found = self.graphs.get(name)
+        if found is None:
+            found = self.graphs[name] = len(self.graphs)
+        return found
+
     def _write_rejects(self, rejects: Sequence[Reject]) -> None:
         if not rejects:
             return
+        self.report.warnings.extend(r.message() for r in rejects if r.reason.startswith("cannot read further"))
         self.report.rejected += len(rejects)
         if self.rejects_path is None:
             return
@@ -220,76 +291,117 @@ class GraphLoader:
             self._rejects_handle = open(self.rejects_path, "a", encoding="utf-8")
             self.report.rejects_path = str(self.rejects_path)
         for r in rejects:
-            text = r.text.replace("\t", "\\t").replace("\n", "\\n")
-            self._rejects_handle.write(f"{r.source}\t{r.line}\t{r.reason}\t{text}\n")
+            text = r.text.replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+            line = f"{r.line}:{r.column}" if r.column else str(r.line)
+            self._rejects_handle.write(f"{r.source}\t{line}\t{r.reason}\t{text}\n")
         self._rejects_handle.flush()
 
-    def _relation(self, predicate: str, new: list[tuple[str, int, str]]) -> str:
-        name = self.pred_to_type.get(predicate)
-        if name is None:
-            name = rel_type_name(predicate, self.taken)
-            self.pred_to_type[predicate] = name
-            self.relations[name] = len(self.relations)
-            new.append((name, self.relations[name], predicate))
-        return name
+    def _relations(self, predicates: Iterable[str]) -> None:
+        """Register the predicates not known yet, in first-seen order."""
+        new: list[tuple[str, int, str]] = []
+        for predicate in dict.fromkeys(predicates):
+            if predicate not in self.pred_to_type:
+                name = rel_type_name(predicate, self.taken)
+                self.pred_to_type[predicate] = name
+                self.type_to_pred[name] = predicate
+                self.relations[name] = len(self.relations)
+                new.append((name, self.relations[name], predicate))
+        if new:
+            self.store.ensure_schema((name, pred) for name, _i, pred in new)
+            self.store.register_relations(new)
+            self.report.relations_new += len(new)
 
-    def _flush(self, triples: list[Triple], infos: dict[str, EntityInfo], rejects: list[Reject]) -> None:
-        self._write_rejects(rejects)
-        self.report.triples_read += len(triples)
-        if not triples and not infos:
-            return
-        # 1. relations
-        new_rel: list[tuple[str, int, str]] = []
-        rel_of = {p: self._relation(p, new_rel) for p in {t.relation for t in triples}}
-        if new_rel:
-            self.store.ensure_schema((name, pred) for name, _i, pred in new_rel)
-            self.store.register_relations(new_rel)
-            self.report.relations_new += len(new_rel)
-        # 2. entities
+    def _entities(self, rows: list, infos: dict[str, EntityInfo]) -> None:
         entities = self.entities
-        fresh: dict[str, int] = {}
-        for eid in list(dict.fromkeys(eid for t in triples for eid in (t.head, t.tail))) + list(infos):
-            if eid not in entities and eid not in fresh:
-                fresh[eid] = len(entities) + len(fresh)
+        fresh: dict[str, None] = {}
+        for h, _r, t, _g in rows:
+            if h not in entities:
+                fresh[h] = None
+            if t not in entities:
+                fresh[t] = None
+        for eid in infos:
+            if eid not in entities:
+                fresh[eid] = None
+        first = len(entities)
         new_rows = []
-        for eid, idx in fresh.items():
+        for eid in fresh:
             info = infos.get(eid)
-            if info is None:
-                new_rows.append(EntityRow(eid, idx, eid if self._ids_are_names else None))
-            else:
-                new_rows.append(EntityRow(eid, idx, info.name, info.description, info.types, info.props))
-        updates = [
-            EntityRow(i.id, -1, i.name, i.description, i.types, i.props) for i in infos.values() if i.id not in fresh
-        ]
-        self.store.insert_entities(new_rows)
-        entities.update(fresh)
+            new_rows.append(info if info is not None else EntityInfo(eid, name=eid if self._ids_are_names else None))
+        self.store.insert_entities(new_rows, first)
+        for offset, eid in enumerate(fresh):
+            entities[eid] = first + offset
         self.report.entities_new += len(new_rows)
+        updates = [i for i in infos.values() if i.id not in fresh]
         if updates:
             self.store.update_entities(updates)
             self.report.entities_updated += len(updates)
-        # 3. triples, grouped by relationship type
-        known = self.known
-        groups = self._queues
-        for t in triples:
-            name = rel_of[t.relation]
-            key = (entities[t.head], self.relations[name], entities[t.tail])
-            if key in known:
-                self.report.triples_existing += 1
-                continue
-            known.add(key)
-            cols = groups.get(name)
+
+    def _flush(self, rows: list, infos: dict[str, EntityInfo], rejects: list[Reject]) -> None:
+        self._write_rejects(rejects)
+        self.report.triples_read += len(rows)
+        if not rows and not infos:
+            return
+        self._relations(r for _h, r, _t, _g in rows)
+        self._entities(rows, infos)
+        if not rows:
+            return
+        entities, rel_idx, types = self.entities, self.relations, self.pred_to_type
+        n = len(rows)
+        heads = np.fromiter((entities[h] for h, _r, _t, _g in rows), dtype=np.int64, count=n)
+        tails = np.fromiter((entities[t] for _h, _r, t, _g in rows), dtype=np.int64, count=n)
+        rels = np.fromiter((rel_idx[types[r]] for _h, r, _t, _g in rows), dtype=np.int64, count=n)
+        graphs = np.fromiter((self._graph(g) if g else 0 for _h, _r, _t, g in rows), dtype=np.int64, count=n)
+        mask = self.keys.new_mask(rels, graphs, heads, tails)
+        self.report.triples_existing += n - int(mask.sum())
+        queues = self._queues
+        for i in np.flatnonzero(mask).tolist():
+            h, r, t, g = rows[i]
+            name = types[r]
+            cols = queues.get(name)
             if cols is None:
-                cols = groups[name] = ([], [], [])
-            cols[0].append(t.head)
-            cols[1].append(t.tail)
-            cols[2].append(t.relation)
+                cols = queues[name] = ([], [], [])
+            cols[0].append(h)
+            cols[1].append(t)
+            cols[2].append(g)
             self._queued += 1
         self._write_queues(force=self._queued >= self.max_pending)
 
     def _write_queues(self, force: bool) -> None:
         for name in list(self._queues):
-            heads, tails, preds = self._queues[name]
+            heads, tails, graphs = self._queues[name]
             if force or len(heads) >= self.group_rows:
-                self.report.triples_new += self.store.insert_triple_columns(name, heads, tails, preds)
+                written = self.store.insert_triple_columns(name, self.type_to_pred[name], heads, tails, graphs)
+                self.report.triples_new += written
+                self._since_checkpoint += written
                 self._queued -= len(heads)
                 del self._queues[name]
+        if self._since_checkpoint >= self.checkpoint_rows:
+            self.store.checkpoint()
+            self._since_checkpoint = 0
+
+
+def _split_by_graph(heads: np.ndarray, tails: np.ndarray, graphs: list[str] | None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    if graphs is None:
+        return {"": (heads, tails)}
+    names = np.asarray(graphs, dtype=object)
+    return {g: (heads[names == g], tails[names == g]) for g in dict.fromkeys(graphs)}
+
+
+def _merge_info(into: dict[str, EntityInfo], info: EntityInfo) -> None:
+    old = into.get(info.id)
+    if old is None:
+        into[info.id] = info
+        return
+    props = {k: list(v) for k, v in old.props.items()}
+    for key, values in info.props.items():
+        kept = props.setdefault(key, [])
+        kept.extend(v for v in values if v not in kept)
+    into[info.id] = EntityInfo(
+        id=info.id,
+        name=old.name if old.name is not None else info.name,
+        description=old.description if old.description is not None else info.description,
+        types=tuple(dict.fromkeys(old.types + info.types)),
+        props=props,
+        names={**info.names, **old.names},
+        descriptions={**info.descriptions, **old.descriptions},
+    )

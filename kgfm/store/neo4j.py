@@ -9,7 +9,8 @@ config/env only (:meth:`kgfm.config.StoreConfig.resolved_neo4j`).
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+import json
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -25,7 +26,7 @@ from kgfm.store.base import (
     TripleRow,
     assemble_tensors,
     entity_from_row,
-    props_json,
+    entity_payload,
     update_payload,
 )
 from kgfm.store.names import base_name
@@ -103,18 +104,8 @@ class Neo4jStore(GraphStore):
                 self._write(statement)
             self._schema_done = True
 
-    def insert_entities(self, rows: Sequence[EntityRow]) -> int:
-        payload = [
-            {
-                "id": r.id,
-                "idx": r.idx,
-                "name": r.name,
-                "description": r.description,
-                "types": list(r.types),
-                "props": props_json(r.props),
-            }
-            for r in rows
-        ]
+    def insert_entities(self, rows: Sequence[EntityRow], first_idx: int) -> int:
+        payload = entity_payload(rows, first_idx)
         self._batched(cy.MERGE_ENTITIES, payload)
         self._label_types(rows)
         return len(payload)
@@ -135,7 +126,7 @@ class Neo4jStore(GraphStore):
         return len(payload)
 
     def insert_triples(self, rel_type: str, rows: Sequence[TripleRow]) -> int:
-        self._batched(cy.merge_triples(rel_type), [{"h": r.head_id, "t": r.tail_id, "p": r.predicate} for r in rows])
+        self._batched(cy.merge_triples(rel_type), [{"h": r.head_id, "t": r.tail_id, "p": r.predicate, "g": r.graph} for r in rows])
         return len(rows)
 
     def register_relations(self, rows: Sequence[tuple[str, int, str]]) -> None:
@@ -152,6 +143,25 @@ class Neo4jStore(GraphStore):
         entities = int(self._read(cy.COUNT_ENTITIES)[0]["n"])
         per_rel = {name: int(self._read(cy.count_rel(name))[0]["n"]) for name in self.relation_index()}
         return GraphCounts(entities, len(per_rel), sum(per_rel.values()), per_rel)
+
+    def triple_keys(self) -> Iterator[tuple[str, np.ndarray, np.ndarray, list[str] | None]]:
+        for name in self.relation_index():
+            rows = self._read(cy.rel_keys(name))
+            graphs = [r["graph"] or "" for r in rows]
+            yield (name, np.fromiter((r["head"] for r in rows), dtype=np.int64, count=len(rows)),
+                   np.fromiter((r["tail"] for r in rows), dtype=np.int64, count=len(rows)),
+                   graphs if any(graphs) else None)
+
+    def iter_entity_statements(self, batch: int = 50_000) -> Iterator[list[tuple[str, dict[str, Any]]]]:
+        rows = [(r["id"], json.loads(r["props"])) for r in self._read(cy.ENTITY_STATEMENTS)]
+        for start in range(0, len(rows), batch):
+            yield rows[start : start + batch]
+
+    def iter_relationships(self, batch: int = 100_000) -> Iterator[list[tuple[str, str, str, str]]]:
+        for name in self.relation_index():
+            rows = [(r["head"], r["predicate"], r["tail"], r["graph"] or "") for r in self._read(cy.rel_statements(name))]
+            for start in range(0, len(rows), batch):
+                yield rows[start : start + batch]
 
     def export_tensors(self, with_text: bool = False) -> GraphTensors:
         vocab = self._read(cy.ENTITY_VOCAB_TEXT if with_text else cy.ENTITY_VOCAB)

@@ -12,11 +12,14 @@ from kgfm.store.portable_cypher import (  # noqa: F401  (re-exported: this backe
     ENTITY_INDEX,
     ENTITY_VOCAB,
     ENTITY_VOCAB_TEXT,
+    ENTITY_STATEMENTS,
     GET_ENTITY,
     RELATION_VOCAB,
     UPDATE_ENTITIES,
     count_rel,
+    rel_keys,
     rel_pairs,
+    rel_statements,
 )
 
 CONSTRAINTS = (
@@ -31,7 +34,7 @@ CONSTRAINTS = (
 MERGE_ENTITIES = (
     "UNWIND $rows AS row MERGE (e:Entity {id: row.id}) "
     "ON CREATE SET e.idx = row.idx, e.name = row.name, e.description = row.description, "
-    "e.types = row.types, e.props = row.props"
+    "e.types = row.types, e.props = row.props, e.names = row.names, e.descriptions = row.descriptions"
 )
 
 
@@ -43,7 +46,7 @@ def add_type_labels(label: str) -> str:
 def merge_triples(rel_type: str) -> str:
     return (
         "UNWIND $rows AS row MATCH (a:Entity {id: row.h}) MATCH (b:Entity {id: row.t}) "
-        f"MERGE (a)-[r:{q(rel_type)}]->(b) ON CREATE SET r.predicate = row.p"
+        f"MERGE (a)-[r:{q(rel_type)} {{graph: row.g}}]->(b) ON CREATE SET r.predicate = row.p"
     )
 
 
