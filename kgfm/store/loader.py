@@ -170,12 +170,17 @@ class GraphLoader:
         self.group_rows = group_rows
         self.max_pending = max_pending
         self.checkpoint_rows = checkpoint_rows
-        self._queues: dict[str, tuple[list[str], list[str], list[str]]] = {}
+        # per relationship type: queued (head idx, tail idx, graph idx) arrays, not strings
+        self._queues: dict[str, list[np.ndarray]] = {}
+        self._queue_rows: dict[str, int] = {}
         self._queued = 0
         self._since_checkpoint = 0
         self.report = LoadReport()
         store.ensure_schema()
         self.entities = store.entity_index()
+        self.id_of: list[str] = [""] * len(self.entities)  # idx -> id (the dict's own strings)
+        for eid, idx in self.entities.items():
+            self.id_of[idx] = eid
         stored_relations = store.relation_index()
         self.relations = {name: idx for name, (idx, _p) in stored_relations.items()}
         self.pred_to_type = {pred: name for name, (_i, pred) in stored_relations.items()}
@@ -183,6 +188,7 @@ class GraphLoader:
         self.taken = {name.casefold(): pred for pred, name in self.pred_to_type.items()}
         store.ensure_schema((name, pred) for pred, name in self.pred_to_type.items())
         self.graphs: dict[str, int] = {"": 0}
+        self.graph_names: list[str] = [""]
         self.keys = TripleKeys()
         if self.entities:
             for rel_type, heads, tails, graphs in store.triple_keys():
@@ -277,6 +283,7 @@ class GraphLoader:
         found = self.graphs.get(name)
         if found is None:
             found = self.graphs[name] = len(self.graphs)
+            self.graph_names.append(name)
         return found
 
     def _write_rejects(self, rejects: Sequence[Reject]) -> None:
@@ -330,6 +337,7 @@ class GraphLoader:
         self.store.insert_entities(new_rows, first)
         for offset, eid in enumerate(fresh):
             entities[eid] = first + offset
+        self.id_of.extend(fresh)
         self.report.entities_new += len(new_rows)
         updates = [i for i in infos.values() if i.id not in fresh]
         if updates:
@@ -353,28 +361,30 @@ class GraphLoader:
         graphs = np.fromiter((self._graph(g) if g else 0 for _h, _r, _t, g in rows), dtype=np.int64, count=n)
         mask = self.keys.new_mask(rels, graphs, heads, tails)
         self.report.triples_existing += n - int(mask.sum())
-        queues = self._queues
-        for i in np.flatnonzero(mask).tolist():
-            h, r, t, g = rows[i]
-            name = types[r]
-            cols = queues.get(name)
-            if cols is None:
-                cols = queues[name] = ([], [], [])
-            cols[0].append(h)
-            cols[1].append(t)
-            cols[2].append(g)
-            self._queued += 1
+        rels, heads, tails, graphs = rels[mask], heads[mask], tails[mask], graphs[mask]
+        order = np.argsort(rels, kind="stable")
+        rels, heads, tails, graphs = rels[order], heads[order], tails[order], graphs[order]
+        starts = np.flatnonzero(np.r_[True, rels[1:] != rels[:-1]]) if len(rels) else np.zeros(0, int)
+        names = {idx: name for name, idx in rel_idx.items()}
+        for start, end in zip(starts.tolist(), np.r_[starts[1:], len(rels)].tolist()):
+            name = names[int(rels[start])]
+            self._queues.setdefault(name, []).append(np.stack([heads[start:end], tails[start:end], graphs[start:end]]))
+            self._queue_rows[name] = self._queue_rows.get(name, 0) + end - start
+            self._queued += end - start
         self._write_queues(force=self._queued >= self.max_pending)
 
     def _write_queues(self, force: bool) -> None:
         for name in list(self._queues):
-            heads, tails, graphs = self._queues[name]
-            if force or len(heads) >= self.group_rows:
+            if force or self._queue_rows[name] >= self.group_rows:
+                cols = np.concatenate(self._queues.pop(name), axis=1)
+                self._queued -= self._queue_rows.pop(name)
+                ids = self.id_of
+                heads = [ids[i] for i in cols[0].tolist()]
+                tails = [ids[i] for i in cols[1].tolist()]
+                graphs = [self.graph_names[g] for g in cols[2].tolist()]
                 written = self.store.insert_triple_columns(name, self.type_to_pred[name], heads, tails, graphs)
                 self.report.triples_new += written
                 self._since_checkpoint += written
-                self._queued -= len(heads)
-                del self._queues[name]
         if self._since_checkpoint >= self.checkpoint_rows:
             self.store.checkpoint()
             self._since_checkpoint = 0
