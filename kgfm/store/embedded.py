@@ -91,6 +91,13 @@ class EmbeddedStore(GraphStore):
         if not self._has_schema:
             tables = {row["name"].casefold() for row in self._rows("CALL show_tables() RETURN name")}
             self._has_schema = {"entity", "relationtype"} <= tables
+            if self._has_schema:
+                columns = {row["name"] for row in self._rows(cy.ENTITY_COLUMNS)}
+                if "names" not in columns:
+                    raise StoreError(
+                        f"{self.path}: this store was built by an older kgfm (no names/graph columns); "
+                        "rebuild it: kgfm build-graph SOURCES --path NEW_PATH"
+                    )
         return self._has_schema
 
     # ---- writing -------------------------------------------------------------------

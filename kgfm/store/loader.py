@@ -9,10 +9,10 @@ the loader
    registers them, so the relation vocabulary never depends on hashing;
 3. inserts entities not stored yet with the next dense ``idx`` values (first-seen order), and
    updates the attributes of ones that exist;
-4. drops triples already stored or already written in this run, with
-   :class:`TripleKeys` (sorted int64 keys per relation and graph: 8 bytes a triple, not a
-   Python tuple), and queues the new ones per relationship type as int32 ``(head, tail, graph)``
-   idx columns (12 bytes a triple; strings are looked up only when a queue is written).
+4. drops triples already stored, checked against :class:`~kgfm.store.triple_keys.TripleKeys`
+   (sorted int64 keys per relation and graph: 8 bytes a triple, not a Python tuple), and queues
+   the rest per relationship type as int32 ``(head, tail, graph)`` idx columns (12 bytes a
+   triple; strings are looked up only when a queue is written, repeats dropped then).
 
 Queues are written at the end, one COPY per relationship type (or earlier: a type once it holds
 ``group_rows`` rows, all once ``max_pending`` rows wait). This is the design choice that bounds
@@ -36,6 +36,7 @@ import numpy as np
 from kgfm.sources import EntityInfo, Reject, Triple
 from kgfm.store.base import GraphStore, StoreError
 from kgfm.store.names import rel_type_name
+from kgfm.store.triple_keys import TripleKeys, split_by_graph, unique_rows
 
 ProgressHook = Callable[[str, int], None]
 Row = tuple  # (head, relation, tail, line) from kgfm.sources.read_delimited_batches
@@ -84,59 +85,6 @@ class LoadReport:
         out = asdict(self)
         out["triples_per_second"] = round(self.triples_per_second, 1)
         return out
-
-
-class TripleKeys:
-    """The set of stored ``(head idx, relation idx, tail idx, graph)`` keys, as one sorted int64
-    array ``head << 32 | tail`` per ``(relation idx, graph idx)``.
-
-    Args:
-        max_entities: Entity idx values must stay below this (2^31).
-    """
-
-    LIMIT = 1 << 31
-
-    def __init__(self) -> None:
-        self.groups: dict[tuple[int, int], np.ndarray] = {}
-
-    def __len__(self) -> int:
-        return sum(len(a) for a in self.groups.values())
-
-    def add_stored(self, rel: int, graph: int, heads: np.ndarray, tails: np.ndarray) -> None:
-        """Add keys read from the store (may repeat; deduplicated here)."""
-        keys = np.unique((heads.astype(np.int64) << 32) | tails.astype(np.int64))
-        old = self.groups.get((rel, graph))
-        self.groups[(rel, graph)] = keys if old is None else np.union1d(old, keys)
-
-    def new_mask(self, rels: np.ndarray, graphs: np.ndarray, heads: np.ndarray, tails: np.ndarray) -> np.ndarray:
-        """Boolean mask of the batch rows not stored yet (first occurrence in the batch wins);
-        marks them stored."""
-        if len(heads) and max(int(heads.max()), int(tails.max())) >= self.LIMIT:
-            raise StoreError("more than 2^31 entities: beyond what the loader's triple keys hold")
-        keys = (heads << 32) | tails
-        group = (rels << 32) | graphs
-        order = np.lexsort((keys, group))  # stable: equal keys keep file order
-        mask = np.zeros(len(keys), dtype=bool)
-        g_sorted = group[order]
-        starts = np.flatnonzero(np.r_[True, g_sorted[1:] != g_sorted[:-1]]) if len(order) else np.zeros(0, int)
-        bounds = np.r_[starts, len(order)]
-        for i in range(len(starts)):
-            rows = order[bounds[i] : bounds[i + 1]]
-            g = int(g_sorted[bounds[i]])
-            gid = (g >> 32, g & 0xFFFFFFFF)
-            unique, first = np.unique(keys[rows], return_index=True)
-            old = self.groups.get(gid)
-            if old is not None and len(old):
-                pos = np.searchsorted(old, unique)
-                seen = (pos < len(old)) & (old[np.minimum(pos, len(old) - 1)] == unique)
-                unique, first = unique[~seen], first[~seen]
-                merged = np.concatenate([old, unique])
-                merged.sort(kind="stable")
-                self.groups[gid] = merged
-            else:
-                self.groups[gid] = unique
-            mask[rows[first]] = True
-        return mask
 
 
 class GraphLoader:
@@ -203,8 +151,8 @@ class GraphLoader:
         self.keys = TripleKeys()
         if self.entities:
             for rel_type, heads, tails, graphs in store.triple_keys():
-                for graph, (h, t) in _split_by_graph(heads, tails, graphs).items():
-                    self.keys.add_stored(self.relations[rel_type], self._graph(graph), h, t)
+                for graph, (h, t) in split_by_graph(heads, tails, graphs).items():
+                    self.keys.add(self.relations[rel_type], self._graph(graph), h, t)
         self._rejects_handle = None
         self._ids_are_names = False
 
@@ -401,7 +349,7 @@ class GraphLoader:
             graphs = np.zeros(n, dtype=np.int64)
         else:
             graphs = np.fromiter(map(self._graph, graphs_s), dtype=np.int64, count=n)
-        mask = self.keys.new_mask(rels, graphs, heads, tails)
+        mask = self.keys.unseen(rels, graphs, heads, tails)
         self.report.triples_existing += n - int(mask.sum())
         rels, heads, tails, graphs = rels[mask], heads[mask], tails[mask], graphs[mask]
         order = np.argsort(rels, kind="stable")
@@ -420,8 +368,14 @@ class GraphLoader:
         for name in list(self._queues):
             if force or self._queue_rows[name] >= self.group_rows:
                 self._flush_entities()
-                cols = np.concatenate(self._queues.pop(name), axis=1)
-                self._queued -= self._queue_rows.pop(name)
+                queued = self._queue_rows.pop(name)
+                cols = unique_rows(np.concatenate(self._queues.pop(name), axis=1))
+                self._queued -= queued
+                self.report.triples_existing += queued - cols.shape[1]
+                rel = self.relations[name]
+                for g in np.unique(cols[2]).tolist():
+                    keep = cols[2] == g
+                    self.keys.add(rel, g, cols[0][keep], cols[1][keep])
                 ids = self.id_of
                 heads = list(map(ids.__getitem__, cols[0].tolist()))
                 tails = list(map(ids.__getitem__, cols[1].tolist()))
@@ -432,13 +386,6 @@ class GraphLoader:
                 if self._since_checkpoint >= self.checkpoint_rows:
                     self.store.checkpoint()
                     self._since_checkpoint = 0
-
-
-def _split_by_graph(heads: np.ndarray, tails: np.ndarray, graphs: list[str] | None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    if graphs is None:
-        return {"": (heads, tails)}
-    names = np.asarray(graphs, dtype=object)
-    return {g: (heads[names == g], tails[names == g]) for g in dict.fromkeys(graphs)}
 
 
 def _merge_info(into: dict[str, EntityInfo], info: EntityInfo) -> None:

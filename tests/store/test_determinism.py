@@ -65,3 +65,22 @@ def test_four_hash_seeds_build_identical_stores(tmp_path: Path) -> None:
     relations = eval(results["0"][1])  # noqa: S307 -- our own repr of a list of str
     # first-seen order, collisions numbered in that order (casefolded: LadybugDB tables are case-insensitive)
     assert relations == ["a_b", "a_b_2", "A_B_3", "a_b_4", "c", "a_b_5", "d_e", "rel", "q", "other"]
+
+
+def test_triple_keys_hand_computed() -> None:
+    import numpy as np
+
+    from kgfm.store.triple_keys import TripleKeys, unique_rows
+
+    keys = TripleKeys()
+    keys.add(0, 0, np.array([1, 1]), np.array([2, 2]))  # stored twice: one key
+    arr = lambda *v: np.array(v, dtype=np.int64)  # noqa: E731
+    # rows: (rel, graph, head, tail); row 0 is stored; rows 1 and 3 repeat; row 4 differs only by graph
+    unseen = keys.unseen(arr(0, 0, 1, 0, 0), arr(0, 0, 0, 0, 1), arr(1, 2, 2, 2, 2), arr(2, 3, 3, 3, 3))
+    assert unseen.tolist() == [False, True, True, True, True]
+    assert len(keys) == 1
+    # a queue of (head, tail, graph) columns: repeats dropped, first-seen order kept
+    queue = np.array([[5, 2, 5, 2, 7], [1, 3, 1, 3, 0], [0, 0, 0, 1, 0]])
+    assert unique_rows(queue).T.tolist() == [[5, 1, 0], [2, 3, 0], [2, 3, 1], [7, 0, 0]]
+    keys.add(1, 0, np.array([2]), np.array([3]))
+    assert keys.unseen(arr(1, 1), arr(0, 1), arr(2, 2), arr(3, 3)).tolist() == [False, True]
