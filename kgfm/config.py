@@ -101,10 +101,40 @@ def load_config(model: type[M], path: Path | None = None, overrides: Mapping[str
         return model.model_validate(tree)
     except ValidationError as exc:
         where = f"{path}: " if path else ""
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
-        )
+        problems = "; ".join(_describe(model, err) for err in exc.errors())
         raise ConfigError(f"{where}{problems}") from None
+
+
+def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The valid keys of the section that ``loc`` (minus its last part) points into."""
+    current: Any = model
+    for part in loc[:-1]:
+        fields = getattr(current, "model_fields", None)
+        if fields is None or part not in fields:
+            return []
+        annotation = fields[part].annotation
+        for candidate in (annotation, *getattr(annotation, "__args__", ())):
+            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                current = candidate
+                break
+        else:
+            return []
+    return list(getattr(current, "model_fields", {}))
+
+
+def _describe(model: type[BaseModel], err: Mapping[str, Any]) -> str:
+    """One validation problem as ``a.b: message``, with the nearest valid key for a typo."""
+    loc = tuple(err["loc"])
+    where = ".".join(str(p) for p in loc) or "<root>"
+    if err.get("type") == "extra_forbidden" and loc:
+        import difflib
+
+        valid = _fields_at(model, loc)
+        close = difflib.get_close_matches(str(loc[-1]), valid, n=1, cutoff=0.6)
+        hint = f"did you mean {'.'.join(str(p) for p in (*loc[:-1], close[0]))!r}?" if close else (
+            f"valid keys here: {', '.join(valid)}" if valid else "")
+        return f"{where}: unknown key" + (f"; {hint}" if hint else "")
+    return f"{where}: {err['msg']}"
 
 
 def save_config(config: BaseModel, path: Path) -> Path:

@@ -19,7 +19,7 @@ def test_yaml_overrides_and_saved_config(tmp_path: Path):
 def test_unknown_field_is_named(tmp_path: Path):
     cfg_file = tmp_path / "c.yaml"
     cfg_file.write_text("store:\n  pth: x\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"c.yaml: store.pth: Extra inputs are not permitted"):
+    with pytest.raises(ConfigError, match=r"c.yaml: store.pth: unknown key; did you mean .store.path.\?"):
         load_config(BuildGraphConfig, cfg_file)
 
 

@@ -15,7 +15,7 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     from kgfm.sources.records import SourceError
     from kgfm.store.base import StoreError
 
-    return (ArtifactError, ConfigError, SourceError, StoreError, FileNotFoundError)
+    return (ArtifactError, ConfigError, SourceError, StoreError, FileNotFoundError, FileExistsError)
 
 
 @contextlib.contextmanager

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from kgfm.cli import build_graph, corpus, cypher, eval as eval_cmd, export, neighbors, qa, stats, train
+from kgfm.cli import build_graph, corpus, cypher, eval as eval_cmd, export, init, neighbors, qa, stats, train
 
 app = typer.Typer(
     name="kgfm",
@@ -14,6 +14,24 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from kgfm import __version__
+
+        typer.echo(f"kgfm {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                 help="print the version and exit"),
+) -> None:
+    """Knowledge-graph-augmented models: build a graph, train encoders, ask questions."""
+
+
 app.command("build-graph")(build_graph.build_graph)
 app.command("cypher")(cypher.cypher)
 app.command("stats")(stats.stats)
@@ -22,6 +40,7 @@ app.command("neighbors")(neighbors.neighbors)
 app.command("qa")(qa.qa)
 app.command("eval")(eval_cmd.eval_)
 app.command("corpus")(corpus.corpus)
+app.command("init")(init.init)
 app.command("export")(export.export)
 
 

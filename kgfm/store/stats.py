@@ -60,6 +60,12 @@ def graph_stats(graph: GraphTensors, top: int = 10) -> dict[str, Any]:
     }
 
 
+def short_label(name: str, width: int = 42) -> str:
+    """``name`` cut to ``width`` characters by dropping its *start* (the distinctive part of
+    predicates like ``/film/film/genre`` or long IRIs is at the end)."""
+    return name if len(name) <= width else "…" + name[-(width - 1):]
+
+
 def plot_stats(graph: GraphTensors, stats: dict[str, Any], path: Path) -> Path:
     """Degree distribution (log-log) and triples per relation (top 20) as one PNG."""
     import matplotlib
@@ -70,14 +76,16 @@ def plot_stats(graph: GraphTensors, stats: dict[str, Any], path: Path) -> Path:
     degree = np.bincount(graph.head_index, minlength=graph.num_entities) + np.bincount(
         graph.tail_index, minlength=graph.num_entities
     )
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(14, 5.5), gridspec_kw={"width_ratios": [1, 1.3]})
     values, counts = np.unique(degree[degree > 0], return_counts=True)
     left.loglog(values, counts, "o", markersize=3)
     left.set_xlabel("degree")
     left.set_ylabel("entities")
     left.set_title(f"degree distribution ({stats['entities']:,} entities)")
     rels = list(stats["triples_per_relation"].items())[:20]
-    right.barh([r[:40] for r, _ in rels][::-1], [c for _, c in rels][::-1])
+    positions = np.arange(len(rels))[::-1]  # largest on top; numeric positions, so equal labels never merge bars
+    right.barh(positions, [c for _, c in rels])
+    right.set_yticks(positions, [short_label(r) for r, _ in rels], fontsize=8)
     right.set_xlabel("triples")
     right.set_title(f"triples per relation (top {len(rels)} of {stats['relations']})")
     fig.tight_layout()

@@ -1,0 +1,118 @@
+"""Progress for long work: a tqdm bar on a terminal, a log line every ``every_percent`` otherwise.
+
+In a notebook or a terminal people want a live bar; in a CI log, a ``nohup`` file or a pipe a bar
+turns into hundreds of ``0%| 0/6`` fragments. :func:`progress` picks by whether stderr is a
+terminal (override with ``KGFM_PROGRESS=bar|log|off``).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import time
+from typing import Any, Iterable, Iterator, Optional, TextIO
+
+
+class LogProgress:
+    """A tqdm-shaped progress reporter that writes plain lines.
+
+    Args:
+        iterable: What to iterate (optional when only :meth:`update` is used).
+        total: Number of steps; taken from ``len(iterable)`` when possible.
+        desc: Label printed at the start of each line.
+        every_percent: Print a line each time this many more percent are done.
+        min_seconds: ...and never more often than this (the last line always prints).
+        stream: Where lines go (stderr by default).
+        initial: Steps already done (resumed work).
+    """
+
+    def __init__(self, iterable: Optional[Iterable[Any]] = None, total: Optional[int] = None, desc: str = "",
+                 every_percent: float = 10.0, min_seconds: float = 0.0, stream: Optional[TextIO] = None,
+                 initial: int = 0) -> None:
+        self.iterable = iterable
+        if total is None and iterable is not None and hasattr(iterable, "__len__"):
+            total = len(iterable)  # type: ignore[arg-type]
+        self.total, self.desc, self.n = total, desc, initial
+        self.every, self.min_seconds = every_percent, min_seconds
+        self.stream = stream or sys.stderr
+        self.start = time.perf_counter()
+        self._last_percent = -every_percent if initial == 0 else self._percent()
+        self._last_time = 0.0
+        self.postfix = ""
+
+    def _percent(self) -> float:
+        return 100.0 * self.n / self.total if self.total else 0.0
+
+    def _line(self) -> str:
+        elapsed = time.perf_counter() - self.start
+        done = f"{self.n}/{self.total} ({self._percent():.0f}%)" if self.total else f"{self.n}"
+        extra = f" {self.postfix}" if self.postfix else ""
+        return f"{self.desc}: {done} in {elapsed:.1f}s{extra}"
+
+    def _maybe_print(self, force: bool = False) -> None:
+        now = time.perf_counter()
+        if self.total:
+            due = self._percent() >= self._last_percent + self.every or self.n >= self.total
+        else:
+            due = now - self._last_time >= max(self.min_seconds, 30.0)
+        if force or (due and now - self._last_time >= self.min_seconds) or (self.total and self.n >= self.total):
+            print(self._line(), file=self.stream, flush=True)
+            self._last_percent = self._percent() // self.every * self.every if self.total else 0.0
+            self._last_time = now
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        self._maybe_print()
+
+    def set_postfix_str(self, text: str, refresh: bool = True) -> None:
+        self.postfix = text
+
+    def set_postfix(self, **kwargs: Any) -> None:
+        self.postfix = " ".join(f"{k}={v}" for k, v in kwargs.items())
+
+    def write(self, text: str) -> None:
+        print(text, file=self.stream, flush=True)
+
+    def close(self) -> None:
+        pass
+
+    def __iter__(self) -> Iterator[Any]:
+        assert self.iterable is not None, "LogProgress without an iterable cannot be iterated"
+        for item in self.iterable:
+            yield item
+            self.update(1)
+
+    def __enter__(self) -> "LogProgress":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def progress(iterable: Optional[Iterable[Any]] = None, total: Optional[int] = None, desc: str = "",
+             disable: bool = False, initial: int = 0, **tqdm_kwargs: Any) -> Any:
+    """A progress reporter for ``iterable`` (or ``total`` steps with ``.update``).
+
+    Args:
+        iterable: What to iterate.
+        total: Number of steps when ``iterable`` has no length.
+        desc: Label.
+        disable: Report nothing (e.g. non-zero ranks); still iterates.
+        initial: Steps already done.
+        **tqdm_kwargs: Passed to tqdm when a bar is drawn (``leave``, ``mininterval``, ...).
+    """
+    mode = os.environ.get("KGFM_PROGRESS", "").lower() or ("bar" if sys.stderr.isatty() else "log")
+    if disable or mode == "off":
+        mode = "off"
+    if mode == "bar":
+        from tqdm.auto import tqdm
+
+        return tqdm(iterable, total=total, desc=desc, initial=initial, **tqdm_kwargs)
+    return LogProgress(iterable, total=total, desc=desc, initial=initial,
+                       stream=_NullStream() if mode == "off" else None)
+
+
+class _NullStream(io.TextIOBase):
+    def write(self, text: str) -> int:
+        return len(text)

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# CI step: kgfm as a user gets it. Builds the wheel, installs it (not editable) into a fresh venv,
+# and runs the quick path from an empty folder outside the repository: the version, `kgfm init`,
+# the sample graph built and queried, and the README's Python block (tests/readme_python.py extracts it).
+# Usage: bash scripts/wheel_check.sh [WORKDIR]   (default: a new temp folder, removed on success)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+REPO=$PWD
+WORK=${1:-$(mktemp -d -t kgfm-wheel.XXXXXX)}
+export PIP_DISABLE_PIP_VERSION_CHECK=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+step() { printf '[wheel] %s\n' "$*"; }
+step "building the wheel into $WORK/dist"
+python3 -m venv "$WORK/build-env"
+"$WORK/build-env/bin/python" -m pip install -q build
+"$WORK/build-env/bin/python" -m build -q --wheel --outdir "$WORK/dist" "$REPO" >/dev/null
+WHEEL=$(ls "$WORK"/dist/kgfm-*.whl)
+step "installing $(basename "$WHEEL") into a fresh venv"
+python3 -m venv "$WORK/venv"
+"$WORK/venv/bin/python" -m pip install -q "${KGFM_TORCH:-torch==2.13.0}"
+"$WORK/venv/bin/python" -m pip install -q "$WHEEL"
+mkdir -p "$WORK/user"
+cd "$WORK/user"
+KGFM="$WORK/venv/bin/kgfm"
+step "running from $(pwd) (outside the repository)"
+where=$("$WORK/venv/bin/python" -c "import kgfm, pathlib; print(pathlib.Path(kgfm.__file__).parent)")
+case "$where" in "$REPO"*) echo "[wheel] FAIL: kgfm imported from the checkout ($where)"; exit 1;; esac
+"$KGFM" --version
+"$KGFM" init .
+"$KGFM" build-graph sample:movies_kb.txt --path .kgfm/movies.lbug
+"$KGFM" cypher 'MATCH (m:Entity)-[:directed_by]->(d:Entity) RETURN d.name AS director, count(m) AS films ORDER BY films DESC, director LIMIT 3' --path .kgfm/movies.lbug
+"$KGFM" stats --path .kgfm/movies.lbug --top 3 >/dev/null
+step "README's Python block"
+"$WORK/venv/bin/python" "$REPO/tests/readme_python.py" "$REPO/README.md" --run
+step "OK: wheel installed and ran from $WORK/user"
+if [ $# -eq 0 ]; then rm -rf "$WORK"; fi
