@@ -31,6 +31,7 @@ from kgfm.store.base import (
 )
 from kgfm.store.names import base_name
 
+_BOLT_SCHEMES = ("bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc")
 
 
 class Neo4jStore(GraphStore):
@@ -42,12 +43,15 @@ class Neo4jStore(GraphStore):
         password: Password (from the environment).
         database: Database name (``None``: the server default).
         batch_size: Rows per ``UNWIND`` transaction.
+        merge: Write entities and relationships with ``MERGE`` instead of ``CREATE`` (for several
+            loaders writing into one database at once; slower).
     """
 
     backend = "neo4j"
 
     def __init__(
-        self, uri: str, user: str, password: str, database: str | None = None, batch_size: int = 10_000
+        self, uri: str, user: str, password: str, database: str | None = None, batch_size: int = 10_000,
+        merge: bool = False,
     ) -> None:
         try:
             import neo4j
@@ -57,7 +61,19 @@ class Neo4jStore(GraphStore):
         self.uri = uri
         self.database = database
         self.batch_size = batch_size
-        self._driver = neo4j.GraphDatabase.driver(uri, auth=(user, password))
+        self.merge = merge
+        scheme = uri.split("://", 1)[0].lower() if "://" in uri else ""
+        problem = None if scheme in _BOLT_SCHEMES else f"the scheme must be one of {', '.join(_BOLT_SCHEMES)}"
+        if problem is None:
+            try:
+                self._driver = neo4j.GraphDatabase.driver(uri, auth=(user, password))
+            except (neo4j.exceptions.ConfigurationError, ValueError) as exc:
+                problem = str(exc)
+        if problem is not None:
+            raise StoreError(
+                f"store.neo4j_uri / KGFM_NEO4J_URI = {uri!r}: not a Bolt URI ({problem}); "
+                "expected e.g. bolt://127.0.0.1:7687 or neo4j://host:7687"
+            ) from None
         try:
             self._driver.verify_connectivity()
         except neo4j.exceptions.AuthError:
@@ -65,7 +81,13 @@ class Neo4jStore(GraphStore):
             raise StoreError(f"{uri}: Neo4j refused the credentials (check KGFM_NEO4J_USER / KGFM_NEO4J_PASSWORD)") from None
         except (neo4j.exceptions.DriverError, neo4j.exceptions.Neo4jError, OSError, ValueError) as exc:
             self._driver.close()
-            raise StoreError(f"{uri}: Neo4j is unreachable ({exc}); is the server up? (docker compose -f docker/compose.yaml up -d)") from None
+            reason = " ".join(str(exc).split())
+            raise StoreError(f"{uri}: Neo4j is unreachable ({reason}); is the server up? (docker compose -f docker/compose.yaml up -d)") from None
+
+    @property
+    def server_agent(self) -> str:
+        """What the server calls itself, e.g. ``Neo4j/5.26.0`` (ArcadeDB: ``... (ArcadeDB 26.10.2)``)."""
+        return self._driver.get_server_info().agent
 
     # ---- low level -----------------------------------------------------------------
     def _session(self, read: bool = False):
@@ -106,7 +128,7 @@ class Neo4jStore(GraphStore):
 
     def insert_entities(self, rows: Sequence[EntityRow], first_idx: int) -> int:
         payload = entity_payload(rows, first_idx)
-        self._batched(cy.MERGE_ENTITIES, payload)
+        self._batched(cy.MERGE_ENTITIES if self.merge else cy.CREATE_ENTITIES, payload)
         self._label_types(rows)
         return len(payload)
 
@@ -126,7 +148,23 @@ class Neo4jStore(GraphStore):
         return len(payload)
 
     def insert_triples(self, rel_type: str, rows: Sequence[TripleRow]) -> int:
-        self._batched(cy.merge_triples(rel_type), [{"h": r.head_id, "t": r.tail_id, "p": r.predicate, "g": r.graph} for r in rows])
+        written = 0
+        by_predicate: dict[str, list[TripleRow]] = {}
+        for r in rows:
+            by_predicate.setdefault(r.predicate, []).append(r)
+        for predicate, group in by_predicate.items():
+            written += self.insert_triple_columns(
+                rel_type, predicate, [r.head_id for r in group], [r.tail_id for r in group], [r.graph for r in group]
+            )
+        return written
+
+    def insert_triple_columns(self, rel_type: str, predicate: str, heads: list[str], tails: list[str], graphs: list[str]) -> int:
+        """One ``UNWIND`` transaction per ``batch_size`` ``[head, tail, graph]`` rows; the predicate
+        (one per type) goes once per batch."""
+        query = cy.merge_triples(rel_type) if self.merge else cy.create_triples(rel_type)
+        rows = [[h, t, g] for h, t, g in zip(heads, tails, graphs)]
+        for start in range(0, len(rows), self.batch_size):
+            self._write(query, rows=rows[start : start + self.batch_size], p=predicate)
         return len(rows)
 
     def register_relations(self, rows: Sequence[tuple[str, int, str]]) -> None:

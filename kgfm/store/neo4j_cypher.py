@@ -29,8 +29,16 @@ CONSTRAINTS = (
     "CREATE INDEX kgfm_entity_name IF NOT EXISTS FOR (e:Entity) ON (e.name)",
 )
 
-# MERGE keeps the write idempotent even if another writer got there first; ON CREATE keeps
-# the idx of an entity that exists.
+# The loader only hands over rows it knows are new (checked against what the store held at the
+# start plus what this run wrote), so the bulk path is CREATE: measured 1.3-1.8x faster than MERGE
+# on ArcadeDB over Bolt (bench/bench_bolt.py). The Entity.id uniqueness constraint still refuses
+# a duplicate entity. The MERGE forms stay for ``Neo4jStore(merge=True)``: several loaders
+# writing into one database at once.
+CREATE_ENTITIES = (
+    "UNWIND $rows AS row CREATE (e:Entity {id: row.id, idx: row.idx, name: row.name, "
+    "description: row.description, names: row.names, descriptions: row.descriptions, "
+    "types: row.types, props: row.props})"
+)
 MERGE_ENTITIES = (
     "UNWIND $rows AS row MERGE (e:Entity {id: row.id}) "
     "ON CREATE SET e.idx = row.idx, e.name = row.name, e.description = row.description, "
@@ -43,10 +51,19 @@ def add_type_labels(label: str) -> str:
     return f"UNWIND $ids AS id MATCH (e:Entity {{id: id}}) SET e:{q(label)}"
 
 
-def merge_triples(rel_type: str) -> str:
+def create_triples(rel_type: str) -> str:
+    """``$rows``: ``[head_id, tail_id, graph]`` rows; ``$p``: their (shared) predicate."""
     return (
-        "UNWIND $rows AS row MATCH (a:Entity {id: row.h}) MATCH (b:Entity {id: row.t}) "
-        f"MERGE (a)-[r:{q(rel_type)} {{graph: row.g}}]->(b) ON CREATE SET r.predicate = row.p"
+        "UNWIND $rows AS row MATCH (a:Entity {id: row[0]}) MATCH (b:Entity {id: row[1]}) "
+        f"CREATE (a)-[:{q(rel_type)} {{predicate: $p, graph: row[2]}}]->(b)"
+    )
+
+
+def merge_triples(rel_type: str) -> str:
+    """As :func:`create_triples`, idempotent against concurrent writers."""
+    return (
+        "UNWIND $rows AS row MATCH (a:Entity {id: row[0]}) MATCH (b:Entity {id: row[1]}) "
+        f"MERGE (a)-[r:{q(rel_type)} {{graph: row[2]}}]->(b) ON CREATE SET r.predicate = $p"
     )
 
 
