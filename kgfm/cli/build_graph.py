@@ -16,6 +16,7 @@ def build_graph(
     store: Optional[str] = typer.Option(None, help="embedded (default) or neo4j"),
     path: Optional[Path] = typer.Option(None, help="embedded store location (default .kgfm/graph.lbug)"),
     fmt: Optional[str] = typer.Option(None, "--format", help="force the format of every SOURCE"),
+    base: Optional[str] = typer.Option(None, "--base", help="RDF: base IRI for relative references (default: each file's absolute file: IRI)"),
     names: Optional[list[str]] = typer.Option(None, "--names", help="name/description file, FILE or FILE:KIND"),
     on_error: Optional[str] = typer.Option(None, help="fail (default): stop at the first bad line; skip: write good rows, list rejects"),
     rejects: Optional[Path] = typer.Option(None, help="rejects file (default <out>/rejects.tsv)"),
@@ -33,14 +34,17 @@ def build_graph(
             "rejects": rejects and str(rejects), **parse_overrides(set_),
         }
         if sources:
-            overrides["sources"] = [{"path": str(s), "format": fmt} for s in sources]
+            overrides["sources"] = [{"path": str(s), "format": fmt, "base": base} for s in sources]
         if names:
             overrides["names"] = [dict(zip(("path", "kind"), n.rsplit(":", 1))) if ":" in n else {"path": n} for n in names]
         cfg = load_config(BuildGraphConfig, config, overrides)
         if not cfg.sources and not cfg.names:
             raise typer.BadParameter("give at least one SOURCE (or sources: in --config)")
         try:
-            print_load_report(run_build(cfg))
+            report = run_build(cfg)
         except LoadAborted as exc:
             print_load_report(exc.report, failed=True)
             raise
+        print_load_report(report)
+        for warning in report.warnings:
+            typer.echo(f"kgfm: warning: {warning}", err=True)

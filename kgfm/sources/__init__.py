@@ -1,8 +1,15 @@
 """Stage 1: streaming readers for RDF, delimited triple files and entity text files.
 
-:func:`read_source` is the one entry point for triple files: it picks the reader from
-the format (:func:`detect_format`) and yields :class:`Triple`, :class:`EntityInfo` and
-:class:`Reject` records. :func:`read_entity_text` reads name/description side files.
+Two entry points for triple files, both picking the reader from the format
+(:func:`detect_format`):
+
+* :func:`read_source` yields :class:`Triple`, :class:`EntityInfo` and :class:`Reject`
+  records (what ``build-graph`` loads; rejects are data, the loader applies ``--on-error``);
+* :func:`read_triples` yields plain ``(head, relation, tail)`` tuples and raises
+  :class:`SourceError` (``file:line``) at the first bad line -- for split files read by
+  training and evaluation code (link-prediction splits, corpora).
+
+:func:`read_entity_text` reads name/description side files.
 """
 
 from __future__ import annotations
@@ -16,19 +23,20 @@ from kgfm.sources.formats import DELIMITED_FORMATS, FORMATS, RDF_FORMATS, detect
 from kgfm.sources.records import EntityInfo, Record, Reject, SourceError, Triple
 
 
-def read_rdf(path: Path, fmt: str) -> Iterator[Record]:
-    """:func:`kgfm.sources.rdf.read_rdf`, imported on first use (rdflib is slow to import)."""
+def read_rdf(path: Path, fmt: str, base: str | None = None) -> Iterator[Record]:
+    """:func:`kgfm.sources.rdf.read_rdf`, imported on first use."""
     from kgfm.sources.rdf import read_rdf as _read_rdf
 
-    return _read_rdf(path, fmt)
+    return _read_rdf(path, fmt, base)
 
 
-def read_source(path: Path, fmt: str | None = None) -> Iterator[Record]:
+def read_source(path: Path, fmt: str | None = None, base: str | None = None) -> Iterator[Record]:
     """Stream the records of one triple file.
 
     Args:
         path: The file (plain or ``.gz``).
         fmt: A ``--format`` value; ``None`` detects it from the extension.
+        base: RDF only: base IRI for relative references (default: the file's absolute IRI).
 
     Raises:
         SourceError: unknown format, missing or unreadable file (raised when called for
@@ -38,7 +46,38 @@ def read_source(path: Path, fmt: str | None = None) -> Iterator[Record]:
     fmt = detect_format(path, fmt)
     if fmt in DELIMITED_FORMATS:
         return read_delimited(path, fmt)  # type: ignore[arg-type]
-    return read_rdf(path, fmt)
+    return read_rdf(path, fmt, base)
+
+
+def read_triples(path: Path, fmt: str | None = None) -> Iterator[tuple[str, str, str]]:
+    """Every ``(head, relation, tail)`` of a triple file, in file order.
+
+    Delimited files (TSV, CSV, MetaQA pipe; ``.txt`` sniffed) give their rows; RDF files give
+    their edges (literal-valued statements are attributes, not triples, and are skipped).
+
+    Args:
+        path: The file (plain or ``.gz``).
+        fmt: A ``--format`` value; ``None`` detects it from the extension.
+
+    Raises:
+        SourceError: missing/unreadable file, unknown format, or the first bad line
+            (``file:line: reason``).
+    """
+    path = Path(path)
+    fmt = detect_format(path, fmt)
+    if fmt in DELIMITED_FORMATS:
+        for rows, rejects in read_delimited_batches(path, fmt):  # type: ignore[arg-type]
+            if rejects:
+                first = rejects[0]
+                raise SourceError(first.source, first.reason, first.line)
+            for h, r, t, _line in rows:
+                yield h, r, t
+        return
+    for record in read_rdf(path, fmt):
+        if isinstance(record, Triple):
+            yield record.head, record.relation, record.tail
+        elif isinstance(record, Reject):
+            raise SourceError(record.source, record.reason, record.line, record.column)
 
 
 __all__ = [
@@ -58,4 +97,5 @@ __all__ = [
     "read_entity_text",
     "read_rdf",
     "read_source",
+    "read_triples",
 ]

@@ -22,7 +22,7 @@ import zlib
 from pathlib import Path
 from typing import Iterator, Literal
 
-from kgfm.sources.formats import bad_utf8, clip, open_text, read_error
+from kgfm.sources.formats import bad_utf8, clip, open_text, truncated
 from kgfm.sources.records import Record, Reject, SourceError, Triple
 
 DelimitedFormat = Literal["tsv", "csv", "pipe"]
@@ -66,7 +66,9 @@ def read_delimited_batches(
             rejects and no rows).
 
     Raises:
-        SourceError: the file cannot be opened or read (e.g. a corrupt ``.gz``).
+        SourceError: the file cannot be opened. A read failure mid-file (a truncated or
+            corrupt ``.gz``) ends the stream with a final Reject naming the line; the rows
+            before it are yielded.
     """
     _check_format(fmt)
     if fmt == "csv":
@@ -81,7 +83,7 @@ def read_delimited_batches(
     append = rows.append
     header_pending = True
     lineno = 0
-    with open_text(path) as handle:
+    with open_text(path, newline="\n") as handle:
         try:
             for lineno, line in enumerate(handle, 1):
                 parts = line.split(sep)
@@ -110,7 +112,7 @@ def read_delimited_batches(
                 else:
                     rejects.append(Reject(source, lineno, reason, clip(line)))
         except _READ_ERRORS as exc:
-            raise read_error(path, exc, lineno + 1) from None
+            rejects.append(truncated(path, exc, lineno + 1))
     if rows or rejects:
         yield rows, rejects
 
@@ -153,7 +155,7 @@ def _csv_batches(path: Path, batch_size: int) -> Iterator[tuple[list[Row], list[
                 else:
                     rejects.append(Reject(source, lineno, reason, clip(raw)))
         except _READ_ERRORS as exc:
-            raise read_error(path, exc, start) from None
+            rejects.append(truncated(path, exc, start))
     if rows or rejects:
         yield rows, rejects
 

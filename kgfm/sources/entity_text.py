@@ -112,7 +112,7 @@ def _read_wikidata_json(path: Path) -> Iterator[EntityInfo | Reject]:
         name = name.strip() if isinstance(name, str) and name.strip() else None
         description = description.strip() if isinstance(description, str) and description.strip() else None
         wikidata_id = entry.get("wikidata_id")
-        props = {"wikidata_id": wikidata_id} if isinstance(wikidata_id, str) and wikidata_id else {}
+        props = {"wikidata_id": [{"@value": wikidata_id}]} if isinstance(wikidata_id, str) and wikidata_id else {}
         if name is None and description is None and not props:
             continue
         yield EntityInfo(str(entity_id), name=name, description=description, props=props)

@@ -198,6 +198,13 @@ def read_whole_text(path: Path) -> tuple[str, int]:
     return text, text.count("\n", 0, position) + 1
 
 
+def truncated(path: Path, exc: BaseException, line: int) -> "Reject":
+    """The Reject that ends a stream whose file cannot be read past ``line`` (truncated ``.gz``)."""
+    from kgfm.sources.records import Reject
+
+    return Reject(str(path), line, f"cannot read further ({type(exc).__name__}: {exc}); the file is truncated or corrupt here")
+
+
 def read_error(path: Path, exc: BaseException, line: int = 0) -> SourceError:
     """A :class:`SourceError` for an I/O or gzip failure in the middle of a file."""
     return SourceError(str(path), f"cannot read ({type(exc).__name__}: {exc})", line)

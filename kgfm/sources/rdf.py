@@ -1,255 +1,239 @@
-"""RDF readers (rdflib): N-Triples/N-Quads streamed line by line, other syntaxes parsed whole.
+"""RDF readers: pyoxigraph (Oxigraph's strict, streaming Rust parsers) for Turtle, TriG,
+N-Triples, N-Quads and RDF/XML; rdflib for JSON-LD.
 
-* ``nt`` / ``nquads``: each line is parsed on its own with rdflib's N-Triples term
-  grammar; triples are yielded as they are read and a bad line becomes one
-  :class:`Reject` with its line number while the rest of the file still loads. Graph
-  names of quads are dropped. Literal-valued statements (names, types, properties) are
-  merged per subject and yielded as one :class:`EntityInfo` per subject after the last
-  line, exactly as for the whole-document formats, so the result does not depend on
-  how a loader merges repeated records. Memory grows with the attribute statements only,
-  never with the triples.
-* ``turtle`` / ``trig`` / ``xml`` / ``json-ld``: the document is parsed whole by rdflib
-  (memory grows with the file, roughly 1-2 KB per triple in rdflib's in-memory store).
-  A syntax error yields a single :class:`Reject` carrying the line rdflib reports (0
-  when it reports none) and no other records, since the document is unreliable.
-  All triples come first, then one merged :class:`EntityInfo` per subject with attributes.
+Every syntax streams: statements are yielded as they are parsed, memory grows with the
+literal-valued statements only (merged per subject and yielded as one
+:class:`~kgfm.sources.records.EntityInfo` each after the last statement), never with the edges.
+The mapping of statements to triples and attributes is :class:`kgfm.sources.rdf_terms.StatementMapper`.
 
-Term mapping is in :mod:`kgfm.sources.rdf_terms`. It ignores the prefixes a document
-declares (property keys use a fixed table of well-known prefixes, else the local name), so
-the same graph gives the same records in every syntax.
+* Relative IRIs resolve against the document's absolute IRI: ``--base`` if given, else the
+  file's own ``file:///abs/path`` IRI (two files with one name in different folders never collide).
+* Parsing is strict (W3C RDF 1.1: the official suites pass 992/992, ``tests/w3c``). A syntax
+  error becomes one :class:`~kgfm.sources.records.Reject` with ``file:line:column``
+  (RDF/XML: the line the parser had reached). N-Triples/N-Quads are line based: a chunk
+  holding an error is re-parsed line by line, so exactly the bad lines are rejected and every
+  other line loads (``--on-error skip``); in the other syntaxes the document after an error is
+  unreliable, so reading stops there (what came before it is kept).
+* A read failure mid-file (truncated ``.gz``) ends the stream with a Reject naming the line.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import re
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
-from xml.sax import SAXParseException
+from typing import IO, Iterator
 
-from rdflib import Dataset, Graph
-from rdflib.plugins.parsers.notation3 import BadSyntax
-from rdflib.plugins.parsers.ntriples import W3CNTriplesParser, r_nodeid, r_tail, r_wspace
-from rdflib.plugins.stores.memory import Memory
-from rdflib.term import BNode, Literal, Node
+import pyoxigraph as ox
 
-from kgfm.sources.formats import READ_ERRORS, bad_utf8, clip, open_text, read_error, read_whole_text
-from kgfm.sources.rdf_terms import (
-    DESCRIPTION_PREDICATES,
-    NAME_PREDICATES,
-    RDF_TYPE,
-    WELL_KNOWN_PREFIXES,
-    TermMapper,
-    literal_rank,
-    local_name,
-)
-from kgfm.sources.records import EntityInfo, Record, Reject, SourceError, Triple
+from kgfm.sources.formats import READ_ERRORS, clip, read_whole_text, truncated
+from kgfm.sources.rdf_terms import RDF_LANG_STRING, XSD_STRING, StatementMapper
+from kgfm.sources.records import Record, Reject, SourceError, Triple
 
+OXIGRAPH_FORMATS: dict[str, ox.RdfFormat] = {
+    "turtle": ox.RdfFormat.TURTLE,
+    "trig": ox.RdfFormat.TRIG,
+    "nt": ox.RdfFormat.N_TRIPLES,
+    "nquads": ox.RdfFormat.N_QUADS,
+    "xml": ox.RdfFormat.RDF_XML,
+}
 LINE_FORMATS = frozenset({"nt", "nquads"})
-DOCUMENT_FORMATS = {"turtle": "turtle", "trig": "trig", "xml": "xml", "json-ld": "json-ld"}
-_PROP_JOIN = "; "
+_LABELS = {"turtle": "Turtle", "trig": "TriG", "nt": "N-Triples", "nquads": "N-Quads", "xml": "RDF/XML", "json-ld": "JSON-LD"}
+_POSITION = re.compile(r"^Parser error (?:at|on|between) line .*?: ")
+_CHUNK = 1 << 16
+_LINES = 8192
 
 
-# ---------------------------------------------------------------------------------------
-# statement classification (shared)
-# ---------------------------------------------------------------------------------------
-@dataclass
-class _Attrs:
-    """Attributes collected for one subject."""
-
-    name: str | None = None
-    name_rank: tuple[int, int] | None = None
-    description: str | None = None
-    description_rank: tuple[int, int] | None = None
-    types: list[str] = field(default_factory=list)
-    props: dict[str, list[str]] = field(default_factory=dict)
-
-    def offer_name(self, value: str, rank: tuple[int, int]) -> None:
-        """Keep ``value`` if it ranks strictly better (ties: the first one seen stays)."""
-        if self.name_rank is None or rank < self.name_rank:
-            self.name, self.name_rank = value, rank
-
-    def offer_description(self, value: str, rank: tuple[int, int]) -> None:
-        if self.description_rank is None or rank < self.description_rank:
-            self.description, self.description_rank = value, rank
-
-    def to_info(self, entity_id: str) -> EntityInfo:
-        return EntityInfo(
-            id=entity_id,
-            name=self.name,
-            description=self.description,
-            types=tuple(self.types),
-            props={key: _PROP_JOIN.join(values) for key, values in self.props.items()},
-        )
+def document_iri(path: Path, base: str | None = None) -> str:
+    """The IRI relative references in ``path`` resolve against: ``base``, else the file's absolute IRI."""
+    return base if base else Path(path).resolve().as_uri()
 
 
-def _classify(
-    s: Node, p: Node, o: Node, mapper: TermMapper, attrs: dict[str, _Attrs], source: str, line: int
-) -> Triple | None:
-    """Map one statement: attributes are merged into ``attrs`` (``None`` is returned),
-    anything else comes back as a :class:`Triple`."""
-    subject = mapper.node(s)
-    predicate = str(p)
-    if isinstance(o, Literal):
-        value = str(o)
-        acc = attrs.get(subject)
-        if acc is None:
-            acc = attrs[subject] = _Attrs()
-        rank = NAME_PREDICATES.get(predicate)
-        if rank is not None:
-            acc.offer_name(value, literal_rank(o, rank))
-            return None
-        rank = DESCRIPTION_PREDICATES.get(predicate)
-        if rank is not None:
-            acc.offer_description(value, literal_rank(o, rank))
-            return None
-        key = mapper.prop_key(predicate)
-        values = acc.props.setdefault(key, [])
-        if value not in values:
-            values.append(value)
-        return None
-    if predicate == RDF_TYPE and not isinstance(o, BNode):
-        type_name = local_name(str(o))
-        acc = attrs.get(subject)
-        if acc is None:
-            acc = attrs[subject] = _Attrs()
-        if type_name not in acc.types:
-            acc.types.append(type_name)
-        return None
-    return Triple(subject, predicate, mapper.node(o), source, line)
+class _Tracking:
+    """A binary reader that remembers the last two chunks it handed out, to name the line
+    (and show the text) of a parse error. ``per_line`` hands out one line per read, so the
+    count of lines read is the parser's position (RDF/XML errors carry no line)."""
+
+    def __init__(self, raw: IO[bytes], per_line: bool) -> None:
+        self.raw = raw
+        self.per_line = per_line
+        self.before = 0  # newlines before ``prev``
+        self.prev = b""
+        self.cur = b""
+        self.lines = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.raw.readline() if self.per_line else self.raw.read(_CHUNK if size is None or size < 0 else min(size, _CHUNK))
+        self.before += self.prev.count(b"\n")
+        self.prev, self.cur = self.cur, data
+        if data:
+            self.lines = self.before + self.prev.count(b"\n") + data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+        return data
+
+    def line_text(self, line: int) -> str:
+        """The text of 1-based ``line`` if it is still in the window, else ``""``."""
+        rows = (self.prev + self.cur).split(b"\n")
+        i = line - self.before - 1
+        return clip(rows[i].decode("utf-8", "replace")) if 0 <= i < len(rows) else ""
+
+    def close(self) -> None:
+        self.raw.close()
 
 
-# ---------------------------------------------------------------------------------------
-# N-Triples / N-Quads, line by line
-# ---------------------------------------------------------------------------------------
-class _LineParser(W3CNTriplesParser):
-    """rdflib's N-Triples term grammar applied to one line; blank nodes keep their label."""
-
-    __slots__ = ()
-
-    def nodeid(self, bnode_context=None):  # type: ignore[override]
-        if self.peek("_"):
-            return BNode(self.eat(r_nodeid).group(1))
-        return False
-
-    def parse_line(self, text: str, quads: bool) -> tuple[Node, Node, Node] | None:
-        """The statement on ``text``, ``None`` for blank/comment lines.
-
-        Raises:
-            ValueError: with a short reason when the line is not valid.
-        """
-        self.line = text
-        self.eat(r_wspace)
-        if not self.line or self.line.startswith("#"):
-            return None
-        step = "subject (expected <IRI> or _:label)"
-        try:
-            s = self.subject()
-            self.eat(r_wspace)
-            step = "predicate (expected <IRI>)"
-            p = self.predicate()
-            self.eat(r_wspace)
-            step = "object (expected <IRI>, _:label or a literal)"
-            o = self.object()
-            self.eat(r_wspace)
-            if quads and not self.peek("."):
-                step = "graph name (expected <IRI> or _:label)"
-                if not (self.uriref() or self.nodeid()):
-                    raise ValueError(step)
-            step = "statement end (expected ' .')"
-            self.eat(r_tail)
-        except Exception:  # rdflib raises ParseError, and ValueError/KeyError on bad escapes
-            raise ValueError(f"bad {step}") from None
-        if self.line:
-            raise ValueError("trailing text after the final '.'")
-        return s, p, o
+def _open_binary(path: Path) -> IO[bytes]:
+    if not path.exists():
+        raise SourceError(str(path), "file not found")
+    if path.is_dir():
+        raise SourceError(str(path), "is a directory, expected a file")
+    try:
+        return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else open(path, "rb")
+    except OSError as exc:
+        raise SourceError(str(path), f"cannot open: {exc.strerror or exc}") from None
 
 
-def _read_lines(path: Path, fmt: str) -> Iterator[Record]:
-    source = str(path)
-    quads = fmt == "nquads"
-    label = "N-Quads" if quads else "N-Triples"
-    mapper = TermMapper(path.name, WELL_KNOWN_PREFIXES)
-    attrs: dict[str, _Attrs] = {}
-    parser = _LineParser()
-    lineno = 0
-    with open_text(path) as handle:
-        try:
-            for lineno, raw in enumerate(handle, 1):
-                text = raw.rstrip("\r\n")
-                if not raw.isascii() and bad_utf8(raw):
-                    yield Reject(source, lineno, "invalid UTF-8 bytes", clip(raw))
-                    continue
-                try:
-                    statement = parser.parse_line(text, quads)
-                except ValueError as exc:
-                    yield Reject(source, lineno, f"{label} syntax error: {exc}", clip(text))
-                    continue
-                if statement is None:
-                    continue
-                record = _classify(*statement, mapper, attrs, source, lineno)
-                if isinstance(record, Triple):
-                    yield record
-        except READ_ERRORS as exc:
-            raise read_error(path, exc, lineno + 1) from None
-    for entity_id, acc in attrs.items():
-        yield acc.to_info(entity_id)
+def _syntax_reject(source: str, fmt: str, exc: SyntaxError, reader: _Tracking) -> Reject:
+    message = str(exc.msg if exc.msg else exc)
+    line, column = int(exc.lineno or 0), int(exc.offset or 0)
+    if not line and fmt == "xml":
+        line = reader.lines
+    detail = _POSITION.sub("", message.splitlines()[0] if message else "syntax error")
+    return Reject(source, line, f"{_LABELS[fmt]} syntax error: {detail}", reader.line_text(line) if line else "", column)
 
 
-# ---------------------------------------------------------------------------------------
-# Turtle / TriG / RDF-XML / JSON-LD, whole document
-# ---------------------------------------------------------------------------------------
-class _OrderedMemory(Memory):
-    """rdflib's in-memory store that also remembers first-insertion order of statements
-    (its own iteration order follows a set, so it differs between runs)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.order: list[tuple[Node, Node, Node]] = []
-        self._seen: set[tuple[Node, Node, Node]] = set()
-
-    def add(self, triple, context, quoted=False):  # type: ignore[override]
-        super().add(triple, context, quoted)
-        if not quoted and triple not in self._seen:
-            self._seen.add(triple)
-            self.order.append(triple)
+XML_LITERAL = "http://www.w3.org/1999/02/22-rdf-syntax-ns#XMLLiteral"
 
 
-_LINE_IN_MESSAGE = re.compile(r"\bline[: ]+(\d+)", re.IGNORECASE)
+def _c14n(fragment: str) -> str:
+    """RDF/XML ``parseType="Literal"`` content in canonical form (the RDF/XML spec asks for exclusive
+    canonicalisation: only namespace declarations the fragment uses are kept); unchanged if not XML."""
+    if "<" not in fragment:
+        return fragment
+    import xml.etree.ElementTree as ET
+
+    try:
+        return ET.canonicalize(f"<kgfm-wrap>{fragment}</kgfm-wrap>")[len("<kgfm-wrap>") : -len("</kgfm-wrap>")]
+    except ET.ParseError:
+        return fragment
 
 
-def _error_line(exc: BaseException) -> int:
-    """The 1-based line an rdflib parse error points at, 0 if it gives none."""
-    if isinstance(exc, BadSyntax):
-        # rdflib's own line counter over-counts after backtracking; the character offset
-        # into the (whole) document it keeps is exact.
-        try:
-            return exc._str.decode("utf-8", "replace")[: exc._i].count("\n") + 1
-        except (AttributeError, TypeError):
-            return int(exc.lines) + 1
-    if isinstance(exc, SAXParseException):
-        return int(exc.getLineNumber() or 0)
-    if isinstance(exc, json.JSONDecodeError):
-        return int(exc.lineno)
-    match = _LINE_IN_MESSAGE.search(str(exc))
-    return int(match.group(1)) if match else 0
+def _term(term: object, mapper: StatementMapper) -> str:
+    if isinstance(term, ox.NamedNode):
+        return term.value
+    if isinstance(term, ox.BlankNode):
+        return mapper.bnode(term.value)
+    raise ValueError("RDF 1.2 triple terms are not supported")
 
 
-def _error_reason(fmt: str, exc: BaseException) -> str:
-    if isinstance(exc, BadSyntax):
-        detail = exc._why  # the bare reason, without rdflib's multi-line context dump
-    elif isinstance(exc, SAXParseException):
-        detail = exc.getMessage()
-    elif isinstance(exc, json.JSONDecodeError):
-        detail = exc.msg
+def _emit(q, mapper: StatementMapper, fmt: str) -> Triple | None:
+    """Map one pyoxigraph triple/quad (subject, object, graph: blank-node ordinals in that order)."""
+    s, o = q.subject, q.object
+    subject = s.value if isinstance(s, ox.NamedNode) else _term(s, mapper)
+    if isinstance(o, ox.Literal):
+        datatype = o.datatype.value
+        value = _c14n(o.value) if datatype == XML_LITERAL and fmt == "xml" else o.value
+        obj, literal = value, (o.language or "", datatype)
     else:
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return f"{fmt} syntax error: {detail}"
+        obj, literal = _term(o, mapper), None
+    g = getattr(q, "graph_name", None)
+    graph = "" if g is None or isinstance(g, ox.DefaultGraph) else _term(g, mapper)
+    return mapper.add(subject, q.predicate.value, obj, literal, graph)
 
 
+def _read_document(path: Path, fmt: str, base: str | None) -> Iterator[Record]:
+    """Turtle, TriG, RDF/XML: one streaming parse; the first error ends the document."""
+    source = str(path)
+    document = document_iri(path, base)
+    mapper = StatementMapper(source, document)
+    reader = _Tracking(_open_binary(path), per_line=fmt == "xml")
+    try:
+        statements = ox.parse(reader, OXIGRAPH_FORMATS[fmt], base_iri=document)
+        while True:
+            try:
+                q = next(statements)
+            except StopIteration:
+                break
+            except SyntaxError as exc:
+                yield _syntax_reject(source, fmt, exc, reader)
+                break
+            except READ_ERRORS as exc:
+                yield truncated(path, exc, reader.lines + 1)
+                break
+            record = _emit(q, mapper, fmt)
+            if record is not None:
+                yield record
+    except ValueError as exc:
+        yield Reject(source, reader.lines, f"{_LABELS[fmt]}: {exc}")
+    finally:
+        reader.close()
+    yield from mapper.infos()
+
+
+def _read_lines(path: Path, fmt: str, base: str | None) -> Iterator[Record]:
+    """N-Triples, N-Quads: parsed in chunks of :data:`_LINES` lines; a chunk with an error is
+    parsed again line by line, so exactly the bad lines become rejects and every good line loads."""
+    source = str(path)
+    document = document_iri(path, base)
+    mapper = StatementMapper(source, document)
+    oxfmt = OXIGRAPH_FORMATS[fmt]
+    handle = _open_binary(path)
+    lineno = 0
+    try:
+        while True:
+            lines: list[bytes] = []
+            broken: BaseException | None = None
+            try:
+                for raw in handle:
+                    lines.append(raw)
+                    if len(lines) >= _LINES:
+                        break
+            except READ_ERRORS as exc:
+                broken = exc
+            try:
+                parsed: list | None = list(ox.parse(b"".join(lines), oxfmt, base_iri=document))
+            except SyntaxError:
+                parsed = None
+            if parsed is not None:
+                for q in parsed:
+                    record = _emit(q, mapper, fmt)
+                    if record is not None:
+                        yield record
+            else:
+                yield from _line_by_line(lines, lineno, mapper, fmt, document)
+            lineno += len(lines)
+            if broken is not None:
+                yield truncated(path, broken, lineno + 1)
+                break
+            if len(lines) < _LINES:
+                break
+    except ValueError as exc:
+        yield Reject(source, lineno, f"{_LABELS[fmt]}: {exc}")
+    finally:
+        handle.close()
+    yield from mapper.infos()
+
+
+def _line_by_line(lines: list[bytes], first: int, mapper: StatementMapper, fmt: str, document: str) -> Iterator[Record]:
+    oxfmt = OXIGRAPH_FORMATS[fmt]
+    for i, raw in enumerate(lines, first + 1):
+        try:
+            parsed = list(ox.parse(raw, oxfmt, base_iri=document))
+        except SyntaxError as exc:
+            detail = _POSITION.sub("", str(exc.msg or exc).splitlines()[0])
+            yield Reject(mapper.source, i, f"{_LABELS[fmt]} syntax error: {detail}",
+                         clip(raw.decode("utf-8", "replace")), int(exc.offset or 0))
+            continue
+        for q in parsed:
+            record = _emit(q, mapper, fmt)
+            if record is not None:
+                yield record
+
+
+# ---------------------------------------------------------------------------------------
+# JSON-LD (rdflib: pyoxigraph's JSON-LD reader is newer; rdflib's handles JSON-LD 1.1 contexts)
+# ---------------------------------------------------------------------------------------
 def _remote_context(node: object) -> str | None:
     """The first remote context reference (a string ``@context`` or an ``@import``) in a JSON-LD tree."""
     if isinstance(node, dict):
@@ -271,81 +255,98 @@ def _remote_context(node: object) -> str | None:
     return None
 
 
-def _jsonld_problem(text: str) -> tuple[int, str] | None:
-    """``(line, reason)`` when the JSON-LD text is not JSON or needs a remote context
-    (rdflib would fetch it over the network; kgfm reads offline)."""
-    try:
-        tree = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return exc.lineno, f"json-ld syntax error: {exc.msg} (column {exc.colno})"
-    remote = _remote_context(tree)
-    if remote is not None:
-        return 0, f"json-ld uses the remote context {remote!r}, which is not fetched (no network); inline the context object"
-    return None
+def _read_jsonld(path: Path, base: str | None) -> Iterator[Record]:
+    from rdflib import BNode, Dataset, Literal
 
-
-def _read_document(path: Path, fmt: str) -> Iterator[Record]:
     source = str(path)
     text, bad_line = read_whole_text(path)
     if bad_line:
         yield Reject(source, bad_line, "invalid UTF-8 bytes")
         return
-    if fmt == "json-ld":
-        problem = _jsonld_problem(text)
-        if problem is not None:
-            line, reason = problem
-            yield Reject(source, line, reason)
-            return
-    store = _OrderedMemory()
-    graph: Graph = Dataset(store=store, default_union=True) if fmt in ("trig", "json-ld") else Graph(store=store)
+    try:
+        tree = json.loads(text)
+    except json.JSONDecodeError as exc:
+        yield Reject(source, exc.lineno, f"JSON-LD syntax error: {exc.msg}", column=exc.colno)
+        return
+    remote = _remote_context(tree)
+    if remote is not None:
+        yield Reject(source, 0, f"JSON-LD uses the remote context {remote!r}, which is not fetched (no network); inline the context object")
+        return
+    document = document_iri(path, base)
+    store = _ordered_memory()
+    dataset = Dataset(store=store)
     rdflib_log = logging.getLogger("rdflib")
     previous = rdflib_log.level
     rdflib_log.setLevel(logging.ERROR)
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # rdflib's own ConjunctiveGraph use
-            graph.parse(data=text, format=DOCUMENT_FORMATS[fmt], publicID=f"file:///{path.name}")
-    except Exception as exc:  # rdflib surfaces syntax errors as many exception types
-        line = _error_line(exc)
-        lines = text.split("\n")
-        shown = clip(lines[line - 1]) if 0 < line <= len(lines) else ""
-        yield Reject(source, line, _error_reason(fmt, exc), shown)
+            warnings.simplefilter("ignore")
+            dataset.parse(data=text, format="json-ld", publicID=document)
+    except Exception as exc:  # rdflib surfaces JSON-LD problems as many exception types
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        yield Reject(source, 0, f"JSON-LD error: {detail}")
         return
     finally:
         rdflib_log.setLevel(previous)
-    del text
-    labels: dict[BNode, str] = {}
-    for triple in store.order:
-        for term in triple:
-            if isinstance(term, BNode) and term not in labels:
-                labels[term] = f"#{len(labels)}"
-    mapper = TermMapper(path.name, WELL_KNOWN_PREFIXES, labels)
-    attrs: dict[str, _Attrs] = {}
-    for s, p, o in store.order:
-        record = _classify(s, p, o, mapper, attrs, source, 0)
-        if record is not None:
+    mapper = StatementMapper(source, document)
+
+    def node(term) -> str:
+        return mapper.bnode(str(term)) if isinstance(term, BNode) else str(term)
+
+    for (s, p, o), graph_id in store.order:
+        graph = "" if graph_id is None or str(graph_id) == _RDFLIB_DEFAULT else node(graph_id)
+        if isinstance(o, Literal):
+            datatype = str(o.datatype) if o.datatype else (RDF_LANG_STRING if o.language else XSD_STRING)
+            record = mapper.add(node(s), str(p), str(o), (o.language or "", datatype), graph)
+        else:
+            record = mapper.add(node(s), str(p), node(o), None, graph)
+        if isinstance(record, Triple):
             yield record
-    for entity_id, acc in attrs.items():
-        yield acc.to_info(entity_id)
+    yield from mapper.infos()
 
 
-def read_rdf(path: Path, fmt: str) -> Iterator[Record]:
+_RDFLIB_DEFAULT = "urn:x-rdflib:default"
+
+
+def _ordered_memory():
+    """rdflib's in-memory store that also remembers first-insertion order of statements
+    (its own iteration follows hash order, which differs between runs)."""
+    from rdflib.plugins.stores.memory import Memory
+
+    class OrderedMemory(Memory):
+        def __init__(self) -> None:
+            super().__init__()
+            self.order: list = []
+            self._seen: set = set()
+
+        def add(self, triple, context, quoted=False):  # type: ignore[override]
+            super().add(triple, context, quoted)
+            key = (triple, getattr(context, "identifier", context))
+            if not quoted and key not in self._seen:
+                self._seen.add(key)
+                self.order.append(key)
+
+    return OrderedMemory()
+
+
+def read_rdf(path: Path, fmt: str, base: str | None = None) -> Iterator[Record]:
     """Stream records from an RDF file (plain or ``.gz``).
 
     Args:
         path: The file.
-        fmt: ``"nt"``, ``"nquads"`` (streamed per line) or ``"turtle"``, ``"trig"``,
-            ``"xml"``, ``"json-ld"`` (parsed whole).
+        fmt: ``"turtle"``, ``"trig"``, ``"nt"``, ``"nquads"``, ``"xml"`` or ``"json-ld"``.
+        base: Base IRI for relative references (default: the file's absolute ``file:`` IRI).
 
     Raises:
-        SourceError: the file cannot be opened or read.
+        SourceError: the file is missing, a directory, or the format is not RDF.
     """
     path = Path(path)
-    if fmt in LINE_FORMATS:
-        return _read_lines(path, fmt)
-    if fmt in DOCUMENT_FORMATS:
-        return _read_document(path, fmt)
+    if fmt in OXIGRAPH_FORMATS:
+        _open_binary(path).close()  # missing/unreadable: raise now, not on first iteration
+        return _read_lines(path, fmt, base) if fmt in LINE_FORMATS else _read_document(path, fmt, base)
+    if fmt == "json-ld":
+        return _read_jsonld(path, base)
     raise SourceError(str(path), f"read_rdf cannot read format {fmt!r}")
 
 
-__all__ = ["read_rdf"]
+__all__ = ["OXIGRAPH_FORMATS", "document_iri", "read_rdf"]

@@ -1,26 +1,32 @@
-"""How RDF terms and predicates become kgfm ids, names, types and properties.
+"""How RDF statements become kgfm triples and entity attributes (shared by every RDF reader).
 
-Shared by the streaming (N-Triples/N-Quads) and whole-document readers in
-:mod:`kgfm.sources.rdf`, so both map a statement the same way:
+* IRIs -> the full (absolute, resolved) IRI string; blank nodes -> :func:`bnode_id`, stable
+  per document IRI and first-appearance ordinal, so ids never depend on a parser's random labels;
+* a statement whose object is a literal -> a value object in the subject's ``props``
+  (predicate IRI -> ``[{"@value", "@language"|"@type", "graph"}...]``), lossless: ``"o"``,
+  ``"o"^^ex:dt`` and ``"o"@en`` stay three values;
+* ``rdf:type`` with an IRI object -> ``{"@id": class}`` in ``props`` and the class's
+  :func:`local_name` in ``types`` (not an edge: classes are not graph neighbours);
+* anything else (IRI or blank-node object) -> a :class:`~kgfm.sources.records.Triple`.
 
-* IRIs -> the full IRI string; blank nodes -> :func:`bnode_id` (stable per file + label);
-* name predicates (``rdfs:label``, ``skos:prefLabel``, ``schema:name``, ``foaf:name``) and
-  description predicates (``rdfs:comment``, ``schema:description``, ``dcterms:description``,
-  ``skos:definition``) with a literal object -> name / description, the best literal chosen
-  by :func:`literal_rank` (English, then untagged, then other languages; ties by predicate
-  order, then first seen);
-* ``rdf:type`` -> a type given by :func:`local_name` of the class IRI;
-* any other literal -> a property keyed by :func:`compact`;
-* anything else -> a triple.
+Names and descriptions are literals of :data:`NAME_PREDICATES` / :data:`DESCRIPTION_PREDICATES`.
+Every language keeps its best one (``names`` / ``descriptions``: language tag -> text, ``""``
+untagged). The single ``name`` used for display and entity linking is chosen by
+:func:`literal_rank`: English (``en``, ``en-*``) first, then untagged, then other languages;
+within a language the predicate order ``skos:prefLabel`` > ``rdfs:label`` > ``schema:name`` >
+``foaf:name``; ties go to the first seen.
 """
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass, field
 
-from rdflib.term import BNode, Literal, Node, URIRef
+from kgfm.sources.records import EntityInfo, Triple, ValueObject
 
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
+RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
 
 _RDFS = "http://www.w3.org/2000/01/rdf-schema#"
 _SKOS = "http://www.w3.org/2004/02/skos/core#"
@@ -28,7 +34,7 @@ _FOAF = "http://xmlns.com/foaf/0.1/"
 _DCT = "http://purl.org/dc/terms/"
 _DCE = "http://purl.org/dc/elements/1.1/"
 
-#: Name predicates in order of preference (lower index wins a tie in language rank).
+#: Name predicates in order of preference (lower wins a tie in language rank).
 NAME_PREDICATES: dict[str, int] = {
     _SKOS + "prefLabel": 0,
     _RDFS + "label": 1,
@@ -47,30 +53,15 @@ DESCRIPTION_PREDICATES: dict[str, int] = {
     _RDFS + "comment": 3,
 }
 
-#: Prefixes used to compact property keys. Fixed, not taken from documents, so keys do not
-#: depend on the syntax or on the prefixes an author happened to declare.
-WELL_KNOWN_PREFIXES: dict[str, str] = {
-    "http://www.w3.org/1999/02/22-rdf-syntax-ns#": "rdf",
-    _RDFS: "rdfs",
-    "http://www.w3.org/2002/07/owl#": "owl",
-    "http://www.w3.org/2001/XMLSchema#": "xsd",
-    "http://schema.org/": "schema",
-    "https://schema.org/": "schema",
-    _FOAF: "foaf",
-    _DCT: "dcterms",
-    _DCE: "dc",
-    _SKOS: "skos",
-    "http://www.wikidata.org/entity/": "wd",
-    "http://www.wikidata.org/prop/direct/": "wdt",
-    "http://dbpedia.org/ontology/": "dbo",
-    "http://dbpedia.org/property/": "dbp",
-}
 
+def bnode_id(document: str, ordinal: int) -> str:
+    """Stable entity id of a blank node: ``_:b`` + 16 hex digits of ``sha1(document NUL ordinal)``.
 
-def bnode_id(basename: str, label: str) -> str:
-    """Stable entity id of a blank node: ``_:b`` + the first 16 hex digits of
-    ``sha1(basename + NUL + label)``. The same file name and label give the same id in every run."""
-    digest = hashlib.sha1(f"{basename}\x00{label}".encode("utf-8", "surrogatepass")).hexdigest()
+    Args:
+        document: The document's base IRI (its absolute file IRI, or ``--base``).
+        ordinal: 0-based order of the blank node's first appearance in the document.
+    """
+    digest = hashlib.sha1(f"{document}\x00{ordinal}".encode("utf-8", "surrogatepass")).hexdigest()
     return "_:b" + digest[:16]
 
 
@@ -82,24 +73,10 @@ def local_name(iri: str) -> str:
     return tail if tail else iri
 
 
-def compact(iri: str, prefixes: dict[str, str]) -> str:
-    """``prefix:local`` for the longest namespace of ``prefixes`` that ``iri`` starts with
-    (and whose remainder has no ``/`` or ``#``), else :func:`local_name`."""
-    best = ""
-    for namespace in prefixes:
-        if len(namespace) > len(best) and iri.startswith(namespace):
-            rest = iri[len(namespace) :]
-            if rest and "/" not in rest and "#" not in rest:
-                best = namespace
-    if best:
-        return f"{prefixes[best]}:{iri[len(best):]}"
-    return local_name(iri)
-
-
-def literal_rank(literal: Literal, predicate_rank: int) -> tuple[int, int]:
-    """Sort key of a name/description candidate: English (``en``, ``en-*``) first, then
+def literal_rank(language: str, predicate_rank: int) -> tuple[int, int]:
+    """Sort key of a name/description candidate (lower is better): English first, then
     untagged, then other languages; then the predicate's preference."""
-    lang = (literal.language or "").lower()
+    lang = language.lower()
     if lang == "en" or lang.startswith("en-"):
         lang_rank = 0
     elif not lang:
@@ -109,55 +86,127 @@ def literal_rank(literal: Literal, predicate_rank: int) -> tuple[int, int]:
     return (lang_rank, predicate_rank)
 
 
-class TermMapper:
-    """Turns rdflib terms into kgfm ids for one file.
+@dataclass
+class _Attrs:
+    """Attributes collected for one subject."""
+
+    name: tuple[tuple[int, int], str] | None = None
+    description: tuple[tuple[int, int], str] | None = None
+    names: dict[str, tuple[int, str]] = field(default_factory=dict)
+    descriptions: dict[str, tuple[int, str]] = field(default_factory=dict)
+    types: list[str] = field(default_factory=list)
+    props: dict[str, list[ValueObject]] = field(default_factory=dict)
+
+    def add(self, predicate: str, value: ValueObject) -> None:
+        values = self.props.setdefault(predicate, [])
+        if value not in values:
+            values.append(value)
+
+    def to_info(self, entity_id: str) -> EntityInfo:
+        return EntityInfo(
+            id=entity_id,
+            name=self.name[1] if self.name else None,
+            description=self.description[1] if self.description else None,
+            types=tuple(self.types),
+            props=self.props,
+            names={lang: text for lang, (_r, text) in self.names.items()},
+            descriptions={lang: text for lang, (_r, text) in self.descriptions.items()},
+        )
+
+
+def _offer(best: tuple[tuple[int, int], str] | None, per_lang: dict[str, tuple[int, str]],
+           text: str, language: str, rank: int) -> tuple[tuple[int, int], str]:
+    old = per_lang.get(language)
+    if old is None or rank < old[0]:
+        per_lang[language] = (rank, text)
+    key = literal_rank(language, rank)
+    return (key, text) if best is None or key < best[0] else best
+
+
+class StatementMapper:
+    """Maps one document's statements; literal-valued ones accumulate per subject.
+
+    Terms arrive already split into plain values (see :meth:`add`), so any parser can feed it.
 
     Args:
-        basename: File name used in blank-node ids.
-        prefixes: Namespace -> prefix map for property keys.
-        bnode_labels: For whole-document parses, a map from rdflib's (random) blank node
-            to a deterministic label (first-appearance ordinal); ``None`` to use the
-            label as written (line formats).
+        source: The file path (for records).
+        document: The document's base IRI (blank-node ids are derived from it).
     """
 
-    def __init__(self, basename: str, prefixes: dict[str, str], bnode_labels: dict[BNode, str] | None = None):
-        self.basename = basename
-        self.prefixes = prefixes
-        self.bnode_labels = bnode_labels
-        self._bnode_cache: dict[str, str] = {}
-        self._key_cache: dict[str, str] = {}
+    def __init__(self, source: str, document: str) -> None:
+        self.source = source
+        self.document = document
+        self.attrs: dict[str, _Attrs] = {}
+        self._bnodes: dict[str, str] = {}
 
-    def node(self, term: Node) -> str:
-        """Entity id of an IRI or blank node."""
-        if isinstance(term, BNode):
-            label = self.bnode_labels.get(term, str(term)) if self.bnode_labels is not None else str(term)
-            cached = self._bnode_cache.get(label)
-            if cached is None:
-                cached = self._bnode_cache[label] = bnode_id(self.basename, label)
-            return cached
-        return str(term)
+    def bnode(self, label: str) -> str:
+        """Entity id of the blank node labelled ``label`` in this document."""
+        found = self._bnodes.get(label)
+        if found is None:
+            found = self._bnodes[label] = bnode_id(self.document, len(self._bnodes))
+        return found
 
-    def prop_key(self, predicate: str) -> str:
-        """Property key of a literal-valued predicate."""
-        key = self._key_cache.get(predicate)
-        if key is None:
-            key = self._key_cache[predicate] = compact(predicate, self.prefixes)
-        return key
+    def add(self, subject: str, predicate: str, obj: str, literal: tuple[str, str] | None, graph: str,
+            line: int = 0) -> Triple | None:
+        """Map one statement; returns a :class:`Triple`, or ``None`` when it became an attribute.
 
+        Args:
+            subject: Subject entity id (IRI or mapped blank node).
+            predicate: Predicate IRI.
+            obj: Object entity id, or the literal's lexical form when ``literal`` is given.
+            literal: ``(language, datatype)`` of a literal object, ``None`` for IRIs/blank nodes.
+            graph: Graph name id, ``""`` for the default graph.
+            line: Line of the statement (0 when unknown).
+        """
+        if literal is None:
+            if predicate == RDF_TYPE and not obj.startswith("_:"):
+                acc = self._acc(subject)
+                value: ValueObject = {"@id": obj}
+                if graph:
+                    value["graph"] = graph
+                acc.add(predicate, value)
+                type_name = local_name(obj)
+                if type_name not in acc.types:
+                    acc.types.append(type_name)
+                return None
+            return Triple(subject, predicate, obj, self.source, line, graph)
+        language, datatype = literal
+        value = {"@value": obj}
+        if language:
+            value["@language"] = language
+        elif datatype != XSD_STRING:
+            value["@type"] = datatype
+        if graph:
+            value["graph"] = graph
+        acc = self._acc(subject)
+        acc.add(predicate, value)
+        if datatype in (XSD_STRING, RDF_LANG_STRING):
+            rank = NAME_PREDICATES.get(predicate)
+            if rank is not None:
+                acc.name = _offer(acc.name, acc.names, obj, language, rank)
+            rank = DESCRIPTION_PREDICATES.get(predicate)
+            if rank is not None:
+                acc.description = _offer(acc.description, acc.descriptions, obj, language, rank)
+        return None
 
-def is_resource(term: Node) -> bool:
-    return isinstance(term, (URIRef, BNode))
+    def _acc(self, subject: str) -> _Attrs:
+        acc = self.attrs.get(subject)
+        if acc is None:
+            acc = self.attrs[subject] = _Attrs()
+        return acc
+
+    def infos(self) -> list[EntityInfo]:
+        """One merged :class:`EntityInfo` per subject with attributes, first seen first."""
+        return [acc.to_info(entity_id) for entity_id, acc in self.attrs.items()]
 
 
 __all__ = [
     "DESCRIPTION_PREDICATES",
     "NAME_PREDICATES",
     "RDF_TYPE",
-    "TermMapper",
-    "WELL_KNOWN_PREFIXES",
+    "StatementMapper",
+    "XSD_STRING",
     "bnode_id",
-    "compact",
-    "is_resource",
     "literal_rank",
     "local_name",
 ]

@@ -4,12 +4,21 @@ A reader turns one file into a stream of :class:`Triple`, :class:`EntityInfo` an
 :class:`Reject` items. Rejects are yielded, never raised, so the loader can apply the
 ``--on-error fail|skip`` policy in one place. :class:`SourceError` is raised only for
 problems that make the whole file unreadable (missing file, unknown format).
+
+:class:`EntityInfo` is also what the store writes: the loader hands the same objects to
+:meth:`kgfm.store.base.GraphStore.insert_entities` (the dense ``idx`` travels beside them).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Union
+
+#: A typed literal (or ``rdf:type`` class) as stored, in JSON-LD value-object style:
+#: ``{"@value": lexical}`` plus ``"@language": tag`` or ``"@type": datatype IRI`` (absent for
+#: ``xsd:string``), ``{"@id": iri}`` for an ``rdf:type`` class, and ``"graph": name`` when the
+#: statement was in a named graph.
+ValueObject = dict[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,7 +30,8 @@ class Triple:
         relation: The predicate exactly as written in the source (IRI or string).
         tail: Entity id of the object.
         source: Path of the file it came from.
-        line: 1-based line number in that file (0 where the format has no lines).
+        line: 1-based line number in that file (0 where the reader does not track lines).
+        graph: Graph name (IRI or blank-node id) for quads; ``""`` for the default graph.
     """
 
     head: str
@@ -29,6 +39,7 @@ class Triple:
     tail: str
     source: str = ""
     line: int = 0
+    graph: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,17 +48,23 @@ class EntityInfo:
 
     Args:
         id: Entity id.
-        name: Display name (``rdfs:label`` etc., or a name file).
-        description: Free-text description.
-        types: Type names (``rdf:type`` objects, as compact strings).
-        props: Literal-valued properties, predicate -> value (string form).
+        name: Preferred display name, the one entity linking uses (see
+            :mod:`kgfm.sources.rdf_terms` for the preference order), or a name file's.
+        description: Preferred free-text description.
+        types: Type names (local names of ``rdf:type`` classes), first seen first.
+        props: Every literal-valued statement (and ``rdf:type`` class) of the entity,
+            predicate IRI -> list of :data:`ValueObject` in first-seen order; lossless.
+        names: Best name per language tag (``""`` = untagged).
+        descriptions: Best description per language tag.
     """
 
     id: str
     name: str | None = None
     description: str | None = None
     types: tuple[str, ...] = ()
-    props: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    props: dict[str, list[ValueObject]] = field(default_factory=dict, hash=False, compare=False)
+    names: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    descriptions: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,16 +76,24 @@ class Reject:
         line: 1-based line number (0 when unknown).
         reason: Human-readable reason, e.g. ``"expected 3 fields, got 2"``.
         text: The offending raw text (truncated by the reader to a sane length).
+        column: 1-based column (0 when unknown).
     """
 
     source: str
     line: int
     reason: str
     text: str = ""
+    column: int = 0
+
+    def where(self) -> str:
+        """``file:line[:col]`` (just ``file`` when the line is unknown)."""
+        if not self.line:
+            return self.source
+        return f"{self.source}:{self.line}" + (f":{self.column}" if self.column else "")
 
     def message(self) -> str:
-        where = f"{self.source}:{self.line}" if self.line else self.source
-        return f"{where}: {self.reason}" + (f" -- {self.text!r}" if self.text else "")
+        """One line: ``file:line[:col]: reason -- 'text'``."""
+        return f"{self.where()}: {self.reason}" + (f" -- {self.text!r}" if self.text else "")
 
 
 Record = Union[Triple, EntityInfo, Reject]
@@ -77,8 +102,9 @@ Record = Union[Triple, EntityInfo, Reject]
 class SourceError(Exception):
     """A file that cannot be read at all (missing, unknown format, unreadable encoding)."""
 
-    def __init__(self, source: str, message: str, line: int = 0) -> None:
+    def __init__(self, source: str, message: str, line: int = 0, column: int = 0) -> None:
         self.source = source
         self.line = line
-        where = f"{source}:{line}" if line else source
+        self.column = column
+        where = f"{source}:{line}" + (f":{column}" if column and line else "") if line else source
         super().__init__(f"{where}: {message}")

@@ -3,10 +3,14 @@
 Both backends (:mod:`kgfm.store.embedded`, :mod:`kgfm.store.neo4j`) implement
 :class:`GraphStore`. The graph model is the same on both:
 
-* ``(:Entity {id, idx, name, description, types, props})`` -- ``id`` unique, ``idx`` a dense
-  integer assigned on first insert and never changed (the entity vocabulary);
+* ``(:Entity {id, idx, name, description, names, descriptions, types, props})`` -- ``id``
+  unique, ``idx`` a dense integer assigned on first insert and never changed (the entity
+  vocabulary); ``name``/``description`` the preferred ones, ``names``/``descriptions`` JSON
+  ``{language: text}``, ``props`` JSON ``{predicate: [value object...]}`` holding every literal
+  statement losslessly (see :class:`kgfm.sources.records.EntityInfo`);
 * one relationship type per relation, named by :func:`kgfm.store.names.rel_type_name`,
-  each relationship carrying ``predicate`` (the original IRI/string);
+  each relationship carrying ``predicate`` (the original IRI/string) and ``graph`` (the
+  graph name of a quad, ``""`` for the default graph);
 * ``(:RelationType {name, idx, predicate})`` -- the relation vocabulary.
 
 Vocabularies only grow, so integer ids exported by :meth:`GraphStore.export_tensors`
@@ -18,57 +22,61 @@ from __future__ import annotations
 import abc
 import json
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
+
+from kgfm.sources.records import EntityInfo
 
 
 class StoreError(Exception):
     """A store problem worth a clear one-line message (unreachable, auth, bad query)."""
 
 
-@dataclass(frozen=True, slots=True)
-class EntityRow:
-    """An entity to insert or update.
-
-    ``idx`` is assigned by the loader for new entities and ignored for existing ones.
-    ``props`` values are strings; the store keeps them as one JSON object.
-    """
-
-    id: str
-    idx: int = -1
-    name: str | None = None
-    description: str | None = None
-    types: tuple[str, ...] = ()
-    props: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+#: An entity to insert or update: the readers' record type itself (no copy field by field).
+EntityRow = EntityInfo
 
 
 @dataclass(frozen=True, slots=True)
 class TripleRow:
-    """A relationship to insert: ``head_id -[rel_type {predicate}]-> tail_id``."""
+    """A relationship to insert: ``head_id -[rel_type {predicate, graph}]-> tail_id``."""
 
     head_id: str
     rel_type: str
     tail_id: str
     predicate: str
+    graph: str = ""
 
 
-def props_json(props: dict[str, str]) -> str | None:
-    """Entity properties as the stored JSON string (``None`` when empty); keys sorted for stable output."""
+def props_json(props: dict[str, Any]) -> str | None:
+    """A JSON column value (``None`` when empty); keys sorted, lists in their stored order."""
     return json.dumps(props, sort_keys=True, ensure_ascii=False) if props else None
 
 
-def update_payload(rows: Sequence[EntityRow]) -> list[dict[str, Any]]:
+def entity_payload(rows: Sequence[EntityInfo], first_idx: int | None = None) -> list[dict[str, Any]]:
+    """Column values of entities; ``idx`` = ``first_idx`` + position (``None``: updates, no idx)."""
+    out = []
+    for i, r in enumerate(rows):
+        row = {
+            "id": r.id, "name": r.name, "description": r.description, "names": props_json(r.names),
+            "descriptions": props_json(r.descriptions), "types": list(r.types), "props": props_json(r.props),
+        }
+        if first_idx is not None:
+            row["idx"] = first_idx + i
+        out.append(row)
+    return out
+
+
+def update_payload(rows: Sequence[EntityInfo]) -> list[dict[str, Any]]:
     """Parameters for the portable ``UPDATE_ENTITIES`` statement."""
-    return [
-        {"id": r.id, "name": r.name, "description": r.description, "types": list(r.types), "props": props_json(r.props)}
-        for r in rows
-    ]
+    return entity_payload(rows)
 
 
 def entity_from_row(row: dict[str, Any]) -> dict[str, Any]:
-    """A ``GET_ENTITY`` row as returned to callers: props decoded, types a list."""
-    row["props"] = json.loads(row["props"]) if row.get("props") else {}
+    """A ``GET_ENTITY`` row as returned to callers: JSON columns decoded, types a list."""
+    for key in ("props", "names", "descriptions"):
+        if key in row:
+            row[key] = json.loads(row[key]) if row.get(key) else {}
     row["types"] = list(row.get("types") or [])
     return row
 
@@ -181,20 +189,21 @@ class GraphStore(abc.ABC):
         """Create constraints/tables, and relationship types ``(rel_type, predicate)``."""
 
     @abc.abstractmethod
-    def insert_entities(self, rows: Sequence[EntityRow]) -> int:
-        """Insert entities whose ids are not yet stored (the caller filtered them). Returns count."""
+    def insert_entities(self, rows: Sequence[EntityInfo], first_idx: int) -> int:
+        """Insert entities whose ids are not yet stored (the caller filtered them), with
+        ``idx`` = ``first_idx``, ``first_idx + 1``, ... Returns count."""
 
     @abc.abstractmethod
-    def update_entities(self, rows: Sequence[EntityRow]) -> int:
-        """Set name/description/types/props of existing entities (``None`` fields untouched)."""
+    def update_entities(self, rows: Sequence[EntityInfo]) -> int:
+        """Set name/description/names/types/props of existing entities (``None``/empty fields untouched)."""
 
     @abc.abstractmethod
     def insert_triples(self, rel_type: str, rows: Sequence[TripleRow]) -> int:
-        """Insert relationships of one type whose (head, tail) is not stored yet. Returns count."""
+        """Insert relationships of one type whose (head, tail, graph) is not stored yet. Returns count."""
 
-    def insert_triple_columns(self, rel_type: str, heads: list[str], tails: list[str], predicates: list[str]) -> int:
+    def insert_triple_columns(self, rel_type: str, predicate: str, heads: list[str], tails: list[str], graphs: list[str]) -> int:
         """Column-wise :meth:`insert_triples` (the loader's bulk path; backends may override)."""
-        rows = [TripleRow(h, rel_type, t, p) for h, t, p in zip(heads, tails, predicates)]
+        rows = [TripleRow(h, rel_type, t, predicate, g) for h, t, g in zip(heads, tails, graphs)]
         return self.insert_triples(rel_type, rows)
 
     @abc.abstractmethod
@@ -215,6 +224,18 @@ class GraphStore(abc.ABC):
 
     @abc.abstractmethod
     def counts(self) -> GraphCounts: ...
+
+    @abc.abstractmethod
+    def triple_keys(self) -> Iterator[tuple[str, np.ndarray, np.ndarray, list[str] | None]]:
+        """Per relationship type: ``(rel_type, head idx, tail idx, graph names or None when all default)``."""
+
+    @abc.abstractmethod
+    def iter_entity_statements(self, batch: int = 50_000) -> Iterator[list[tuple[str, dict[str, Any]]]]:
+        """Batches of ``(entity id, decoded props)`` for entities with literal statements, by ``idx``."""
+
+    @abc.abstractmethod
+    def iter_relationships(self, batch: int = 100_000) -> Iterator[list[tuple[str, str, str, str]]]:
+        """Batches of ``(head id, predicate, tail id, graph)`` over every relationship type."""
 
     @abc.abstractmethod
     def export_tensors(self, with_text: bool = False) -> GraphTensors:

@@ -11,7 +11,16 @@ from typing import Literal
 from pydantic import Field
 
 from kgfm.config import StoreConfig, StrictModel, save_config
-from kgfm.sources import detect_format, read_entity_text, read_source
+from kgfm.sources import (
+    DELIMITED_FORMATS,
+    RDF_FORMATS,
+    Reject,
+    SourceError,
+    detect_format,
+    read_delimited_batches,
+    read_entity_text,
+    read_source,
+)
 from kgfm.store.factory import open_store
 from kgfm.store.loader import GraphLoader, LoadReport
 
@@ -19,6 +28,7 @@ from kgfm.store.loader import GraphLoader, LoadReport
 class SourceSpec(StrictModel):
     path: Path
     format: str | None = Field(None, description="override the format detected from the extension")
+    base: str | None = Field(None, description="RDF: base IRI for relative references (default: the file's absolute file: IRI)")
 
 
 class NamesSpec(StrictModel):
@@ -43,19 +53,49 @@ class BuildGraphConfig(StrictModel):
         return self.store.path.parent if self.store.backend == "embedded" else Path(".kgfm")
 
 
+def validate_rdf(path: Path, fmt: str, base: str | None) -> None:
+    """Parse an RDF file completely without storing anything.
+
+    Raises:
+        SourceError: at its first syntax error (``file:line[:col]: reason``).
+    """
+    for record in read_source(path, fmt, base):
+        if isinstance(record, Reject):
+            raise SourceError(record.source, f"{record.reason}; nothing was written", record.line, record.column)
+
+
+def _check_paths(config: BuildGraphConfig, rejects: Path) -> None:
+    if rejects.is_dir():
+        raise SourceError(str(rejects), "is a directory; --rejects needs a file path")
+    for spec in config.sources:
+        detect_format(spec.path, spec.format)  # unknown format: fail before writing anything
+
+
 def run_build(config: BuildGraphConfig, show_progress: bool = True) -> LoadReport:
     """Load every source (then name files) into the configured store; save config and report.
 
+    With ``on_error="fail"`` every RDF source is parsed once in full first (pyoxigraph parses
+    far faster than the store writes), so a syntax error anywhere writes nothing at all.
+    Delimited files are checked per batch: a bad line stops before its batch is written.
+
     Raises:
-        kgfm.store.loader.LoadAborted: ``on_error="fail"`` met a bad record (what was written
-            before that batch stays, and is counted in the exception's report).
+        SourceError: a source or path is unusable, or an RDF source has a syntax error
+            (nothing written).
+        kgfm.store.loader.LoadAborted: ``on_error="fail"`` met a bad delimited line (batches
+            before it stay, and are counted in the exception's report).
     """
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     out = config.output_dir()
+    rejects = config.rejects or out / "rejects.tsv"
+    _check_paths(config, rejects)
+    if config.on_error == "fail":
+        for spec in config.sources:
+            fmt = detect_format(spec.path, spec.format)
+            if fmt in RDF_FORMATS:
+                validate_rdf(spec.path, fmt, spec.base)
     out.mkdir(parents=True, exist_ok=True)
     save_config(config, out / "build-graph.yaml")
-    rejects = config.rejects or out / "rejects.tsv"
     if rejects.exists():
         rejects.unlink()
     started = time.perf_counter()
@@ -74,8 +114,7 @@ def run_build(config: BuildGraphConfig, show_progress: bool = True) -> LoadRepor
             try:
                 for spec in config.sources:
                     progress.update(task, description=f"loading {spec.path.name}")
-                    fmt = detect_format(spec.path, spec.format)
-                    loader.load(read_source(spec.path, fmt), str(spec.path), ids_are_names=fmt == "pipe")
+                    _load_source(loader, spec)
                 for spec in config.names:
                     progress.update(task, description=f"names {spec.path.name}")
                     loader.load_names(read_entity_text(spec.path, spec.kind), str(spec.path))
@@ -88,6 +127,18 @@ def run_build(config: BuildGraphConfig, show_progress: bool = True) -> LoadRepor
         finally:
             store.close()
     return report
+
+
+def _load_source(loader: GraphLoader, spec: SourceSpec) -> None:
+    """Stream one source into ``loader``; warn (in the report) when it held nothing."""
+    fmt = detect_format(spec.path, spec.format)
+    before = (loader.report.records_read, loader.report.rejected)
+    if fmt in DELIMITED_FORMATS:
+        loader.load_rows(read_delimited_batches(spec.path, fmt), str(spec.path), ids_are_names=fmt == "pipe")  # type: ignore[arg-type]
+    else:
+        loader.load(read_source(spec.path, fmt, spec.base), str(spec.path))
+    if (loader.report.records_read, loader.report.rejected) == before:
+        loader.report.warnings.append(f"{spec.path}: no triples or entities in this file (empty?)")
 
 
 def _save_report(report: LoadReport, path: Path) -> None:

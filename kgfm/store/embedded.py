@@ -8,15 +8,17 @@ Each COPY is one transaction, so an interrupted load leaves whole batches or not
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
+from kgfm.sources.records import EntityInfo
 from kgfm.store import embedded_cypher as cy
 from kgfm.store.base import (
-    EntityRow,
     GraphCounts,
     GraphStore,
     GraphTensors,
@@ -94,6 +96,13 @@ class EmbeddedStore(GraphStore):
         if not self._has_schema:
             tables = {row["name"].casefold() for row in self._rows("CALL show_tables() RETURN name")}
             self._has_schema = {"entity", "relationtype"} <= tables
+            if self._has_schema:
+                columns = {row["name"] for row in self._rows(cy.ENTITY_COLUMNS)}
+                if "names" not in columns:
+                    raise StoreError(
+                        f"{self.path}: this store was built by an older kgfm (no names/graph columns); "
+                        "rebuild it: kgfm build-graph SOURCES --path NEW_PATH"
+                    )
         return self._has_schema
 
     # ---- writing -------------------------------------------------------------------
@@ -107,15 +116,17 @@ class EmbeddedStore(GraphStore):
                 self._run(cy.create_rel_table(rel_type))
                 self._known_rel_tables.add(rel_type)
 
-    def insert_entities(self, rows: Sequence[EntityRow]) -> int:
+    def insert_entities(self, rows: Sequence[EntityInfo], first_idx: int) -> int:
         if not rows:
             return 0
         frame = pd.DataFrame(
             {
                 "id": [r.id for r in rows],
-                "idx": np.fromiter((r.idx for r in rows), dtype=np.int64, count=len(rows)),
+                "idx": np.arange(first_idx, first_idx + len(rows), dtype=np.int64),
                 "name": [r.name for r in rows],
                 "description": [r.description for r in rows],
+                "names": [props_json(r.names) for r in rows],
+                "descriptions": [props_json(r.descriptions) for r in rows],
                 "types": [list(r.types) for r in rows],
                 "props": [props_json(r.props) for r in rows],
             }
@@ -123,7 +134,7 @@ class EmbeddedStore(GraphStore):
         self._copy("Entity", frame)
         return len(rows)
 
-    def update_entities(self, rows: Sequence[EntityRow]) -> int:
+    def update_entities(self, rows: Sequence[EntityInfo]) -> int:
         payload = update_payload(rows)
         for start in range(0, len(payload), _UPDATE_BATCH):
             self._run(cy.UPDATE_ENTITIES, {"rows": payload[start : start + _UPDATE_BATCH]})
@@ -137,14 +148,16 @@ class EmbeddedStore(GraphStore):
                 "from": [r.head_id for r in rows],
                 "to": [r.tail_id for r in rows],
                 "predicate": [r.predicate for r in rows],
+                "graph": [r.graph for r in rows],
             }
         )
         self._copy(rel_type, frame)
         return len(rows)
 
-    def insert_triple_columns(self, rel_type: str, heads: list[str], tails: list[str], predicates: list[str]) -> int:
+    def insert_triple_columns(self, rel_type: str, predicate: str, heads: list[str], tails: list[str], graphs: list[str]) -> int:
         if heads:
-            self._copy(rel_type, pd.DataFrame({"from": heads, "to": tails, "predicate": predicates}))
+            frame = pd.DataFrame({"from": heads, "to": tails, "predicate": [predicate] * len(heads), "graph": graphs})
+            self._copy(rel_type, frame)
         return len(heads)
 
     def _copy(self, table: str, frame: pd.DataFrame) -> None:
@@ -179,6 +192,37 @@ class EmbeddedStore(GraphStore):
         entities = int(self._rows(cy.COUNT_ENTITIES)[0]["n"])
         per_rel = {name: int(self._rows(cy.count_rel(name))[0]["n"]) for name in self.relation_index()}
         return GraphCounts(entities, len(per_rel), sum(per_rel.values()), per_rel)
+
+    def triple_keys(self) -> Iterator[tuple[str, np.ndarray, np.ndarray, list[str] | None]]:
+        for name in self.relation_index():
+            table = self._arrow(cy.rel_keys(name))
+            heads, tails = (np.asarray(table.column(c).to_numpy(zero_copy_only=False), dtype=np.int64) for c in ("head", "tail"))
+            graph = table.column("graph")
+            named = pc.any(pc.not_equal(pc.fill_null(graph, ""), "")).as_py()
+            yield name, heads, tails, (graph.to_pylist() if named else None)
+
+    def iter_entity_statements(self, batch: int = 50_000) -> Iterator[list[tuple[str, dict[str, Any]]]]:
+        if not self._schema_exists():
+            return
+        result = self._run(cy.ENTITY_STATEMENTS)
+        rows: list[tuple[str, dict[str, Any]]] = []
+        while result.has_next():
+            eid, props = result.get_next()
+            rows.append((eid, json.loads(props)))
+            if len(rows) >= batch:
+                yield rows
+                rows = []
+        if rows:
+            yield rows
+
+    def iter_relationships(self, batch: int = 100_000) -> Iterator[list[tuple[str, str, str, str]]]:
+        if not self._schema_exists():
+            return
+        for name in self.relation_index():
+            table = self._arrow(cy.rel_statements(name))
+            cols = [table.column(c).to_pylist() for c in ("head", "predicate", "tail", "graph")]
+            for start in range(0, table.num_rows, batch):
+                yield [(h, p, t, g or "") for h, p, t, g in zip(*(c[start : start + batch] for c in cols))]
 
     def export_tensors(self, with_text: bool = False) -> GraphTensors:
         if not self._schema_exists():

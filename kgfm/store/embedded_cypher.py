@@ -14,16 +14,20 @@ from kgfm.store.portable_cypher import (  # noqa: F401  (re-exported: this backe
     ENTITY_INDEX,
     ENTITY_VOCAB,
     ENTITY_VOCAB_TEXT,
+    ENTITY_STATEMENTS,
     GET_ENTITY,
     RELATION_VOCAB,
     UPDATE_ENTITIES,
     count_rel,
+    rel_keys,
     rel_pairs,
+    rel_statements,
 )
 
 CREATE_ENTITY_TABLE = (
     "CREATE NODE TABLE IF NOT EXISTS Entity("
-    "id STRING PRIMARY KEY, idx INT64, name STRING, description STRING, types STRING[], props STRING)"
+    "id STRING PRIMARY KEY, idx INT64, name STRING, description STRING, names STRING, descriptions STRING, "
+    "types STRING[], props STRING)"
 )
 CREATE_RELATION_TABLE = (
     "CREATE NODE TABLE IF NOT EXISTS RelationType(name STRING PRIMARY KEY, idx INT64, predicate STRING)"
@@ -31,7 +35,7 @@ CREATE_RELATION_TABLE = (
 
 
 def create_rel_table(rel_type: str) -> str:
-    return f"CREATE REL TABLE IF NOT EXISTS {q(rel_type)}(FROM Entity TO Entity, predicate STRING)"
+    return f"CREATE REL TABLE IF NOT EXISTS {q(rel_type)}(FROM Entity TO Entity, predicate STRING, graph STRING)"
 
 
 def copy_from(table: str, variable: str) -> str:
@@ -40,6 +44,7 @@ def copy_from(table: str, variable: str) -> str:
 
 
 CHECKPOINT = "CHECKPOINT"
+ENTITY_COLUMNS = "CALL table_info('Entity') RETURN name"
 BEGIN_READ_ONLY = "BEGIN TRANSACTION READ ONLY"
 ROLLBACK = "ROLLBACK"
 INSERT_RELATIONS = "UNWIND $rows AS row CREATE (:RelationType {name: row.name, idx: row.idx, predicate: row.predicate})"

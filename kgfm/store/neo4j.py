@@ -9,7 +9,8 @@ config/env only (:meth:`kgfm.config.StoreConfig.resolved_neo4j`).
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+import json
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -25,7 +26,7 @@ from kgfm.store.base import (
     TripleRow,
     assemble_tensors,
     entity_from_row,
-    props_json,
+    entity_payload,
     update_payload,
 )
 from kgfm.store.names import base_name
@@ -125,18 +126,8 @@ class Neo4jStore(GraphStore):
                 self._write(statement)
             self._schema_done = True
 
-    def insert_entities(self, rows: Sequence[EntityRow]) -> int:
-        payload = [
-            {
-                "id": r.id,
-                "idx": r.idx,
-                "name": r.name,
-                "description": r.description,
-                "types": list(r.types),
-                "props": props_json(r.props),
-            }
-            for r in rows
-        ]
+    def insert_entities(self, rows: Sequence[EntityRow], first_idx: int) -> int:
+        payload = entity_payload(rows, first_idx)
         self._batched(cy.MERGE_ENTITIES if self.merge else cy.CREATE_ENTITIES, payload)
         self._label_types(rows)
         return len(payload)
@@ -157,20 +148,24 @@ class Neo4jStore(GraphStore):
         return len(payload)
 
     def insert_triples(self, rel_type: str, rows: Sequence[TripleRow]) -> int:
-        return self.insert_triple_columns(
-            rel_type, [r.head_id for r in rows], [r.tail_id for r in rows], [r.predicate for r in rows]
-        )
+        written = 0
+        by_predicate: dict[str, list[TripleRow]] = {}
+        for r in rows:
+            by_predicate.setdefault(r.predicate, []).append(r)
+        for predicate, group in by_predicate.items():
+            written += self.insert_triple_columns(
+                rel_type, predicate, [r.head_id for r in group], [r.tail_id for r in group], [r.graph for r in group]
+            )
+        return written
 
-    def insert_triple_columns(self, rel_type: str, heads: list[str], tails: list[str], predicates: list[str]) -> int:
-        """One ``UNWIND`` transaction per ``batch_size`` pairs; the predicate (one per type) goes once per batch."""
+    def insert_triple_columns(self, rel_type: str, predicate: str, heads: list[str], tails: list[str], graphs: list[str]) -> int:
+        """One ``UNWIND`` transaction per ``batch_size`` ``[head, tail, graph]`` rows; the predicate
+        (one per type) goes once per batch."""
         query = cy.merge_triples(rel_type) if self.merge else cy.create_triples(rel_type)
-        by_predicate: dict[str, list[list[str]]] = {}
-        for h, t, p in zip(heads, tails, predicates):
-            by_predicate.setdefault(p, []).append([h, t])
-        for predicate, pairs in by_predicate.items():
-            for start in range(0, len(pairs), self.batch_size):
-                self._write(query, rows=pairs[start : start + self.batch_size], p=predicate)
-        return len(heads)
+        rows = [[h, t, g] for h, t, g in zip(heads, tails, graphs)]
+        for start in range(0, len(rows), self.batch_size):
+            self._write(query, rows=rows[start : start + self.batch_size], p=predicate)
+        return len(rows)
 
     def register_relations(self, rows: Sequence[tuple[str, int, str]]) -> None:
         self._batched(cy.MERGE_RELATIONS, [{"name": n, "idx": i, "predicate": p} for n, i, p in rows])
@@ -186,6 +181,25 @@ class Neo4jStore(GraphStore):
         entities = int(self._read(cy.COUNT_ENTITIES)[0]["n"])
         per_rel = {name: int(self._read(cy.count_rel(name))[0]["n"]) for name in self.relation_index()}
         return GraphCounts(entities, len(per_rel), sum(per_rel.values()), per_rel)
+
+    def triple_keys(self) -> Iterator[tuple[str, np.ndarray, np.ndarray, list[str] | None]]:
+        for name in self.relation_index():
+            rows = self._read(cy.rel_keys(name))
+            graphs = [r["graph"] or "" for r in rows]
+            yield (name, np.fromiter((r["head"] for r in rows), dtype=np.int64, count=len(rows)),
+                   np.fromiter((r["tail"] for r in rows), dtype=np.int64, count=len(rows)),
+                   graphs if any(graphs) else None)
+
+    def iter_entity_statements(self, batch: int = 50_000) -> Iterator[list[tuple[str, dict[str, Any]]]]:
+        rows = [(r["id"], json.loads(r["props"])) for r in self._read(cy.ENTITY_STATEMENTS)]
+        for start in range(0, len(rows), batch):
+            yield rows[start : start + batch]
+
+    def iter_relationships(self, batch: int = 100_000) -> Iterator[list[tuple[str, str, str, str]]]:
+        for name in self.relation_index():
+            rows = [(r["head"], r["predicate"], r["tail"], r["graph"] or "") for r in self._read(cy.rel_statements(name))]
+            for start in range(0, len(rows), batch):
+                yield rows[start : start + batch]
 
     def export_tensors(self, with_text: bool = False) -> GraphTensors:
         vocab = self._read(cy.ENTITY_VOCAB_TEXT if with_text else cy.ENTITY_VOCAB)

@@ -12,11 +12,14 @@ from kgfm.store.portable_cypher import (  # noqa: F401  (re-exported: this backe
     ENTITY_INDEX,
     ENTITY_VOCAB,
     ENTITY_VOCAB_TEXT,
+    ENTITY_STATEMENTS,
     GET_ENTITY,
     RELATION_VOCAB,
     UPDATE_ENTITIES,
     count_rel,
+    rel_keys,
     rel_pairs,
+    rel_statements,
 )
 
 CONSTRAINTS = (
@@ -33,12 +36,13 @@ CONSTRAINTS = (
 # writing into one database at once.
 CREATE_ENTITIES = (
     "UNWIND $rows AS row CREATE (e:Entity {id: row.id, idx: row.idx, name: row.name, "
-    "description: row.description, types: row.types, props: row.props})"
+    "description: row.description, names: row.names, descriptions: row.descriptions, "
+    "types: row.types, props: row.props})"
 )
 MERGE_ENTITIES = (
     "UNWIND $rows AS row MERGE (e:Entity {id: row.id}) "
     "ON CREATE SET e.idx = row.idx, e.name = row.name, e.description = row.description, "
-    "e.types = row.types, e.props = row.props"
+    "e.types = row.types, e.props = row.props, e.names = row.names, e.descriptions = row.descriptions"
 )
 
 
@@ -48,10 +52,10 @@ def add_type_labels(label: str) -> str:
 
 
 def create_triples(rel_type: str) -> str:
-    """``$rows``: ``[head_id, tail_id]`` pairs; ``$p``: their (shared) predicate."""
+    """``$rows``: ``[head_id, tail_id, graph]`` rows; ``$p``: their (shared) predicate."""
     return (
         "UNWIND $rows AS row MATCH (a:Entity {id: row[0]}) MATCH (b:Entity {id: row[1]}) "
-        f"CREATE (a)-[:{q(rel_type)} {{predicate: $p}}]->(b)"
+        f"CREATE (a)-[:{q(rel_type)} {{predicate: $p, graph: row[2]}}]->(b)"
     )
 
 
@@ -59,7 +63,7 @@ def merge_triples(rel_type: str) -> str:
     """As :func:`create_triples`, idempotent against concurrent writers."""
     return (
         "UNWIND $rows AS row MATCH (a:Entity {id: row[0]}) MATCH (b:Entity {id: row[1]}) "
-        f"MERGE (a)-[r:{q(rel_type)}]->(b) ON CREATE SET r.predicate = $p"
+        f"MERGE (a)-[r:{q(rel_type)} {{graph: row[2]}}]->(b) ON CREATE SET r.predicate = $p"
     )
 
 

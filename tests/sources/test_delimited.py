@@ -107,12 +107,15 @@ def test_batches_match_records_and_respect_size(tmp_path: Path) -> None:
     assert [(t.head, t.relation, t.tail, t.line) for t in triples] == rows
 
 
-def test_corrupt_gzip_is_a_source_error(tmp_path: Path) -> None:
+def test_truncated_gzip_keeps_the_rows_before_the_break(tmp_path: Path) -> None:
     path = tmp_path / "g.tsv.gz"
-    data = gzip.compress(("a\tr\tb\n" * 5000).encode())
+    data = gzip.compress("".join(f"a{i}\tr\tb{i}\n" for i in range(50_000)).encode())
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(SourceError, match="g.tsv.gz"):
-        list(read_delimited(path, "tsv"))
+    records = list(read_delimited(path, "tsv"))
+    *rows, last = records
+    assert isinstance(last, Reject) and "truncated" in last.reason and last.line == len(rows) + 1
+    assert 1000 < len(rows) < 50_000 and all(isinstance(r, Triple) for r in rows)
+    assert [r.head for r in rows[:2]] == ["a0", "a1"]
     not_gzip = tmp_path / "plain.txt.gz"
     not_gzip.write_text("a|r|b\n")
     with pytest.raises(SourceError, match="Not a gzipped file"):

@@ -66,7 +66,7 @@ def test_wikidata_json(tmp_path: Path) -> None:
     )
     records = list(read_entity_text(path))
     assert records[0] == EntityInfo("/m/010016", name="Denton", description="city in Texas, United States")
-    assert records[0].props == {"wikidata_id": "Q128306"}
+    assert records[0].props == {"wikidata_id": [{"@value": "Q128306"}]}
     assert records[1] == EntityInfo("/m/02", name="No description")
     assert isinstance(records[2], Reject) and "'/m/04'" in records[2].reason
     assert len(records) == 3

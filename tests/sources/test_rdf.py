@@ -42,30 +42,60 @@ def _by_type(records):
     return triples, infos, rejects
 
 
-def _bnode(basename: str, label: str) -> str:
-    return "_:b" + hashlib.sha1(f"{basename}\x00{label}".encode()).hexdigest()[:16]
+def _bnode(path: Path, ordinal: int) -> str:
+    return "_:b" + hashlib.sha1(f"{path.resolve().as_uri()}\x00{ordinal}".encode()).hexdigest()[:16]
 
 
-def test_turtle_mapping(tmp_path: Path) -> None:
+XSD = "http://www.w3.org/2001/XMLSchema#"
+SCHEMA = "http://schema.org/"
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+
+
+def test_turtle_mapping_is_lossless(tmp_path: Path) -> None:
     path = tmp_path / "movies.ttl"
     path.write_text(TURTLE)
     triples, infos, rejects = _by_type(list(read_source(path)))
     assert rejects == []
-    award = _bnode("movies.ttl", "#0")
+    award = _bnode(path, 0)
     assert [(t.head, t.relation, t.tail) for t in triples] == [
-        (EX + "heat", "http://schema.org/director", EX + "mann"),
+        (EX + "heat", SCHEMA + "director", EX + "mann"),
         (EX + "heat", EX + "award", award),
         (EX + "mann", EX + "bornIn", EX + "chicago"),
     ]
     heat = infos[EX + "heat"]
     assert heat.name == "Heat"  # English beats untagged and French
-    assert heat.description == "A crime film."
+    assert heat.names == {"fr": "Heat", "": "Heat (1995)", "en": "Heat"}
+    assert heat.description == "A crime film." and heat.descriptions == {"en": "A crime film."}
     assert heat.types == ("Movie", "CrimeFilm")
-    assert heat.props == {"schema:datePublished": "1995-12-15", "rating": "8.3", "genre": "crime; thriller"}
-    assert infos[award] == EntityInfo(award, name="Best Score", props={"year": "1996"})
-    assert infos[award].props == {"year": "1996"}
+    assert heat.props == {
+        RDF_TYPE: [{"@id": SCHEMA + "Movie"}, {"@id": EX + "CrimeFilm"}],
+        RDFS + "label": [{"@value": "Heat", "@language": "fr"}, {"@value": "Heat (1995)"}, {"@value": "Heat", "@language": "en"}],
+        RDFS + "comment": [{"@value": "A crime film.", "@language": "en"}],
+        SCHEMA + "datePublished": [{"@value": "1995-12-15", "@type": XSD + "date"}],
+        "http://imdb.example/vocab#rating": [{"@value": "8.3"}],
+        EX + "genre": [{"@value": "crime"}, {"@value": "thriller"}],
+    }
+    assert infos[award].name == "Best Score" and infos[award].props[EX + "year"] == [{"@value": "1996"}]
     assert infos[EX + "mann"].name == "Michael Mann"
-    assert set(infos) == {EX + "heat", award, EX + "mann"}
+    assert list(infos) == [EX + "heat", award, EX + "mann"]
+
+
+def test_plain_typed_and_tagged_literals_stay_distinct(tmp_path: Path) -> None:
+    path = tmp_path / "lit.nt"
+    path.write_bytes(
+        b'<http://e/s> <http://e/p> "o" .\n<http://e/s> <http://e/p> "o"^^<http://e/dt> .\n'
+        b'<http://e/s> <http://e/p> "o"@en .\n<http://e/s> <http://e/p> "a\\rb" .\n'
+    )
+    (info,) = [r for r in read_source(path) if isinstance(r, EntityInfo)]
+    assert info.props == {"http://e/p": [{"@value": "o"}, {"@value": "o", "@type": "http://e/dt"},
+                                          {"@value": "o", "@language": "en"}, {"@value": "a\rb"}]}
+
+
+def test_carriage_return_in_a_turtle_literal_is_kept(tmp_path: Path) -> None:
+    path = tmp_path / "cr.ttl"
+    path.write_bytes(b'<http://e/s> <http://e/p> """a\rb\r\nc""" .\n')
+    (info,) = [r for r in read_source(path) if isinstance(r, EntityInfo)]
+    assert info.props["http://e/p"] == [{"@value": "a\rb\r\nc"}]
 
 
 def test_turtle_blank_node_ids_stable_across_processes(tmp_path: Path) -> None:
@@ -85,16 +115,20 @@ def test_turtle_blank_node_ids_stable_across_processes(tmp_path: Path) -> None:
     assert outputs.pop().count("_:b") == 3
 
 
-def test_turtle_syntax_error_reject_has_line(tmp_path: Path) -> None:
+def test_turtle_syntax_error_reject_has_line_and_column(tmp_path: Path) -> None:
     path = tmp_path / "bad.ttl"
     lines = TURTLE.splitlines()
     lines.insert(14, "ex:broken ex:p ;")  # becomes line 15
     path.write_text("\n".join(lines) + "\n")
     records = list(read_source(path))
-    assert len(records) == 1 and isinstance(records[0], Reject)
-    assert records[0].line == 15
-    assert records[0].reason.startswith("turtle syntax error:")
-    assert records[0].text == "ex:broken ex:p ;"
+    rejects = [r for r in records if isinstance(r, Reject)]
+    assert len(rejects) == 1
+    assert (rejects[0].line, rejects[0].column) == (15, 16)
+    assert rejects[0].reason.startswith("Turtle syntax error:")
+    assert rejects[0].text == "ex:broken ex:p ;"
+    assert rejects[0].message().startswith(f"{path}:15:16: Turtle syntax error")
+    # what came before the error is kept (streamed), nothing after it
+    assert not [r for r in records if isinstance(r, Triple) and r.head == EX + "mann"]
 
 
 NT = """# comment
@@ -106,47 +140,37 @@ _:n1 <http://www.w3.org/2000/01/rdf-schema#label> "Node one, again"@en .
 <http://example.org/a> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <http://schema.org/Person> .
 <http://example.org/a> <http://schema.org/birthDate> "1970-01-01"^^<http://www.w3.org/2001/XMLSchema#date> .
 <http://example.org/a> <http://example.org/knows> "unterminated .
-<http://example.org/a> <http://example.org/knows> <http://example.org/c>
+<http://example.org/a> <http://example.org/kn ows> <http://example.org/c> .
 <http://example.org/a> <http://example.org/knows> <http://example.org/d> . extra
 
 <http://example.org/c> <http://example.org/knows> <http://example.org/a> .
 """
 
 
-def test_ntriples_line_by_line(tmp_path: Path) -> None:
+def test_ntriples_streamed_and_resumed_after_bad_lines(tmp_path: Path) -> None:
     path = tmp_path / "g.nt.gz"
     path.write_bytes(gzip.compress(NT.encode()))
     records = list(read_source(path))
-    n1 = _bnode("g.nt.gz", "n1")
-    # triples and rejects stream in line order ...
-    assert records[:5] == [
-        Triple(EX + "a", EX + "knows", EX + "b", str(path), 2),
-        Triple(EX + "a", EX + "knows", n1, str(path), 6),
-        Reject(str(path), 9, "N-Triples syntax error: bad object (expected <IRI>, _:label or a literal)",
-               '<http://example.org/a> <http://example.org/knows> "unterminated .'),
-        Reject(str(path), 10, "N-Triples syntax error: bad statement end (expected ' .')",
-               "<http://example.org/a> <http://example.org/knows> <http://example.org/c>"),
-        Reject(str(path), 11, "N-Triples syntax error: trailing text after the final '.'",
-               "<http://example.org/a> <http://example.org/knows> <http://example.org/d> . extra"),
-    ]
-    assert records[5] == Triple(EX + "c", EX + "knows", EX + "a", str(path), 13)
-    # ... then one merged EntityInfo per subject: the first English label beats German
-    assert records[6:] == [
-        EntityInfo(n1, name="Node one"),
-        EntityInfo(EX + "a", types=("Person",), props={"schema:birthDate": "1970-01-01"}),
-    ]
-    assert records[7].props == {"schema:birthDate": "1970-01-01"}
+    n1 = _bnode(path, 0)
+    triples, infos, rejects = _by_type(records)
+    assert [(t.head, t.tail) for t in triples] == [(EX + "a", EX + "b"), (EX + "a", n1), (EX + "c", EX + "a")]
+    assert [r.line for r in rejects] == [9, 10, 11]
+    assert all(r.reason.startswith("N-Triples syntax error") and r.column for r in rejects)
+    assert rejects[1].text == "<http://example.org/a> <http://example.org/kn ows> <http://example.org/c> ."
+    assert infos[n1].name == "Node one" and infos[n1].names == {"de": "Node eins", "en": "Node one"}
+    assert infos[EX + "a"].types == ("Person",)
+    assert infos[EX + "a"].props["http://schema.org/birthDate"] == [{"@value": "1970-01-01", "@type": XSD + "date"}]
 
 
 def test_ntriples_bad_utf8_line(tmp_path: Path) -> None:
     path = tmp_path / "g.nt"
     path.write_bytes(b'<http://e/a> <http://e/p> "caf\xe9" .\n<http://e/a> <http://e/r> <http://e/b> .\n')
     records = list(read_rdf(path, "nt"))
-    assert isinstance(records[0], Reject) and (records[0].line, records[0].reason) == (1, "invalid UTF-8 bytes")
-    assert records[1] == Triple("http://e/a", "http://e/r", "http://e/b", str(path), 2)
+    assert isinstance(records[0], Reject) and records[0].line == 1 and "UTF-8" in records[0].reason
+    assert records[1] == Triple("http://e/a", "http://e/r", "http://e/b", str(path), 0)
 
 
-def test_nquads_graph_names_dropped(tmp_path: Path) -> None:
+def test_nquads_graph_names_kept(tmp_path: Path) -> None:
     path = tmp_path / "g.nq"
     path.write_text(
         "<http://e/a> <http://e/r> <http://e/b> <http://e/g1> .\n"
@@ -154,17 +178,16 @@ def test_nquads_graph_names_dropped(tmp_path: Path) -> None:
         "_:x <http://e/r> <http://e/c> _:g .\n"
         '<http://e/a> <http://e/r> <http://e/c> "g" .\n'
     )
-    records = list(read_source(path))
-    assert records[:3] == [
-        Triple("http://e/a", "http://e/r", "http://e/b", str(path), 1),
-        Triple("http://e/a", "http://e/r", "http://e/c", str(path), 2),
-        Triple(_bnode("g.nq", "x"), "http://e/r", "http://e/c", str(path), 3),
+    triples, _infos, rejects = _by_type(list(read_source(path)))
+    assert [(t.head, t.tail, t.graph) for t in triples] == [
+        ("http://e/a", "http://e/b", "http://e/g1"),
+        ("http://e/a", "http://e/c", ""),
+        (_bnode(path, 0), "http://e/c", _bnode(path, 1)),
     ]
-    assert isinstance(records[3], Reject) and records[3].line == 4
-    assert "graph name" in records[3].reason
+    assert [r.line for r in rejects] == [4]
 
 
-def test_trig_all_graphs(tmp_path: Path) -> None:
+def test_trig_graphs(tmp_path: Path) -> None:
     path = tmp_path / "g.trig"
     path.write_text(
         "@prefix ex: <http://example.org/> .\n"
@@ -174,8 +197,9 @@ def test_trig_all_graphs(tmp_path: Path) -> None:
     )
     triples, infos, rejects = _by_type(list(read_source(path)))
     assert rejects == []
-    assert [(t.head[-1], t.tail[-1]) for t in triples] == [("a", "b"), ("b", "c"), ("d", "a")]
-    assert infos == {EX + "a": EntityInfo(EX + "a", name="A")}
+    assert [(t.head[-1], t.tail[-1], t.graph[-2:]) for t in triples] == [("a", "b", "g1"), ("b", "c", "g2"), ("a", "b", "g2"), ("d", "a", "")]
+    assert infos[EX + "a"].name == "A"
+    assert infos[EX + "a"].props == {RDFS + "label": [{"@value": "A", "graph": EX + "g1"}]}
 
 
 RDFXML = """<?xml version="1.0"?>
@@ -187,7 +211,7 @@ RDFXML = """<?xml version="1.0"?>
     <rdfs:label>Paris label</rdfs:label>
     <skos:prefLabel>Paris</skos:prefLabel>
     <skos:definition xml:lang="en">Capital of France.</skos:definition>
-    <ex:population>2100000</ex:population>
+    <ex:population rdf:datatype="http://www.w3.org/2001/XMLSchema#integer">2100000</ex:population>
     <ex:country rdf:resource="http://example.org/france"/>
   </ex:City>
 </rdf:RDF>
@@ -203,15 +227,18 @@ def test_rdf_xml(tmp_path: Path) -> None:
     paris = infos[EX + "paris"]
     # same language rank (untagged): skos:prefLabel is preferred over rdfs:label
     assert (paris.name, paris.description, paris.types) == ("Paris", "Capital of France.", ("City",))
-    assert paris.props == {"population": "2100000"}
+    assert paris.props[EX + "population"] == [{"@value": "2100000", "@type": XSD + "integer"}]
 
 
-def test_rdf_xml_syntax_error_line(tmp_path: Path) -> None:
+def test_rdf_xml_errors_name_the_line(tmp_path: Path) -> None:
     path = tmp_path / "g.owl"
     path.write_text(RDFXML.replace("</skos:prefLabel>", "</skos:prefLabe>"))
-    records = list(read_source(path))
-    assert len(records) == 1 and isinstance(records[0], Reject)
-    assert records[0].line == 8 and records[0].reason.startswith("xml syntax error")
+    (reject,) = [r for r in read_source(path) if isinstance(r, Reject)]
+    assert reject.line == 8 and reject.reason.startswith("RDF/XML syntax error")
+    bad_id = tmp_path / "id.rdf"
+    bad_id.write_text(RDFXML.replace('<ex:country rdf:resource="http://example.org/france"/>', '<ex:country rdf:ID="1bad"/>'))
+    (reject,) = [r for r in read_source(bad_id) if isinstance(r, Reject)]
+    assert reject.line == 11 and "rdf:ID" in reject.reason and reject.text.strip() == '<ex:country rdf:ID="1bad"/>'
 
 
 def test_json_ld(tmp_path: Path) -> None:
@@ -225,8 +252,9 @@ def test_json_ld(tmp_path: Path) -> None:
     triples, infos, rejects = _by_type(list(read_source(path)))
     assert rejects == []
     assert [(t.head, t.relation, t.tail) for t in triples] == [(EX + "a", EX + "knows", EX + "b")]
-    assert infos[EX + "a"] == EntityInfo(EX + "a", name="Ann", description="A person.", types=("Person",))
-    assert infos[EX + "a"].props == {"age": "42"}
+    a = infos[EX + "a"]
+    assert (a.name, a.description, a.types) == ("Ann", "A person.", ("Person",))
+    assert a.props[EX + "age"] == [{"@value": "42", "@type": XSD + "integer"}]
 
 
 def test_json_ld_syntax_error_line(tmp_path: Path) -> None:
@@ -234,7 +262,7 @@ def test_json_ld_syntax_error_line(tmp_path: Path) -> None:
     path.write_text('{"@id": "http://e/a",\n "http://e/p": }\n')
     records = list(read_source(path))
     assert len(records) == 1 and isinstance(records[0], Reject)
-    assert records[0].line == 2 and records[0].reason.startswith("json-ld syntax error")
+    assert records[0].line == 2 and records[0].reason.startswith("JSON-LD syntax error")
 
 
 def test_json_ld_remote_context_is_refused_without_network(tmp_path: Path) -> None:
@@ -248,38 +276,43 @@ def test_json_ld_remote_context_is_refused_without_network(tmp_path: Path) -> No
     assert "http://x/ctx.jsonld" in next(iter(read_source(nested))).reason
 
 
-def test_turtle_gzip_and_relative_iris(tmp_path: Path) -> None:
-    path = tmp_path / "rel.ttl.gz"
-    path.write_bytes(gzip.compress(b"<alice> <knows> <bob> .\n"))
-    records = list(read_source(path))
-    assert records == [Triple("file:///alice", "file:///knows", "file:///bob", str(path), 0)]
+def test_relative_iris_resolve_against_the_document(tmp_path: Path) -> None:
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir()
+    two.mkdir()
+    for folder in (one, two):
+        (folder / "rel.ttl.gz").write_bytes(gzip.compress(b"<alice> <knows> <bob> .\n"))
+    (a,) = list(read_source(one / "rel.ttl.gz"))
+    (b,) = list(read_source(two / "rel.ttl.gz"))
+    assert a.head == (one / "alice").resolve().as_uri() and b.head == (two / "alice").resolve().as_uri()
+    (c,) = list(read_source(one / "rel.ttl.gz", base="http://example.org/data/"))
+    assert (c.head, c.relation, c.tail) == ("http://example.org/data/alice", "http://example.org/data/knows", "http://example.org/data/bob")
 
 
 def test_document_with_bad_utf8(tmp_path: Path) -> None:
     path = tmp_path / "g.ttl"
     path.write_bytes(b"@prefix ex: <http://e/> .\nex:a ex:b ex:c .\nex:a ex:n \"caf\xe9\" .\n")
-    records = list(read_source(path))
-    assert records == [Reject(str(path), 3, "invalid UTF-8 bytes")]
+    rejects = [r for r in read_source(path) if isinstance(r, Reject)]
+    assert len(rejects) == 1 and rejects[0].line == 3 and "UTF-8" in rejects[0].reason
 
 
 def test_same_graph_same_records_across_syntaxes(tmp_path: Path) -> None:
-    """The streaming (N-Triples) and whole-document (Turtle, RDF/XML) paths give the same records."""
+    """Turtle, N-Triples and RDF/XML of one graph give the same records (blank nodes aside)."""
+    import pyoxigraph as ox
+
     ttl = tmp_path / "g.ttl"
     ttl.write_text(TURTLE)
-    from rdflib import Graph
-
-    graph = Graph().parse(ttl)
-    nt = tmp_path / "g.nt"
-    nt.write_text(graph.serialize(format="nt"))
-    xml = tmp_path / "g.rdf"
-    xml.write_text(graph.serialize(format="xml"))
+    quads = list(ox.parse(path=str(ttl), base_iri="http://example.org/"))
+    nt, xml = tmp_path / "g.nt", tmp_path / "g.rdf"
+    nt.write_bytes(ox.serialize([ox.Triple(q.subject, q.predicate, q.object) for q in quads], format=ox.RdfFormat.N_TRIPLES))
+    xml.write_bytes(ox.serialize([ox.Triple(q.subject, q.predicate, q.object) for q in quads], format=ox.RdfFormat.RDF_XML))
 
     def normalized(path: Path):
         records = list(read_source(path))
         assert not [r for r in records if isinstance(r, Reject)]
         triples = sorted((t.head, t.relation, t.tail) for t in records if isinstance(t, Triple) and not t.tail.startswith("_:"))
         infos = sorted(
-            (i.name, i.description, tuple(sorted(i.types)), tuple(sorted((k, tuple(sorted(v.split("; ")))) for k, v in i.props.items())))
+            (i.name, i.description, tuple(sorted(i.types)), sorted((k, sorted(map(str, v))) for k, v in i.props.items()))
             for i in records
             if isinstance(i, EntityInfo)
         )

@@ -1,0 +1,97 @@
+"""``kgfm build-graph`` / ``kgfm export`` as a user runs them (real subprocesses, real store):
+hostile inputs end in one clear line, and an RDF file survives the round trip."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pyoxigraph as ox
+
+REPO = Path(__file__).resolve().parents[2]
+KGFM = [sys.executable, "-c", "from kgfm.cli.main import main; main()"]
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    return subprocess.run([*KGFM, *args], capture_output=True, text=True, cwd=cwd, timeout=300, env=env)
+
+
+def _report(folder: Path) -> dict:
+    return json.loads((folder / ".kgfm" / "build-graph.report.json").read_text())
+
+
+def test_truncated_gzip_with_skip_writes_the_good_rows_and_names_the_break(tmp_path: Path) -> None:
+    path = tmp_path / "kb.tsv.gz"
+    data = gzip.compress("".join(f"e{i}\tr{i % 3}\te{i + 1}\n" for i in range(40_000)).encode())
+    path.write_bytes(data[: len(data) * 2 // 3])
+    out = run("build-graph", str(path), "--on-error", "skip", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    report = _report(tmp_path)
+    assert 1_000 < report["triples_new"] < 40_000 and report["rejected"] == 1
+    break_line = report["triples_new"] + 1
+    warning = [line for line in out.stderr.splitlines() if "truncated" in line]
+    assert warning == [f"kgfm: warning: {path}:{break_line}: " + warning[0].split(f"{path}:{break_line}: ", 1)[1]]
+    rejects = (tmp_path / ".kgfm" / "rejects.tsv").read_text().splitlines()
+    assert rejects[0].split("\t")[:2] == [str(path), str(break_line)]
+    failed = run("build-graph", str(path), "--path", "other/graph.lbug", cwd=tmp_path)
+    assert failed.returncode == 2 and f"{path}:{break_line}" in failed.stderr and "Traceback" not in failed.stderr
+
+
+def test_empty_input_exits_zero_with_a_warning(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.nt"
+    empty.write_text("# nothing here\n")
+    out = run("build-graph", str(empty), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert f"kgfm: warning: {empty}: no triples or entities in this file (empty?)" in out.stderr.splitlines()
+    assert _report(tmp_path)["warnings"] == [f"{empty}: no triples or entities in this file (empty?)"]
+
+
+def test_rejects_pointing_at_a_directory_is_one_line(tmp_path: Path, graphs_dir: Path) -> None:
+    (tmp_path / "rej").mkdir()
+    out = run("build-graph", str(graphs_dir / "movies_kb.txt"), "--rejects", "rej", cwd=tmp_path)
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == ["kgfm: error: rej: is a directory; --rejects needs a file path"]
+    assert not (tmp_path / ".kgfm" / "graph.lbug").exists()
+
+
+def test_rdf_syntax_error_writes_nothing(tmp_path: Path, graphs_dir: Path) -> None:
+    bad = graphs_dir / "bad" / "syntax_error.ttl"
+    out = run("build-graph", str(bad), cwd=tmp_path)
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [
+        f"kgfm: error: {bad}:6:22: Turtle syntax error: ; is not a valid RDF object; nothing was written"
+    ]
+    assert not (tmp_path / ".kgfm").exists()
+
+
+def test_export_reproduces_the_rdf_file(tmp_path: Path, graphs_dir: Path) -> None:
+    src = tmp_path / "g.ttl"
+    src.write_text(
+        (graphs_dir / "movies.ttl").read_text(encoding="utf-8")
+        + '<rel/x> <http://e/p> "o", "o"^^<http://e/dt>, "o"@en, "line\\r\\nbreak" .\n',
+        encoding="utf-8",
+    )
+    assert run("build-graph", str(src), "--base", "http://base.example/doc", cwd=tmp_path).returncode == 0
+    for fmt in ("nq", "nt"):
+        out = run("export", "--format", fmt, "-o", f"out.{fmt}", cwd=tmp_path)
+        assert out.returncode == 0, out.stderr
+        exported = ox.Dataset(ox.parse(path=str(tmp_path / f"out.{fmt}")))
+        expected = ox.Dataset(ox.parse(path=str(src), base_iri="http://base.example/doc"))
+        for d in (exported, expected):
+            d.canonicalize(ox.CanonicalizationAlgorithm.UNSTABLE)
+        assert set(exported) == set(expected)
+    text = (tmp_path / "out.nq").read_text(encoding="utf-8")
+    assert '<http://base.example/rel/x> <http://e/p> "line\\r\\nbreak" .' in text
+
+
+def test_export_of_a_tsv_store_mints_iris(tmp_path: Path) -> None:
+    kb = tmp_path / "kb.tsv"
+    kb.write_text("/m/01\t/film/film/genre\t/m/02 x\n", encoding="utf-8")
+    assert run("build-graph", str(kb), cwd=tmp_path).returncode == 0
+    assert run("export", "--format", "nt", "-o", "out.nt", cwd=tmp_path).returncode == 0
+    assert (tmp_path / "out.nt").read_text() == "<urn:kgfm:%2Fm%2F01> <urn:kgfm:%2Ffilm%2Ffilm%2Fgenre> <urn:kgfm:%2Fm%2F02%20x> .\n"
