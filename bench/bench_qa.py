@@ -82,7 +82,8 @@ def compare(hops: int, tag_a: str, tag_b: str) -> dict:
     from kgfm.qa.answer import QAEngine
     from kgfm.qa.config import QAConfig
     from kgfm.qa.data import prepare_examples
-    from kgfm.qa.evaluate import paired_comparison, question_hits, split_examples
+    from kgfm.qa.evaluate import split_examples
+    from kgfm.qa.ranking import paired_comparison, question_hits
     from kgfm.qa.metaqa import EntityLookup
 
     first = QAEngine.load(model_dir(hops, None if tag_a == "default" else tag_a))
@@ -124,7 +125,7 @@ def bench_latency(hops: int, n: int, batch: int, acc_limit: int) -> dict:
     import torch
 
     from kgfm.qa.answer import QAEngine
-    from kgfm.qa.evaluate import question_hits
+    from kgfm.qa.ranking import question_hits
     from kgfm.qa.data import prepare_examples
     from kgfm.qa.metaqa import EntityLookup, metaqa_files, read_qa_file
     from kgfm.qa.config import DEFAULT_METAQA

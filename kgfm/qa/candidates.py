@@ -108,6 +108,28 @@ class RelationAdjacency:
         rel = torch.as_tensor(np.asarray(graph.rel_type, dtype=np.int64))
         return cls(torch.cat([h, t]), torch.cat([t, h]), torch.cat([rel, rel + r]), graph.num_entities, 2 * r)
 
+    def step(self, scores: torch.Tensor, rel_weights: torch.Tensor) -> torch.Tensor:
+        """:func:`follow_relations` over this graph's edges."""
+        return follow_relations(self.src, self.dst, self.rel, scores, rel_weights)
+
+
+def follow_relations(src: torch.Tensor, dst: torch.Tensor, rel: torch.Tensor, scores: torch.Tensor,
+                     rel_weights: torch.Tensor) -> torch.Tensor:
+    """One relation-following step: ``out[b, v] = sum_{e: u -r-> v} w[b, r] * scores[b, u]``.
+
+    Only edges leaving an entity with a non-zero score in the batch are touched, so the first
+    steps from a handful of topic entities cost next to nothing.
+
+    Args:
+        src: ``[E]`` edge sources; dst: ``[E]`` edge targets; rel: ``[E]`` directed relation ids.
+        scores: ``[B, N]`` current entity scores.
+        rel_weights: ``[B, 2R]`` attention over directed relations.
+    """
+    active = (scores.detach() != 0).any(dim=0)
+    keep = active[src]
+    src, dst, rel = src[keep], dst[keep], rel[keep]
+    return torch.zeros_like(scores).index_add(1, dst, scores[:, src] * rel_weights[:, rel])
+
 
 def candidate_sets(adj: UndirectedAdjacency, topics: np.ndarray, hops: int) -> torch.Tensor:
     """``[B, C]`` candidate entity idx per question (the ``hops``-neighbourhood of the topic, topic

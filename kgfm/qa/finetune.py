@@ -227,8 +227,9 @@ def finetune(cfg: QAConfig, graph: GraphTensors, index: Any | None, resume: bool
         Summary dict (also written atomically to ``{run.output_dir}/metrics.json``).
     """
     from kgfm.qa.checkpoint import save_qa_model
-    from kgfm.training.loop import select_device
+    from kgfm.training.loop import seed_everything, select_device
 
+    seed_everything(cfg.run.seed)
     out = cfg.run.output_dir
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out / "config.yaml")

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from kgfm.qa.candidates import RelationAdjacency
+from kgfm.qa.candidates import RelationAdjacency, follow_relations
 
 NEG_INF = -1e9
 
@@ -106,14 +106,6 @@ class AnswerScorer(nn.Module):
         rel = torch.softmax(self.relation_attention(q).view(b, t, r), dim=-1)
         return rel, torch.softmax(self.hop_attention(q), dim=-1)
 
-    def _follow(self, scores: torch.Tensor, rel_weights: torch.Tensor) -> torch.Tensor:
-        """One relation-following step: ``out[b, v] = sum_{e: u -r-> v} w[b, r] * scores[b, u]``
-        over the edges leaving an entity with a non-zero score in the batch."""
-        active = (scores.detach() != 0).any(dim=0)
-        keep = active[self.edge_src]
-        src, dst, rel = self.edge_src[keep], self.edge_dst[keep], self.edge_rel[keep]
-        return torch.zeros_like(scores).index_add(1, dst, scores[:, src] * rel_weights[:, rel])
-
     def path_scores(self, q: torch.Tensor, topics: torch.Tensor) -> torch.Tensor:
         """``[B, N]`` relation-following mass ``p`` (see the module docstring)."""
         if not self.num_entities:
@@ -124,7 +116,7 @@ class AnswerScorer(nn.Module):
         x[torch.arange(b, device=q.device), topics] = 1.0
         p = torch.zeros_like(x)
         for step in range(self.shape.max_hops):
-            x = self._follow(x, rel[:, step]).clamp(max=1.0)
+            x = follow_relations(self.edge_src, self.edge_dst, self.edge_rel, x, rel[:, step]).clamp(max=1.0)
             p = p + hop[:, step : step + 1] * x
         return p
 

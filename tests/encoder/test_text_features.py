@@ -69,8 +69,8 @@ def test_train_main_with_text_init(tmp_path, tiny_bert) -> None:
     store = StoreConfig(path=tmp_path / "g.lbug")
     run_build(BuildGraphConfig(store=store, sources=[SourceSpec(path=kb)], out_dir=tmp_path / "b"), show_progress=False)
     out = tmp_path / "run"
-    doc = main(None, {"store.path": str(store.path), "output_dir": str(out), "data.text_init": True,
-                      "data.text_model": tiny_bert, "model.dim": 8, "train.epochs": 2, "train.device": "cpu"},
+    doc = main(None, {"store.path": str(store.path), "run.output_dir": str(out), "data.text_init": True,
+                      "data.text_model": tiny_bert, "model.dim": 8, "train.epochs": 2, "run.device": "cpu"},
                resume=False)
     assert doc["epochs"] == 2
     assert (out / "text_features.safetensors").is_file()
