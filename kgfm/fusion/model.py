@@ -258,15 +258,19 @@ class KnowledgeFusionModel(nn.Module):
                 shutil.rmtree(tmp, ignore_errors=True)
 
     @classmethod
-    def from_pretrained(cls, src: Path, index: Any, map_location: str = "cpu") -> "KnowledgeFusionModel":
+    def from_pretrained(cls, src: Path, index: Any, map_location: str = "cpu", verify: bool = True) -> "KnowledgeFusionModel":
         """Load a saved model against ``index``.
+
+        ``verify=False`` skips re-hashing the files when an enclosing artifact (a QA model) was just
+        verified; the manifest is still read for the index fingerprint.
 
         Raises:
             IndexMismatchError: the index fingerprint differs from the one saved.
             ArtifactError: missing or corrupt files.
         """
         src = Path(src)
-        manifest = read_manifest(src, KIND, required=("model.safetensors", "fusion_config.json", "backbone_config.json"))
+        manifest = read_manifest(src, KIND, verify=verify,
+                                 required=("model.safetensors", "fusion_config.json", "backbone_config.json"))
         saved = manifest.get("index", {})
         if saved.get("fingerprint") != index.fingerprint:
             raise IndexMismatchError(

@@ -172,7 +172,8 @@ def save_encoder(encoder: QuestionEncoder, dest: Path) -> None:
 
 
 def load_encoder(src: Path, kind: str, max_length: int, index: Any | None) -> QuestionEncoder:
-    """Load what :func:`save_encoder` wrote (no network, no pickle)."""
+    """Load what :func:`save_encoder` wrote (no network, no pickle); the enclosing QA artifact's
+    checksums were verified by the caller, so nothing is hashed twice."""
     from kgfm.hf import offline_env
 
     offline_env()
@@ -184,5 +185,5 @@ def load_encoder(src: Path, kind: str, max_length: int, index: Any | None) -> Qu
     else:
         from kgfm.fusion.model import KnowledgeFusionModel
 
-        backbone = KnowledgeFusionModel.from_pretrained(src / "model", index)
+        backbone = KnowledgeFusionModel.from_pretrained(src / "model", index, verify=False)
     return QuestionEncoder(backbone, tokenizer, kind, max_length)
