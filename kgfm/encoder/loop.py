@@ -155,6 +155,7 @@ class Trainer:
             return ""
         val = self.evaluate("valid")
         record["val"] = {k: v for k, v in val.items() if not isinstance(v, dict)}
+        record["val_" + s.monitor] = val[s.monitor]
         line = f"  val MRR {val['mrr']:.4f}  H@10 {val['hits@10']:.4f}"
         if self.stopper.update(st, val, st.epoch):
             record["best"] = True

@@ -28,7 +28,7 @@ from kgfm.encoder.loop import Trainer
 from kgfm.encoder.model import KGEncoder
 from kgfm.store.base import GraphTensors
 from kgfm.training.loop import setup_run
-from kgfm.training.report import plot_curves, summary, write_json_atomic
+from kgfm.training.report import ScalarLog, plot_curves, summary, write_json_atomic
 
 
 def load_graph(cfg: GraphTrainConfig) -> GraphTensors:
@@ -115,7 +115,8 @@ def _metrics_doc(trainer: Trainer, data: LinkPredData, device: torch.device, ext
 def _write_outputs(trainer: Trainer, data: LinkPredData, device: torch.device, out: Path, extra: dict | None = None) -> dict:
     doc = _metrics_doc(trainer, data, device, extra)
     write_json_atomic(out / "metrics.json", doc)
-    plot_curves(trainer.state.history, "epoch", ["loss"], [], out / "curve.png")
+    monitor = "val_" + trainer.settings.monitor
+    plot_curves(trainer.state.history, "epoch", ["loss"], [monitor], out / "curve.png")
     return doc
 
 
@@ -140,18 +141,21 @@ def main(config_path: Optional[Path], overrides: dict[str, Any], resume: bool) -
         _resume(cfg, trainer, graph)
     vocab, config_doc = _vocab(graph), cfg.model_dump(mode="json")
     best_dir, last_dir = out / "checkpoint", out / "last"
+    scalars = ScalarLog(out / "tensorboard", cfg.run.tensorboard)
 
     def on_best(tr: Trainer) -> None:
         save_checkpoint(best_dir, tr.model, vocab, tr.state, config_doc)
 
     def on_epoch(tr: Trainer) -> None:
         st = tr.state
+        scalars.log(st.epoch, {k: v for k, v in st.history[-1].items() if k != "val"})
         if st.epoch % cfg.train.eval_every and not st.stopped and st.epoch < cfg.train.epochs:
             return  # checkpoint + plot at evaluation epochs only (cheap resumes, little I/O)
         save_checkpoint(last_dir, tr.model, vocab, tr.state, config_doc, optimizer=tr.optimizer)
         _write_outputs(tr, data, device, out)
 
     state = trainer.fit(on_best=on_best, on_epoch=on_epoch)
+    scalars.close()
     trainer.restore_best()
     test = trainer.evaluate("test") if len(data.test) or data.test_missing else {}
     valid = trainer.evaluate("valid_full") if len(data.valid) or data.valid_missing else {}

@@ -37,7 +37,7 @@ from kgfm.store.base import GraphTensors
 from kgfm.training.checkpoint import Progress, load_checkpoint
 from kgfm.training.loop import Budget, EarlyStopping, setup_run
 from kgfm.training.optim import make_optimizer, set_lr
-from kgfm.training.report import plot_curves, summary, write_json_atomic
+from kgfm.training.report import ScalarLog, plot_curves, summary, write_json_atomic
 
 
 def load_questions(cfg: QAConfig) -> tuple[list[QAExample], list[QAExample]]:
@@ -247,6 +247,7 @@ def finetune(cfg: QAConfig, graph: GraphTensors, index: Any | None, resume: bool
         cached_valid = encode_questions(model.encoder, data.valid, cfg.train.eval_batch_size, None, progress)
     budget, stopper = Budget(cfg.run.max_minutes, state.elapsed_s), EarlyStopping(cfg.train.monitor, cfg.train.patience)
     config_doc, index_fp = cfg.model_dump(mode="json"), index.fingerprint if index is not None else None
+    scalars = ScalarLog(out / "tensorboard", cfg.run.tensorboard)
     while state.epoch < cfg.train.epochs and not state.stopped:
         losses, expired = _epoch(model, data, cfg, optimizer, state, cached_train, budget, progress)
         state.epoch += 1
@@ -254,6 +255,7 @@ def finetune(cfg: QAConfig, graph: GraphTensors, index: Any | None, resume: bool
                                   "steps": len(losses), **_validate(model, data, cfg, cached_valid)}
         state.elapsed_s = record["elapsed_s"] = round(budget.elapsed, 1)
         state.history.append(record)
+        scalars.log(state.epoch, record)
         if progress:
             print(json.dumps(record))
         if stopper.update(state, record, state.epoch):
@@ -263,6 +265,7 @@ def finetune(cfg: QAConfig, graph: GraphTensors, index: Any | None, resume: bool
             state.stopped = f"time budget of {cfg.run.max_minutes} min reached"
         save_qa_model(out / "last", model, config_doc, graph, index_fp, {"epoch": state.epoch},
                       optimizer=optimizer, progress=state)
+    scalars.close()
     return _report(cfg, data, state)
 
 
