@@ -192,14 +192,14 @@ def entity(args, graph, index, index_info) -> dict:
                "corpus": manifest["counts"], "runs": {}}
     for fusion in (True, False)[: 1 if args.fusion_only else 2]:
         name = "fusion" if fusion else "no_fusion"
-        cfg = {"corpus": str(corpus), "index": str(work / "index"), "out": str(work / name),
+        cfg = {"corpus": str(corpus), "index": str(work / "index"),
+               "run": {"output_dir": str(work / name), "seed": 0, "threads": args.threads},
+               "optim": {"lr": 1e-4, "head_lr": 1e-3, "warmup": max(1, args.steps // 20)},
                "model": {"fusion": fusion, "fusion_layers": args.fusion_layers, "top_k": 8, "knowledge_dropout": 0.1,
                          "gate_bias": args.gate_bias},
-               "train": {"steps": args.steps, "batch_size": args.batch_size, "max_length": 32, "lr": 1e-4,
-                         "head_lr": 1e-3, "warmup_steps": max(1, args.steps // 20), "negatives": args.negatives,
+               "train": {"steps": args.steps, "batch_size": args.batch_size, "max_length": 32, "negatives": args.negatives,
                          "eval_every": max(1, args.steps // 3), "save_every": args.steps,
-                         "eval_examples": args.eval_examples, "log_every": 10, "seed": 0,
-                         "num_threads": args.threads}}
+                         "eval_examples": args.eval_examples, "log_every": 10}}
         path = work / f"{name}.yaml"
         path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
         t0 = time.perf_counter()

@@ -66,20 +66,22 @@ def run_ours(args, data, device) -> dict:
     from kgfm.encoder.model import KGEncoder
 
     overrides = parse_overrides(args.set)
-    overrides["train.max_minutes"] = args.minutes
+    overrides["run.max_minutes"] = args.minutes
     cfg = load_config(GraphTrainConfig, REPO / (args.config or DATASETS[args.dataset][1]), overrides)
-    torch.manual_seed(cfg.train.seed)
+    torch.manual_seed(cfg.run.seed)
     model = KGEncoder(data.num_entities, data.num_relations, cfg.model)
-    trainer = Trainer(model, data, cfg.train, device, max_valid_triples=args.max_valid)
+    trainer = Trainer(model, data, cfg, device, max_valid_triples=args.max_valid)
     state = trainer.fit()
     trainer.restore_best()
     t0 = time.monotonic()
     test = trainer.evaluate("test")
     return {
-        "hyper": {"model": cfg.model.model_dump(mode="json"), "train": cfg.train.model_dump(mode="json")},
-        "train_seconds": state.elapsed, "epochs": state.epoch, "best_epoch": state.best_epoch,
+        "hyper": {"model": cfg.model.model_dump(mode="json"), "train": cfg.train.model_dump(mode="json"),
+                  "optim": cfg.optim.model_dump(mode="json")},
+        "train_seconds": state.elapsed_s, "epochs": state.epoch, "best_epoch": state.best_step,
         "stopped": state.stopped, "test_eval_seconds": time.monotonic() - t0, "test": test,
-        "curve": [{"epoch": h.epoch, "elapsed": h.elapsed, "loss": h.loss, "val_mrr": (h.val or {}).get("mrr")}
+        "load_average": list(os.getloadavg()),
+        "curve": [{"epoch": h["epoch"], "elapsed": h["elapsed"], "loss": h["loss"], "val_mrr": (h.get("val") or {}).get("mrr")}
                   for h in state.history],
         "parameters": sum(p.numel() for p in model.parameters()),
     }
@@ -265,7 +267,7 @@ def main() -> None:
         return
     if not args.dataset:
         p.error("--dataset is required")
-    from kgfm.encoder.loop import pick_device
+    from kgfm.training.loop import select_device as pick_device
 
     torch.set_num_threads(args.threads)
     device = pick_device(args.device)

@@ -40,7 +40,7 @@ def output_dir(hops: int, tag: str | None = None) -> Path:
     from kgfm.config import load_config
     from kgfm.qa.config import QAConfig
 
-    out = Path(load_config(QAConfig, config_for(hops)).output)
+    out = Path(load_config(QAConfig, config_for(hops)).run.output_dir)
     return out if not tag else out.with_name(f"{out.name}-{tag}")
 
 
@@ -82,7 +82,8 @@ def compare(hops: int, tag_a: str, tag_b: str) -> dict:
     from kgfm.qa.answer import QAEngine
     from kgfm.qa.config import QAConfig
     from kgfm.qa.data import prepare_examples
-    from kgfm.qa.evaluate import paired_comparison, question_hits, split_examples
+    from kgfm.qa.evaluate import split_examples
+    from kgfm.qa.ranking import paired_comparison, question_hits
     from kgfm.qa.metaqa import EntityLookup
 
     first = QAEngine.load(model_dir(hops, None if tag_a == "default" else tag_a))
@@ -90,7 +91,7 @@ def compare(hops: int, tag_a: str, tag_b: str) -> dict:
     cfg = QAConfig.model_validate(first.manifest["config"])
     examples = split_examples(cfg, hops, "valid" if hops == 3 else "test")  # 3-hop test withheld by protocol
     prepared = prepare_examples(examples, first.linker, EntityLookup(first.graph))
-    hits = [question_hits(e.model, prepared, e.alignment, e.adjacency, hops, progress=True) for e in (first, second)]
+    hits = [question_hits(e.model, prepared, e.adjacency, hops, progress=True) for e in (first, second)]
     first.close()
     out = {"hops": hops, "a": tag_a, "b": tag_b, "questions": len(prepared),
            "hits@1_a": float(hits[0].mean()), "hits@1_b": float(hits[1].mean())}
@@ -124,7 +125,7 @@ def bench_latency(hops: int, n: int, batch: int, acc_limit: int) -> dict:
     import torch
 
     from kgfm.qa.answer import QAEngine
-    from kgfm.qa.evaluate import question_hits
+    from kgfm.qa.ranking import question_hits
     from kgfm.qa.data import prepare_examples
     from kgfm.qa.metaqa import EntityLookup, metaqa_files, read_qa_file
     from kgfm.qa.config import DEFAULT_METAQA
@@ -148,7 +149,7 @@ def bench_latency(hops: int, n: int, batch: int, acc_limit: int) -> dict:
                      "answers_only": latency(engine, questions, batch, False)}
         prepared = prepare_examples(examples[:acc_limit], engine.linker, EntityLookup(engine.graph))
         out[name]["test_hits@1_first_%d" % acc_limit] = float(question_hits(
-            engine.model, prepared, engine.alignment, engine.adjacency, hops).mean())
+            engine.model, prepared, engine.adjacency, hops).mean())
     fp32.close()
     return out
 
@@ -196,7 +197,7 @@ def main() -> None:
             if args.train:
                 overrides = parse_overrides(args.set)
                 if args.tag:
-                    overrides["output"] = str(output_dir(h, args.tag))
+                    overrides["run.output_dir"] = str(output_dir(h, args.tag))
                 entry["train"] = train(h, overrides)
             entry.update(evaluate(h, args.limit, args.tag))
             entry["load_average_after"] = [round(x, 2) for x in os.getloadavg()]

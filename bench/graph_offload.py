@@ -59,17 +59,18 @@ def export(args) -> None:
 def train(args) -> None:
     from safetensors.torch import save_file
 
-    from kgfm.encoder.loop import Trainer, pick_device
+    from kgfm.encoder.loop import Trainer
     from kgfm.encoder.model import KGEncoder
     from kgfm.encoder.train import prepare_data
+    from kgfm.training.loop import select_device
 
     cfg = _cfg(args)
-    torch.manual_seed(cfg.train.seed)
+    torch.manual_seed(cfg.run.seed)
     graph = _graph_from_npz(args.npz)
     data = prepare_data(cfg, graph)
-    device = pick_device(cfg.train.device)
+    device = select_device(cfg.run.device)
     model = KGEncoder(graph.num_entities, graph.num_relations, cfg.model)
-    trainer = Trainer(model, data, cfg.train, device, max_valid_triples=cfg.data.max_valid_triples)
+    trainer = Trainer(model, data, cfg, device, max_valid_triples=cfg.data.max_valid_triples)
     state = trainer.fit()
     trainer.restore_best()
     weights = {k: v.detach().cpu().contiguous() for k, v in trainer.model.state_dict().items()}
@@ -86,20 +87,22 @@ def train(args) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     for i, shard in enumerate(s for s in shards if s):
         save_file(shard, str(args.out / f"weights-{i}.safetensors"))
-    doc = {"train_state": state.as_dict(), "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
+    doc = {"progress": state.model_dump(mode="json"), "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
            "config": cfg.model_dump(mode="json"), "split": data.stats}
     (args.out / "state.json").write_text(json.dumps(doc, default=str))
-    print(f"trained {state.epoch} epochs in {state.elapsed / 60:.1f} min, best val MRR {state.best_mrr:.4f}")
+    print(f"trained {state.epoch} epochs in {state.elapsed_s / 60:.1f} min, best val {cfg.train.monitor} {state.best}")
 
 
 def finish(args) -> None:
     from safetensors.torch import load_file
 
     from kgfm.encoder.checkpoint import save_checkpoint
-    from kgfm.encoder.loop import Trainer, TrainState
+    from kgfm.encoder.loop import Trainer
     from kgfm.encoder.model import KGEncoder
-    from kgfm.encoder.train import _vocab, _write_json, final_embeddings, load_graph, prepare_data, write_curve
+    from kgfm.encoder.train import _vocab, final_embeddings, load_graph, prepare_data
     from kgfm.index.build import build_index_from_checkpoint
+    from kgfm.training.checkpoint import Progress
+    from kgfm.training.report import plot_curves, write_json_atomic
 
     cfg = _cfg(args)
     graph = load_graph(cfg)
@@ -120,25 +123,24 @@ def finish(args) -> None:
     data = prepare_data(cfg, graph)
     model = KGEncoder(graph.num_entities, graph.num_relations, cfg.model)
     model.load_state_dict(weights)
-    trainer = Trainer(model, data, cfg.train.model_copy(update={"device": "cpu"}), torch.device("cpu"),
-                      max_valid_triples=cfg.data.max_valid_triples, log=print)
-    trainer.state = TrainState.from_dict(doc["train_state"])
+    trainer = Trainer(model, data, cfg, torch.device("cpu"), max_valid_triples=cfg.data.max_valid_triples, log=print)
+    trainer.state = Progress.model_validate(doc["progress"])
     t0 = time.monotonic()
     test, valid = trainer.evaluate("test"), trainer.evaluate("valid_full")
-    out = cfg.output_dir
+    out = cfg.run.output_dir
     out.mkdir(parents=True, exist_ok=True)
-    metrics = {"epochs": trainer.state.epoch, "best_epoch": trainer.state.best_epoch,
-               "best_val_mrr": trainer.state.best_mrr, "stopped": trainer.state.stopped,
-               "train_seconds": trainer.state.elapsed, "device": doc["device"], "trained_by": "bench/graph_offload.py",
-               "data": data.stats, "history": [h.__dict__ for h in trainer.state.history],
+    metrics = {"epochs": trainer.state.epoch, "best_epoch": trainer.state.best_step,
+               "best_val_" + cfg.train.monitor: trainer.state.best, "stopped": trainer.state.stopped,
+               "train_seconds": trainer.state.elapsed_s, "device": doc["device"], "trained_by": "bench/graph_offload.py",
+               "data": data.stats, "history": trainer.state.history,
                "valid": valid, "test": test, "eval_seconds_cpu": time.monotonic() - t0}
     best = out / "checkpoint"
     save_checkpoint(best, model, _vocab(graph), trainer.state, cfg.model_dump(mode="json"),
                     extra={"metrics": {"valid": valid, "test": test}, "trained_on": doc["device"],
                            "index_metric": cfg.index_metric()},
                     embeddings=final_embeddings(trainer))
-    _write_json(out / "metrics.json", metrics)
-    write_curve(trainer.state.history, out / "curve.png")
+    write_json_atomic(out / "metrics.json", metrics)
+    plot_curves(trainer.state.history, "epoch", ["loss"], [], out / "curve.png")
     x = cfg.index
     index = build_index_from_checkpoint(best, out / "index", metric=cfg.index_metric(), exact_threshold=x.exact_threshold,
                                         hnsw_m=x.hnsw_m, ef_construction=x.ef_construction, ef_search=x.ef_search)

@@ -24,9 +24,9 @@ step "4/7 KG-aligned pretraining corpus (descriptions + verbalised triples)"
 kgfm corpus --store "$STORE" --out runs/corpus/movies
 step "5/7 knowledge pretraining of the fusion transformer (MLM + masked-entity prediction)"
 kgfm train --stage pretrain --config configs/pretrain.yaml --set train.steps="${KGFM_DEMO_PRETRAIN_STEPS:-40}" \
-    --set train.warmup_steps=4 --set train.eval_every=20 --set train.save_every=20
+    --set optim.warmup=4 --set train.eval_every=20 --set train.save_every=20
 step "6/7 QA fine-tuning from the pretrained checkpoint"
-kgfm train --stage finetune --config configs/finetune_sample.yaml --set train.max_minutes="${KGFM_DEMO_FINETUNE_MINUTES:-4}"
+kgfm train --stage finetune --config configs/finetune_sample.yaml --set run.max_minutes="${KGFM_DEMO_FINETUNE_MINUTES:-4}"
 step "7/7 questions, answered with KG entities and evidence paths"
 kgfm qa "which films was Rosa Kimura in"
 kgfm qa "who are the directors of the films [Diana Abbott] starred in" --json | head -40

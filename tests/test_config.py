@@ -30,3 +30,40 @@ def test_bad_values_and_files():
         load_config(StoreConfig, Path("/nonexistent.yaml"))
     with pytest.raises(ConfigError, match="KEY=VALUE"):
         parse_overrides(["novalue"])
+
+
+@pytest.mark.parametrize("stage, old, new", [
+    ("graph", {"output_dir": "x"}, "output_dir: renamed to run.output_dir"),
+    ("graph", {"train.num_threads": 2}, "train.num_threads: renamed to run.threads"),
+    ("graph", {"train.lr": 0.1}, "train.lr: renamed to optim.lr"),
+    ("pretrain", {"out": "x"}, "out: renamed to run.output_dir"),
+    ("pretrain", {"train.head_lr": 0.1}, "train.head_lr: renamed to optim.head_lr"),
+    ("pretrain", {"train.warmup_steps": 3}, "train.warmup_steps: renamed to optim.warmup"),
+    ("finetune", {"output": "x"}, "output: renamed to run.output_dir"),
+    ("finetune", {"train.lr_encoder": 0.1}, "train.lr_encoder: renamed to optim.lr"),
+    ("finetune", {"train.threads": 2}, "train.threads: renamed to run.threads"),
+    ("finetune", {"scorer.entity_dim": 64}, "scorer.entity_dim: renamed to scorer.proj_dim"),
+])
+def test_old_key_names_name_the_new_key(stage: str, old: dict, new: str):
+    from kgfm.encoder.config import GraphTrainConfig
+    from kgfm.fusion.pretrain import PretrainConfig
+    from kgfm.qa.config import QAConfig
+
+    model, base = {"graph": (GraphTrainConfig, {}), "pretrain": (PretrainConfig, {"corpus": "c", "index": "i"}),
+                   "finetune": (QAConfig, {"encoder.kind": "plain"})}[stage]
+    with pytest.raises(ConfigError, match=new.replace(".", r"\.")):
+        load_config(model, None, {**base, **old})
+
+
+def test_every_config_file_uses_the_shared_vocabulary():
+    from kgfm.encoder.config import GraphTrainConfig
+    from kgfm.fusion.pretrain import PretrainConfig
+    from kgfm.qa.config import QAConfig
+
+    configs = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
+    assert configs
+    for path in configs:
+        name = path.name
+        model = GraphTrainConfig if name.startswith("graph") else PretrainConfig if name.startswith("pretrain") else QAConfig
+        cfg = load_config(model, path)
+        assert cfg.run.output_dir.parts[0] == "runs" and cfg.optim.lr > 0, name

@@ -1,13 +1,13 @@
-"""Encoder checkpoints as ``graph-encoder`` artifacts (safetensors + JSON, no pickle).
+"""Encoder checkpoints as ``graph-encoder`` artifacts, in the toolkit's one checkpoint format.
 
-Layout::
+Layout (:mod:`kgfm.training.checkpoint` + two encoder files)::
 
-    model.safetensors      the encoder's state dict
-    embeddings.safetensors final "entities" [N, d] and "relations" [2R, d] (best checkpoint only;
-                           what kgfm.index.build indexes)
+    weights.safetensors    the encoder's state dict
     optimizer.safetensors  optimizer state tensors (only in the resumable "last" checkpoint)
+    state.json             progress (epoch, best validation metric, history) + optimizer param groups
+    embeddings.safetensors final "entities" [N, d] and "relations" [2R, d] (best checkpoint only;
+                           what kgfm.index.build indexes; row i = store entity idx i)
     vocab.json             entity_ids, entity_names, relation_types, relation_predicates
-    state.json             epoch, best val MRR, history, optimizer param groups
     manifest.json          config, counts, checksums (kgfm.artifacts)
 """
 
@@ -20,58 +20,40 @@ from typing import Any, Optional
 
 import torch
 
-from kgfm.artifacts import ArtifactError, read_manifest, sha256_file, write_artifact
-from kgfm.encoder.loop import TrainState
+from kgfm.artifacts import ArtifactError, sha256_file
+from kgfm.training.checkpoint import Checkpoint as TrainingCheckpoint
+from kgfm.training.checkpoint import Progress, load_checkpoint as load_training_checkpoint
+from kgfm.training.checkpoint import load_safetensors, save_checkpoint as save_training_checkpoint
 
 KIND = "graph-encoder"
-
-
-def _flatten_optimizer(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], list[dict]]:
-    sd = optimizer.state_dict()
-    tensors: dict[str, torch.Tensor] = {}
-    for pid, slots in sd["state"].items():
-        for key, value in slots.items():
-            t = value if torch.is_tensor(value) else torch.tensor(value)
-            tensors[f"state.{pid}.{key}"] = t.detach().cpu().contiguous()
-    return tensors, sd["param_groups"]
-
-
-def _unflatten_optimizer(tensors: dict[str, torch.Tensor], groups: list[dict]) -> dict:
-    state: dict[int, dict[str, torch.Tensor]] = {}
-    for name, value in tensors.items():
-        _, pid, key = name.split(".", 2)
-        state.setdefault(int(pid), {})[key] = value
-    return {"state": state, "param_groups": groups}
+VOCAB_KEYS = ("entity_ids", "entity_names", "relation_types", "relation_predicates")
 
 
 @dataclass
 class Checkpoint:
-    """A loaded checkpoint."""
+    """A loaded encoder checkpoint."""
 
     path: Path
     manifest: dict[str, Any]
-    weights: dict[str, torch.Tensor]
     vocab: dict[str, Any]
-    state: TrainState
-    optimizer_groups: Optional[list[dict]] = None
-    optimizer_tensors: Optional[dict[str, torch.Tensor]] = None
+    state: Progress
+    training: TrainingCheckpoint
     embeddings: Optional[dict[str, torch.Tensor]] = None
 
     @property
     def manifest_sha256(self) -> str:
         return sha256_file(self.path / "manifest.json")
 
-    def optimizer_state(self) -> Optional[dict]:
-        if self.optimizer_tensors is None or self.optimizer_groups is None:
-            return None
-        return _unflatten_optimizer(self.optimizer_tensors, self.optimizer_groups)
+    @property
+    def weights(self) -> dict[str, torch.Tensor]:
+        return self.training.weights()
 
 
 def save_checkpoint(
     dest: Path,
     model: torch.nn.Module,
     vocab: dict[str, Any],
-    state: TrainState,
+    state: Progress,
     config: dict[str, Any],
     optimizer: Optional[torch.optim.Optimizer] = None,
     extra: Optional[dict[str, Any]] = None,
@@ -83,7 +65,7 @@ def save_checkpoint(
         dest: Artifact directory (replaced).
         model: The encoder; its state dict is saved (persistent buffers only).
         vocab: Vocabularies so entity/relation ids stay meaningful.
-        state: Training state (epoch, history, best MRR).
+        state: Training progress (epoch, history, best validation metric).
         config: The resolved run config (``GraphTrainConfig.model_dump(mode="json")``).
         optimizer: Saved too when given (for ``--resume``).
         extra: More manifest fields (metrics, text-feature cache sha...).
@@ -91,20 +73,13 @@ def save_checkpoint(
     """
     from safetensors.torch import save_file
 
-    weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    writers = {
-        "model.safetensors": lambda p: save_file(weights, str(p)),
+    weights = model.state_dict()
+    files: dict[str, Any] = {
         "vocab.json": lambda p: p.write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8"),
     }
-    state_doc: dict[str, Any] = {"train_state": state.as_dict()}
-    if optimizer is not None:
-        opt_tensors, groups = _flatten_optimizer(optimizer)
-        state_doc["optimizer_param_groups"] = groups
-        writers["optimizer.safetensors"] = lambda p: save_file(opt_tensors, str(p))
     if embeddings is not None:
         emb = {k: v.detach().float().cpu().contiguous() for k, v in embeddings.items()}
-        writers["embeddings.safetensors"] = lambda p: save_file(emb, str(p))
-    writers["state.json"] = lambda p: p.write_text(json.dumps(state_doc, default=str), encoding="utf-8")
+        files["embeddings.safetensors"] = lambda p: save_file(emb, str(p))
     manifest = {
         **dict(extra or {}),
         "config": config,
@@ -114,36 +89,33 @@ def save_checkpoint(
             "parameters": int(sum(v.numel() for v in weights.values())),
         },
         "epoch": state.epoch,
-        "best_val_mrr": state.best_mrr,
+        "best_val": state.best,
     }
-    return write_artifact(Path(dest), KIND, writers, manifest)
+    return save_training_checkpoint(Path(dest), KIND, weights, optimizer, state, files, manifest)
+
+
+def _read_vocab(path: Path) -> dict[str, Any]:
+    try:
+        vocab = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ArtifactError(f"{path}: unreadable ({exc})") from None
+    if not isinstance(vocab, dict):
+        raise ArtifactError(f"{path}: expected an object with {', '.join(VOCAB_KEYS)}")
+    missing = [k for k in ("entity_ids", "relation_types") if not isinstance(vocab.get(k), list)]
+    if missing:
+        raise ArtifactError(f"{path}: missing or not a list: {', '.join(missing)}")
+    return vocab
 
 
 def load_checkpoint(dest: Path) -> Checkpoint:
     """Verify and load a checkpoint written by :func:`save_checkpoint`.
 
     Raises:
-        ArtifactError: missing/tampered files or unreadable contents.
+        ArtifactError: missing/tampered files or unreadable contents (the file named).
     """
-    from safetensors.torch import load_file
-
     dest = Path(dest)
-    manifest = read_manifest(dest, KIND)
-    try:
-        weights = load_file(str(dest / "model.safetensors"))
-        vocab = json.loads((dest / "vocab.json").read_text(encoding="utf-8"))
-        state_doc = json.loads((dest / "state.json").read_text(encoding="utf-8"))
-        opt = load_file(str(dest / "optimizer.safetensors")) if (dest / "optimizer.safetensors").is_file() else None
-        emb = load_file(str(dest / "embeddings.safetensors")) if (dest / "embeddings.safetensors").is_file() else None
-    except (OSError, ValueError, json.JSONDecodeError) as exc:
-        raise ArtifactError(f"{dest}: unreadable checkpoint ({exc})") from None
-    return Checkpoint(
-        path=dest,
-        manifest=manifest,
-        weights=weights,
-        vocab=vocab,
-        state=TrainState.from_dict(state_doc["train_state"]),
-        optimizer_groups=state_doc.get("optimizer_param_groups"),
-        optimizer_tensors=opt,
-        embeddings=emb,
-    )
+    training = load_training_checkpoint(dest, KIND)
+    vocab = _read_vocab(dest / "vocab.json")
+    emb_path = dest / "embeddings.safetensors"
+    emb = load_safetensors(emb_path) if emb_path.is_file() else None
+    return Checkpoint(dest, training.manifest, vocab, training.progress, training, emb)

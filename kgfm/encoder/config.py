@@ -8,6 +8,7 @@ from typing import Literal, Optional
 from pydantic import Field, model_validator
 
 from kgfm.config import StoreConfig, StrictModel
+from kgfm.training.settings import OptimSettings, RunSettings, reject_legacy_keys
 
 
 class DataConfig(StrictModel):
@@ -28,7 +29,7 @@ class DataConfig(StrictModel):
     max_valid_triples: Optional[int] = Field(None, ge=1, description="subsample validation per epoch")
     text_init: bool = Field(False, description="initialise entity features from MiniLM name/description vectors")
     text_model: str = "minilm"
-    text_cache: Optional[Path] = Field(None, description="cache file for text features (default: output_dir)")
+    text_cache: Optional[Path] = Field(None, description="cache file for text features (default: run.output_dir)")
 
 
 class ModelConfig(StrictModel):
@@ -53,20 +54,17 @@ class ModelConfig(StrictModel):
         return self
 
 
-class TrainSettings(StrictModel):
+class GraphTrainSettings(StrictModel):
+    """The encoder's loop (device, threads, seed, time budget are in ``run:``; the optimizer in ``optim:``)."""
+
     epochs: int = Field(100, ge=1)
     batch_size: int = Field(1024, ge=1)
-    optimizer: Literal["adam", "adagrad"] = "adam"
-    lr: float = Field(3e-3, gt=0.0)
     label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)
     regularization: float = Field(0.0, ge=0.0, description="N3 weight on the scored factors")
     eval_every: int = Field(1, ge=1)
-    patience: int = Field(10, ge=1, description="evaluations without val MRR gain before stopping")
+    patience: int = Field(10, ge=1, description="evaluations without a gain of `monitor` before stopping")
+    monitor: Literal["mrr", "hits@1", "hits@3", "hits@10"] = Field("mrr", description="validation metric for early stopping")
     eval_batch_size: int = Field(256, ge=1)
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    seed: int = 0
-    num_threads: int = Field(2, ge=1)
-    max_minutes: Optional[float] = Field(None, gt=0.0, description="wall-clock budget for training")
     sampler: Literal["full", "khop"] = Field(
         "full", description="full: GNN over the whole graph each step, 1-N scoring against every entity; "
         "khop: GNN only on the k-hop computation subgraph of the batch, scored against the batch answers "
@@ -82,13 +80,29 @@ class IndexSettings(StrictModel):
     ef_search: int = Field(128, ge=1)
 
 
+class GraphRunSettings(RunSettings):
+    output_dir: Path = Path("runs/graph")
+
+
+class GraphOptimSettings(OptimSettings):
+    optimizer: Literal["adamw", "adam", "adagrad"] = "adam"
+    lr: float = Field(3e-3, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+
+
 class GraphTrainConfig(StrictModel):
     store: StoreConfig = StoreConfig()
     data: DataConfig = DataConfig()
     model: ModelConfig = ModelConfig()
-    train: TrainSettings = TrainSettings()
+    run: GraphRunSettings = GraphRunSettings()
+    optim: GraphOptimSettings = GraphOptimSettings()
+    train: GraphTrainSettings = GraphTrainSettings()
     index: IndexSettings = IndexSettings()
-    output_dir: Path = Path("runs/graph")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed_keys(cls, data: object) -> object:
+        return reject_legacy_keys(data)
 
     def index_metric(self) -> Literal["ip", "cosine", "l2"]:
         if self.index.metric != "auto":

@@ -8,10 +8,9 @@ Evaluation uses the same trick: tail prediction of ``(h, r, ?)`` and head predic
 
 from __future__ import annotations
 
-import gzip
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -20,31 +19,30 @@ from kgfm.sources.records import SourceError
 from kgfm.store.base import GraphTensors
 
 
-def _open_text(path: Path) -> Iterator[str]:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8", newline=None) as handle:  # type: ignore[operator]
-        yield from handle
-
-
 def read_triple_file(path: Path) -> list[tuple[str, str, str]]:
     """Read ``head<TAB>relation<TAB>tail`` (or ``head|relation|tail``) lines; gz allowed.
 
+    Parsing is :func:`kgfm.sources.delimited.read_delimited_batches` (the same rules as
+    ``kgfm build-graph``, so valid/test files map onto the store's vocabulary exactly); the
+    format comes from :func:`kgfm.sources.formats.detect_format`, as for the loader.
+
     Raises:
-        SourceError: missing file, or a non-blank line without exactly three fields (file:line named).
+        SourceError: missing file, or the first line that is not a triple (file:line named).
     """
+    from kgfm.sources.delimited import read_delimited_batches
+    from kgfm.sources.formats import detect_format
+
     path = Path(path)
     if not path.is_file():
         raise SourceError(str(path), "triple file not found")
     out: list[tuple[str, str, str]] = []
-    for lineno, raw in enumerate(_open_text(path), start=1):
-        line = raw.rstrip("\r\n")
-        if not line.strip():
-            continue
-        parts = line.split("\t") if "\t" in line else line.split("|")
-        if len(parts) != 3 or not all(p.strip() for p in parts):
-            raise SourceError(str(path), f"expected 3 fields (tab or '|' separated), got {len(parts)}", lineno)
-        h, r, t = (p.strip() for p in parts)
-        out.append((h, r, t))
+    fmt = detect_format(path)
+    if fmt not in ("tsv", "csv", "pipe"):
+        raise SourceError(str(path), f"a {fmt} file is not a triple file (tsv, csv or pipe)")
+    for rows, rejects in read_delimited_batches(path, fmt):  # type: ignore[arg-type]
+        if rejects:
+            raise SourceError(str(path), rejects[0].reason, rejects[0].line)
+        out.extend((h, r, t) for h, r, t, _ in rows)
     return out
 
 

@@ -24,6 +24,71 @@ from kgfm.encoder.config import ModelConfig
 from kgfm.encoder.layers import CompGCNConv, direction_norm
 
 
+class Decoder(nn.Module):
+    """A link-prediction scorer (PyG ``nn.kge`` style: one base class, one subclass per model).
+
+    Holds no parameters: the relation embeddings live in :class:`KGEncoder` (``relation``), so a
+    decoder only says how a head and a relation make a query and how a query scores a tail.
+    """
+
+    def query(self, e_h: Tensor, w_r: Tensor) -> Tensor:
+        """``[B, d]`` query vectors from head embeddings and relation embeddings."""
+        raise NotImplementedError
+
+    def score_candidates(self, q: Tensor, cand: Tensor) -> Tensor:
+        """``[B, C]``: queries ``[B, d]`` against candidates ``[C, d]`` (higher is better)."""
+        return q @ cand.t()
+
+    def score_pairs(self, q: Tensor, e_t: Tensor) -> Tensor:
+        """``[B]``: each query against its own tail (same scale as :meth:`score_candidates`)."""
+        return (q * e_t).sum(-1)
+
+    def n3(self, factor: Tensor) -> Tensor:
+        """Sum of the cubed moduli of one factor's entries (complex pairs for complex-valued models)."""
+        re, im = factor.chunk(2, dim=-1)
+        return (re.pow(2) + im.pow(2)).pow(1.5).sum()
+
+
+def _complex_product(e_h: Tensor, c: Tensor, d: Tensor) -> Tensor:
+    a, b = e_h.chunk(2, dim=-1)
+    return torch.cat([a * c - b * d, a * d + b * c], dim=-1)
+
+
+class DistMult(Decoder):
+    """``<e_h * w_r, e_t>``."""
+
+    def query(self, e_h: Tensor, w_r: Tensor) -> Tensor:
+        return e_h * w_r
+
+    def n3(self, factor: Tensor) -> Tensor:
+        return factor.abs().pow(3).sum()
+
+
+class ComplEx(Decoder):
+    """``Re(<e_h * w_r, conj(e_t)>)`` (first half real, second half imaginary)."""
+
+    def query(self, e_h: Tensor, w_r: Tensor) -> Tensor:
+        c, d = w_r.chunk(2, dim=-1)
+        return _complex_product(e_h, c, d)
+
+
+class RotatE(Decoder):
+    """``-|| e_h o e^{i theta_r} - e_t ||_2``; the first half of ``w_r`` is the phase (times pi)."""
+
+    def query(self, e_h: Tensor, w_r: Tensor) -> Tensor:
+        phase = w_r[..., : w_r.shape[-1] // 2] * math.pi
+        return _complex_product(e_h, torch.cos(phase), torch.sin(phase))
+
+    def score_candidates(self, q: Tensor, cand: Tensor) -> Tensor:
+        return -torch.cdist(q, cand)
+
+    def score_pairs(self, q: Tensor, e_t: Tensor) -> Tensor:
+        return -(q - e_t).norm(dim=-1)
+
+
+DECODERS: dict[str, type[Decoder]] = {"distmult": DistMult, "complex": ComplEx, "rotate": RotatE}
+
+
 class KGEncoder(nn.Module):
     """Entity encoder + decoder trained by 1-N link prediction.
 
@@ -75,6 +140,7 @@ class KGEncoder(nn.Module):
                     RGCNConv(dim, dim, 2 * num_relations, num_bases=config.num_bases,
                              num_blocks=config.num_blocks, aggr="mean")
                 )
+        self.decoder: Decoder = DECODERS[config.decoder]()
         self.gnn_dropout = nn.Dropout(config.gnn_dropout)
         self.input_dropout = nn.Dropout(config.input_dropout)
         self.edge_index: Optional[Tensor] = None
@@ -148,52 +214,26 @@ class KGEncoder(nn.Module):
         return x0 + x if self.config.residual else x
 
     # ---- decoding ----------------------------------------------------------------------
-    def _complex_query(self, e_h: Tensor, w_r: Tensor) -> Tensor:
-        a, b = e_h.chunk(2, dim=-1)
-        if self.config.decoder == "rotate":
-            phase = w_r[..., : w_r.shape[-1] // 2] * math.pi
-            c, d = torch.cos(phase), torch.sin(phase)
-        else:
-            c, d = w_r.chunk(2, dim=-1)
-        return torch.cat([a * c - b * d, a * d + b * c], dim=-1)
-
     def query(self, ent: Tensor, head: Tensor, rel: Tensor) -> Tensor:
         """Query vectors ``[B, dim]`` for ``(head, rel, ?)``."""
-        e_h = self.input_dropout(ent.index_select(0, head))
-        w_r = self.relation(rel)
-        if self.config.decoder == "distmult":
-            return e_h * w_r
-        return self._complex_query(e_h, w_r)
+        return self.decoder.query(self.input_dropout(ent.index_select(0, head)), self.relation(rel))
 
     def score_all(self, ent: Tensor, head: Tensor, rel: Tensor) -> Tensor:
         """Scores ``[B, N]`` of every entity as the answer to ``(head[b], rel[b], ?)``."""
-        return self.score_candidates(self.query(ent, head, rel), ent)
+        return self.decoder.score_candidates(self.query(ent, head, rel), ent)
 
     def score_candidates(self, q: Tensor, cand: Tensor) -> Tensor:
         """Scores ``[B, C]`` of query vectors ``[B, dim]`` against candidate embeddings ``[C, dim]``."""
-        if self.config.decoder == "rotate":
-            return -torch.cdist(q, cand)
-        return q @ cand.t()
+        return self.decoder.score_candidates(q, cand)
 
     def score_triples(self, ent: Tensor, head: Tensor, rel: Tensor, tail: Tensor) -> Tensor:
         """Scores ``[B]`` of given triples (same scale as :meth:`score_all`)."""
-        q = self.query(ent, head, rel)
-        e_t = ent.index_select(0, tail)
-        if self.config.decoder == "rotate":
-            return -(q - e_t).norm(dim=-1)
-        return (q * e_t).sum(-1)
+        return self.decoder.score_pairs(self.query(ent, head, rel), ent.index_select(0, tail))
 
     def n3(self, ent: Tensor, head: Tensor, rel: Tensor, tail: Tensor) -> Tensor:
         """Nuclear-3 regulariser (Lacroix et al. 2018) on the factors of a batch of triples."""
         factors = [ent.index_select(0, head), self.relation(rel), ent.index_select(0, tail)]
-        total = ent.new_zeros(())
-        for f in factors:
-            if self.config.decoder == "distmult":
-                total = total + f.abs().pow(3).sum()
-            else:
-                re, im = f.chunk(2, dim=-1)
-                total = total + (re.pow(2) + im.pow(2)).pow(1.5).sum()
-        return total / head.shape[0]
+        return sum((self.decoder.n3(f) for f in factors), ent.new_zeros(())) / head.shape[0]
 
     @torch.no_grad()
     def relation_embeddings(self) -> Tensor:

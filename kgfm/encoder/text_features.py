@@ -48,19 +48,21 @@ def encode_texts(
 ) -> torch.Tensor:
     """``[len(texts), hidden]`` float32 sentence vectors (cached in ``cache`` when given)."""
     from safetensors.torch import load_file, save_file
-    from transformers import AutoModel, AutoTokenizer
+    from transformers import AutoTokenizer
 
-    from kgfm.hf import offline_env, resolve_model
+    from kgfm.artifacts import check_safetensors
+    from kgfm.hf import build_backbone, offline_env, resolve_model
 
     offline_env()
     path = resolve_model(model_name)
     key = _key(texts, path)
     if cache is not None and Path(cache).is_file():
+        check_safetensors(Path(cache))
         stored = load_file(str(cache))
         if "key" in stored and bytes(stored["key"].tolist()).decode() == key:
             return stored["features"]
     tokenizer = AutoTokenizer.from_pretrained(path)
-    model = AutoModel.from_pretrained(path).to(device).eval()
+    model = build_backbone(path, pooler=True).to(device).eval()
     chunks = []
     for start in tqdm(range(0, len(texts), batch_size), desc="encoding entity texts", mininterval=2.0):
         batch = tokenizer(

@@ -3,7 +3,7 @@
 ``kgfm train --stage graph`` runs :func:`kgfm.index.build.main`, which calls :func:`main` here and
 then indexes the checkpoint's embeddings (the index is a later stage, so it is built there).
 
-Outputs under ``output_dir`` (default ``runs/graph``)::
+Outputs under ``run.output_dir`` (default ``runs/graph``)::
 
     checkpoint/    best encoder (graph-encoder artifact, by validation MRR)
     last/          last epoch + optimizer state (what ``--resume`` continues from)
@@ -15,22 +15,20 @@ Outputs under ``output_dir`` (default ``runs/graph``)::
 
 from __future__ import annotations
 
-import json
-import os
-import random
 from pathlib import Path
 from typing import Any, Optional
 
-import numpy as np
 import torch
 
 from kgfm.artifacts import ArtifactError
 from kgfm.config import load_config, save_config
 from kgfm.encoder.config import GraphTrainConfig
 from kgfm.encoder.data import LinkPredData, build_data, read_triple_file
-from kgfm.encoder.loop import Trainer, TrainState, pick_device
+from kgfm.encoder.loop import Trainer
 from kgfm.encoder.model import KGEncoder
 from kgfm.store.base import GraphTensors
+from kgfm.training.loop import setup_run
+from kgfm.training.report import ScalarLog, plot_curves, summary, write_json_atomic
 
 
 def load_graph(cfg: GraphTrainConfig) -> GraphTensors:
@@ -63,38 +61,8 @@ def text_features(cfg: GraphTrainConfig, graph: GraphTensors, device: torch.devi
     from kgfm.encoder.text_features import encode_texts, entity_texts
 
     texts = entity_texts(graph.entity_ids, graph.entity_names, graph.entity_descriptions)
-    cache = cfg.data.text_cache or (cfg.output_dir / "text_features.safetensors")
+    cache = cfg.data.text_cache or (cfg.run.output_dir / "text_features.safetensors")
     return encode_texts(texts, cfg.data.text_model, device=device, cache=cache)
-
-
-def write_curve(history: list, path: Path) -> None:
-    """Loss and validation MRR per epoch as a PNG (matplotlib Agg backend)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    epochs = [h.epoch for h in history]
-    fig, ax1 = plt.subplots(figsize=(7, 4))
-    ax1.plot(epochs, [h.loss for h in history], color="tab:blue", label="train loss")
-    ax1.set_xlabel("epoch")
-    ax1.set_ylabel("loss", color="tab:blue")
-    val = [(h.epoch, h.val["mrr"]) for h in history if h.val]
-    if val:
-        ax2 = ax1.twinx()
-        ax2.plot(*zip(*val), color="tab:red", marker="o", markersize=3, label="val MRR")
-        ax2.set_ylabel("filtered val MRR", color="tab:red")
-    fig.tight_layout()
-    tmp = path.with_name(path.name + ".tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, path)
-
-
-def _write_json(path: Path, doc: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(doc, indent=2, default=str), encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _vocab(graph: GraphTensors) -> dict[str, Any]:
@@ -109,7 +77,7 @@ def _vocab(graph: GraphTensors) -> dict[str, Any]:
 def _resume(cfg: GraphTrainConfig, trainer: Trainer, graph: GraphTensors) -> None:
     from kgfm.encoder.checkpoint import load_checkpoint
 
-    last_dir = cfg.output_dir / "last"
+    last_dir = cfg.run.output_dir / "last"
     if not (last_dir / "manifest.json").is_file():
         raise ArtifactError(f"{last_dir}: no checkpoint to resume from (train without --resume first)")
     last = load_checkpoint(last_dir)
@@ -117,17 +85,15 @@ def _resume(cfg: GraphTrainConfig, trainer: Trainer, graph: GraphTensors) -> Non
         raise ArtifactError(f"{last_dir}: the graph in the store changed since this checkpoint; train afresh")
     if last.manifest.get("config", {}).get("model") != cfg.model.model_dump(mode="json"):
         raise ArtifactError(f"{last_dir}: model config differs from the checkpoint's; cannot resume")
-    trainer.model.load_state_dict(last.weights, strict=False)
-    opt = last.optimizer_state()
-    if opt is not None:
-        trainer.optimizer.load_state_dict(opt)
+    last.training.restore(trainer.model, trainer.optimizer)
     trainer.state = last.state
     trainer.state.stopped = ""
     trainer.state.bad_evals = 0
-    best_dir = cfg.output_dir / "checkpoint"
+    best_dir = cfg.run.output_dir / "checkpoint"
     if (best_dir / "manifest.json").is_file():
         trainer.best_weights = load_checkpoint(best_dir).weights
-    print(f"resuming from {last_dir} at epoch {trainer.state.epoch} (best val MRR {trainer.state.best_mrr:.4f})")
+    best = trainer.state.best if trainer.state.best is not None else float("nan")
+    print(f"resuming from {last_dir} at epoch {trainer.state.epoch} (best val {cfg.train.monitor} {best:.4f})")
 
 
 @torch.no_grad()
@@ -137,21 +103,31 @@ def final_embeddings(trainer: Trainer) -> dict[str, torch.Tensor]:
     return {"entities": trainer.model.encode().float().cpu(), "relations": trainer.model.relation_embeddings().float().cpu()}
 
 
+def _metrics_doc(trainer: Trainer, data: LinkPredData, device: torch.device, extra: dict | None = None) -> dict:
+    st = trainer.state
+    return {
+        "epochs": st.epoch, "best_epoch": st.best_step, "best_val_" + trainer.settings.monitor: st.best,
+        "stopped": st.stopped, "train_seconds": st.elapsed_s, "device": str(device),
+        "data": data.stats, "history": st.history, **(extra or {}),
+    }
+
+
+def _write_outputs(trainer: Trainer, data: LinkPredData, device: torch.device, out: Path, extra: dict | None = None) -> dict:
+    doc = _metrics_doc(trainer, data, device, extra)
+    write_json_atomic(out / "metrics.json", doc)
+    monitor = "val_" + trainer.settings.monitor
+    plot_curves(trainer.state.history, "epoch", ["loss"], [monitor], out / "curve.png")
+    return doc
+
+
 def main(config_path: Optional[Path], overrides: dict[str, Any], resume: bool) -> dict:
     """Train the graph encoder, keep the best checkpoint (with final embeddings); returns the metrics document."""
     from kgfm.encoder.checkpoint import save_checkpoint
 
     cfg = load_config(GraphTrainConfig, config_path, overrides)
-    t = cfg.train
-    torch.set_num_threads(t.num_threads)
-    random.seed(t.seed)
-    np.random.seed(t.seed)
-    torch.manual_seed(t.seed)
-    device = pick_device(t.device)
-    out = cfg.output_dir
-    out.mkdir(parents=True, exist_ok=True)
+    device = setup_run(cfg.run)
+    out = cfg.run.output_dir
     save_config(cfg, out / "config.yaml")
-
     graph = load_graph(cfg)
     data = prepare_data(cfg, graph)
     print(
@@ -159,52 +135,40 @@ def main(config_path: Optional[Path], overrides: dict[str, Any], resume: bool) -
         f"{len(data.valid)} valid / {len(data.test)} test triples "
         f"({data.valid_missing} valid, {data.test_missing} test unmapped) on {device}"
     )
-    feats = text_features(cfg, graph, device)
-    model = KGEncoder(graph.num_entities, graph.num_relations, cfg.model, feats)
-    trainer = Trainer(model, data, t, device, max_valid_triples=cfg.data.max_valid_triples)
+    model = KGEncoder(graph.num_entities, graph.num_relations, cfg.model, text_features(cfg, graph, device))
+    trainer = Trainer(model, data, cfg, device, max_valid_triples=cfg.data.max_valid_triples)
     if resume:
         _resume(cfg, trainer, graph)
-    vocab = _vocab(graph)
-    config_doc = cfg.model_dump(mode="json")
+    vocab, config_doc = _vocab(graph), cfg.model_dump(mode="json")
     best_dir, last_dir = out / "checkpoint", out / "last"
-
-    def metrics_doc(extra: dict | None = None) -> dict:
-        st = trainer.state
-        return {
-            "epochs": st.epoch, "best_epoch": st.best_epoch, "best_val_mrr": st.best_mrr,
-            "stopped": st.stopped, "train_seconds": st.elapsed, "device": str(device),
-            "data": data.stats, "history": [h.__dict__ for h in st.history], **(extra or {}),
-        }
+    scalars = ScalarLog(out / "tensorboard", cfg.run.tensorboard)
 
     def on_best(tr: Trainer) -> None:
         save_checkpoint(best_dir, tr.model, vocab, tr.state, config_doc)
 
     def on_epoch(tr: Trainer) -> None:
         st = tr.state
-        if st.epoch % t.eval_every and not st.stopped and st.epoch < t.epochs:
+        scalars.log(st.epoch, {k: v for k, v in st.history[-1].items() if k != "val"})
+        if st.epoch % cfg.train.eval_every and not st.stopped and st.epoch < cfg.train.epochs:
             return  # checkpoint + plot at evaluation epochs only (cheap resumes, little I/O)
         save_checkpoint(last_dir, tr.model, vocab, tr.state, config_doc, optimizer=tr.optimizer)
-        _write_json(out / "metrics.json", metrics_doc())
-        write_curve(tr.state.history, out / "curve.png")
+        _write_outputs(tr, data, device, out)
 
-    state: TrainState = trainer.fit(on_best=on_best, on_epoch=on_epoch)
+    state = trainer.fit(on_best=on_best, on_epoch=on_epoch)
+    scalars.close()
     trainer.restore_best()
-    if not (best_dir / "manifest.json").is_file():
-        on_best(trainer)
     test = trainer.evaluate("test") if len(data.test) or data.test_missing else {}
     valid = trainer.evaluate("valid_full") if len(data.valid) or data.valid_missing else {}
-    doc = metrics_doc({"valid": valid, "test": test})
     save_checkpoint(
         best_dir, trainer.model, vocab, state, config_doc,
         extra={"metrics": {"valid": valid, "test": test}, "index_metric": cfg.index_metric()},
         embeddings=final_embeddings(trainer),
     )
-    _write_json(out / "metrics.json", doc)
-    write_curve(state.history, out / "curve.png")
+    doc = _write_outputs(trainer, data, device, out, {"valid": valid, "test": test})
+    fields: dict[str, Any] = {"epochs": state.epoch, "stopped": state.stopped}
     if test:
-        print(
-            f"test: MRR {test['mrr']:.4f}  H@1 {test['hits@1']:.4f}  H@3 {test['hits@3']:.4f}  "
-            f"H@10 {test['hits@10']:.4f}  ({test['queries']} queries, {test['missing_queries']} unmapped)"
-        )
+        fields.update({"test MRR": test["mrr"], "H@1": test["hits@1"], "H@10": test["hits@10"],
+                       "queries": test["queries"], "unmapped": test["missing_queries"]})
+    summary("graph", fields)
     print(f"checkpoint: {best_dir}\nmetrics: {out / 'metrics.json'}")
     return doc

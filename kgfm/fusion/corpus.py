@@ -1,12 +1,13 @@
 """A pretraining corpus aligned to the KG: entity descriptions and verbalised triples.
 
-Every record carries the char spans of the entities it mentions, so pretraining knows which
-entity each mention is (no linking guesswork on the corpus side)::
+Every record carries the char spans of the entities it mentions and their store ``idx`` (which
+is also their entity-index row: the manifest's ``entity_ids_digest`` is checked against the
+index, so no id mapping is needed), so pretraining knows which entity each mention is::
 
     {"text": "Kismet directed by William Dieterle", "kind": "triple", "rel": "directed_by",
-     "mentions": [[0, 6, "Kismet"], [19, 35, "William Dieterle"]]}
+     "mentions": [[0, 6, 17], [19, 35, 203]]}
     {"text": "stool: solid excretory product evacuated from the bowels", "kind": "description",
-     "mentions": [[0, 5, "14854262"]]}
+     "mentions": [[0, 5, 4410]]}
 
 Relation words come from an optional map (``relation2text.txt``: ``relation<TAB>words``, keyed by
 relationship type or original predicate) and otherwise from the relation name itself
@@ -29,7 +30,8 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from kgfm.artifacts import read_manifest, write_artifact
+from kgfm.artifacts import ArtifactError, read_manifest, write_artifact
+from kgfm.index.entity_index import entity_ids_digest
 from kgfm.sources.records import SourceError
 from kgfm.store.base import GraphTensors
 
@@ -99,7 +101,7 @@ def iter_records(
             else:
                 text = f"{name}: {desc}"
             yield f"d:{graph.entity_ids[i]}", {
-                "text": text, "kind": "description", "mentions": [[0, len(name), graph.entity_ids[i]]],
+                "text": text, "kind": "description", "mentions": [[0, len(name), i]],
             }
     if triples and graph.num_triples:
         order = np.arange(graph.num_triples)
@@ -117,7 +119,7 @@ def iter_records(
             hid, tid = graph.entity_ids[h], graph.entity_ids[tl]
             yield f"t:{hid}|{graph.relation_types[r]}|{tid}", {
                 "text": text, "kind": "triple", "rel": graph.relation_types[r],
-                "mentions": [[0, len(head), hid], [start, start + len(tail), tid]],
+                "mentions": [[0, len(head), h], [start, start + len(tail), tl]],
             }
 
 
@@ -168,18 +170,30 @@ def build_corpus(
                 "max_triples": max_triples, "seed": seed}
     return write_artifact(Path(out), KIND, {"train.jsonl": writer("train"), "valid.jsonl": writer("valid")},
                           {"config": settings, "counts": counts, "source": source,
-                           "entities": graph.num_entities})
+                           "entities": graph.num_entities, "entity_ids_digest": entity_ids_digest(graph.entity_ids)})
+
+
+def corpus_digest(src: Path) -> str:
+    """The :func:`~kgfm.index.entity_index.entity_ids_digest` of the graph the corpus was built from.
+
+    Raises:
+        ArtifactError: a corpus written before mentions carried store idx (rebuild it).
+    """
+    manifest = read_manifest(Path(src), KIND, verify=False)
+    if "entity_ids_digest" not in manifest:
+        raise ArtifactError(f"{src}: corpus predates store-idx mentions; rebuild it with `kgfm corpus`")
+    return str(manifest["entity_ids_digest"])
 
 
 def read_corpus(src: Path, split: str = "train") -> list[dict[str, Any]]:
-    """Records of one split of a corpus artifact (checksums verified).
+    """Records of one split of a corpus artifact (checksums verified); mentions are ``[start, end, store idx]``.
 
     Raises:
         ArtifactError: not a corpus artifact, or a tampered file.
         SourceError: a malformed line (file and line named).
     """
     src = Path(src)
-    read_manifest(src, KIND)
+    num_entities = int(read_manifest(src, KIND).get("entities", 0))
     path = src / f"{split}.jsonl"
     out = []
     with open(path, encoding="utf-8") as handle:
@@ -191,6 +205,8 @@ def read_corpus(src: Path, split: str = "train") -> list[dict[str, Any]]:
                 text, mentions = rec["text"], rec["mentions"]
                 if not all(0 <= int(s) < int(e) <= len(text) for s, e, _ in mentions):
                     raise ValueError("mention span outside the text")
+                if not all(isinstance(i, int) and 0 <= i < num_entities for _, _, i in mentions):
+                    raise ValueError(f"mention entity must be a store idx in [0, {num_entities})")
             except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
                 raise SourceError(str(path), f"line {lineno}: bad corpus record ({exc})") from None
             out.append(rec)

@@ -27,7 +27,10 @@ from typing import Callable
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
+
+COSINE_SCALE = 10.0  # temperature of cosine scores (metric "cosine"): logits in [-10, 10]
 
 #: ``queries [n, d] float32 -> idx [n, k] int64`` (``-1`` = no result)
 Searcher = Callable[[np.ndarray, int], np.ndarray]
@@ -69,7 +72,7 @@ class FusionLayer(nn.Module):
         hidden_dropout: Dropout on the gated update.
         gate_bias: Initial gate bias (``sigmoid(-2) ~ 0.12``: starts mostly closed).
         include_linked: Add the linked entity (when known) to the candidates.
-        metric: ``"ip"`` or ``"l2"``, matching the index.
+        metric: ``"ip"``, ``"cosine"`` or ``"l2"``, matching the index (cosine: scaled by ``COSINE_SCALE``).
         layer_norm_eps: LayerNorm epsilon (take the backbone's).
     """
 
@@ -148,10 +151,11 @@ class FusionLayer(nn.Module):
         retrieved, candidates = self.retrieve(queries, valid, mention_entities, search)
         emb = entity_table[candidates.clamp(min=0)].to(queries.dtype)  # [B, M, C, d]
         if self.metric == "l2":
-            scores = -((queries.unsqueeze(-2) - emb) ** 2).sum(-1)
+            scores = -((queries.unsqueeze(-2) - emb) ** 2).sum(-1) / math.sqrt(self.entity_dim)
+        elif self.metric == "cosine":  # as FAISS ranks a cosine index; a fixed temperature (norms carry nothing)
+            scores = COSINE_SCALE * (F.normalize(queries, dim=-1).unsqueeze(-2) * F.normalize(emb, dim=-1)).sum(-1)
         else:
-            scores = (queries.unsqueeze(-2) * emb).sum(-1)
-        scores = scores / math.sqrt(self.entity_dim)
+            scores = (queries.unsqueeze(-2) * emb).sum(-1) / math.sqrt(self.entity_dim)
         has = candidates >= 0
         scores = scores.masked_fill(~has, torch.finfo(scores.dtype).min)
         attention = torch.softmax(scores, dim=-1) * has.any(-1, keepdim=True)

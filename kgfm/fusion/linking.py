@@ -380,8 +380,13 @@ class EntityLinker:
         return self.link_text(text)[1]
 
     def topic(self, text: str) -> Mention | None:
-        """The single most confident mention (bracketed ones first), or ``None``."""
-        mentions = [m for m in self.link(text) if m.entity_idx >= 0]
-        if not mentions:
-            return None
-        return max(mentions, key=lambda m: (m.bracketed, m.score, m.end - m.start))
+        """The topic entity of ``text`` (:func:`topic_mention` of its mentions), or ``None``."""
+        return topic_mention(self.link(text))
+
+
+def topic_mention(mentions: Sequence[Mention]) -> Mention | None:
+    """The one topic-entity rule: the linked mention that is bracketed, then most confident, then longest."""
+    linked = [m for m in mentions if m.entity_idx >= 0]
+    if not linked:
+        return None
+    return max(linked, key=lambda m: (m.bracketed, m.score, m.end - m.start))

@@ -29,7 +29,9 @@ from torch import nn
 
 from kgfm.artifacts import ArtifactError, read_manifest, write_artifact
 from kgfm.config import ConfigError, StrictModel
-from kgfm.fusion.layer import FusionLayer, FusionTrace, pool_spans, span_mask
+from kgfm.hf import base_module, build_backbone, encoder_layers
+from kgfm.fusion.layer import COSINE_SCALE, FusionLayer, FusionTrace, pool_spans, span_mask
+from kgfm.training.checkpoint import load_safetensors as load_safetensors_file
 
 KIND = "fusion-model"
 __all__ = ["FusionConfig", "FusionLayer", "FusionOutput", "IndexMismatchError", "KnowledgeFusionModel", "LoraSettings"]
@@ -82,18 +84,6 @@ class FusionOutput:
     traces: list[FusionTrace] | None = None
 
 
-def _encoder_layers(backbone: nn.Module) -> nn.ModuleList:
-    """The stack of transformer blocks of a HF encoder (BERT/RoBERTa/ELECTRA/DistilBERT...)."""
-    model = backbone.get_base_model() if hasattr(backbone, "get_base_model") else backbone  # peft-wrapped
-    for path in ("encoder.layer", "transformer.layer", "encoder.layers", "layers"):
-        node: Any = model
-        for attr in path.split("."):
-            node = getattr(node, attr, None)
-        if isinstance(node, nn.ModuleList):
-            return node
-    raise ConfigError(f"model.base_model: {type(model).__name__} has no encoder layer stack to insert fusion layers into")
-
-
 class KnowledgeFusionModel(nn.Module):
     """HF encoder with knowledge-fusion layers after selected layers.
 
@@ -107,25 +97,14 @@ class KnowledgeFusionModel(nn.Module):
 
     def __init__(self, config: FusionConfig, index: Any, backbone: nn.Module | None = None):
         super().__init__()
-        from transformers import AutoConfig, AutoModel
-
-        from kgfm.hf import offline_env, resolve_model
-
         if config.entity_dim is not None and config.entity_dim != index.dim:
             raise ConfigError(f"model.entity_dim={config.entity_dim} but the entity index has dim {index.dim}")
         self.config = config
         self.index = index
-        if backbone is None:
-            offline_env()
-            if config.backbone_config is not None:
-                bcfg = dict(config.backbone_config)
-                backbone = _no_pooler(AutoModel.from_config, AutoConfig.for_model(bcfg.pop("model_type", "bert"), **bcfg))
-            else:
-                backbone = _no_pooler(AutoModel.from_pretrained, resolve_model(config.base_model))
-        self.backbone = backbone
-        hcfg = backbone.config
+        self.backbone = backbone if backbone is not None else build_backbone(config.base_model, config.backbone_config)
+        hcfg = base_module(self.backbone).config
         self.hidden_size = int(hcfg.hidden_size)
-        layers = _encoder_layers(backbone)
+        layers = encoder_layers(self.backbone)
         bad = [i for i in config.fusion_layers if not 0 <= i < len(layers)]
         if bad or len(set(config.fusion_layers)) != len(config.fusion_layers):
             raise ConfigError(
@@ -146,6 +125,8 @@ class KnowledgeFusionModel(nn.Module):
         # entity scores start in a sane range. FAISS searches the unscaled index with
         # ``query * scale``, which ranks exactly like ``query . table`` (IP) / ``|query - table|`` (L2).
         table = np.array(index.embeddings, dtype=np.float32)
+        if index.metric == "cosine":  # FAISS holds unit rows for a cosine index: so does the table
+            table = table / np.maximum(np.linalg.norm(table, axis=1, keepdims=True), 1e-12)
         self.entity_scale = float(np.sqrt(np.mean(np.sum(table.astype(np.float64) ** 2, axis=1)))) or 1.0
         self.register_buffer("entity_table", torch.from_numpy(table / self.entity_scale), persistent=False)
         self._ctx: dict[str, Any] | None = None
@@ -164,7 +145,7 @@ class KnowledgeFusionModel(nn.Module):
         Args:
             settings: Rank, alpha, dropout and target modules of the adapters.
         """
-        if hasattr(self.backbone, "get_base_model"):  # peft-wrapped already (as in _encoder_layers)
+        if hasattr(self.backbone, "get_base_model"):  # peft-wrapped already (see backbone.base_module)
             raise ValueError("LoRA adapters are already attached to this model")
         from peft import LoraConfig, get_peft_model
 
@@ -240,8 +221,10 @@ class KnowledgeFusionModel(nn.Module):
 
     def entity_scores(self, entity_queries: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
         """Scores of queries ``[..., d_e]`` against entity rows (all entities by default), as the
-        index scores them (inner product, or negative squared L2)."""
+        index scores them (inner product, cosine times ``COSINE_SCALE``, or negative squared L2)."""
         table = self.entity_table if rows is None else self.entity_table[rows]
+        if self.index.metric == "cosine":
+            return COSINE_SCALE * torch.nn.functional.normalize(entity_queries, dim=-1) @ table.T
         if self.index.metric == "l2":
             return -torch.cdist(entity_queries.reshape(-1, table.shape[-1]), table).pow(2).reshape(
                 *entity_queries.shape[:-1], table.shape[0])
@@ -253,7 +236,7 @@ class KnowledgeFusionModel(nn.Module):
         from safetensors.torch import save_file
 
         state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
-        backbone_cfg = _encoder_config(self.backbone).to_dict()
+        backbone_cfg = base_module(self.backbone).config.to_dict()
         writers = {
             "model.safetensors": lambda p: save_file(state, str(p)),
             "fusion_config.json": lambda p: p.write_text(self.config.model_dump_json(indent=2), encoding="utf-8"),
@@ -275,18 +258,19 @@ class KnowledgeFusionModel(nn.Module):
                 shutil.rmtree(tmp, ignore_errors=True)
 
     @classmethod
-    def from_pretrained(cls, src: Path, index: Any, map_location: str = "cpu") -> "KnowledgeFusionModel":
+    def from_pretrained(cls, src: Path, index: Any, map_location: str = "cpu", verify: bool = True) -> "KnowledgeFusionModel":
         """Load a saved model against ``index``.
+
+        ``verify=False`` skips re-hashing the files when an enclosing artifact (a QA model) was just
+        verified; the manifest is still read for the index fingerprint.
 
         Raises:
             IndexMismatchError: the index fingerprint differs from the one saved.
             ArtifactError: missing or corrupt files.
         """
-        from safetensors.torch import load_file
-        from transformers import AutoConfig, AutoModel
-
         src = Path(src)
-        manifest = read_manifest(src, KIND)
+        manifest = read_manifest(src, KIND, verify=verify,
+                                 required=("model.safetensors", "fusion_config.json", "backbone_config.json"))
         saved = manifest.get("index", {})
         if saved.get("fingerprint") != index.fingerprint:
             raise IndexMismatchError(
@@ -297,9 +281,8 @@ class KnowledgeFusionModel(nn.Module):
             )
         config = FusionConfig.model_validate_json((src / "fusion_config.json").read_text(encoding="utf-8"))
         bcfg = json.loads((src / "backbone_config.json").read_text(encoding="utf-8"))
-        backbone_config = AutoConfig.for_model(bcfg.pop("model_type", "bert"), **bcfg)
-        model = cls(config, index, backbone=_no_pooler(AutoModel.from_config, backbone_config))
-        state = load_file(str(src / "model.safetensors"), device=map_location)
+        model = cls(config, index, backbone=build_backbone(config.base_model, bcfg))
+        state = load_safetensors_file(src / "model.safetensors", map_location)
         missing, unexpected = model.load_state_dict(state, strict=False)
         if missing or unexpected:
             raise ArtifactError(f"{src}: weights do not fit the config (missing {missing[:3]}, unexpected {unexpected[:3]})")
@@ -313,22 +296,3 @@ class KnowledgeFusionModel(nn.Module):
         if not path.is_dir():
             raise ArtifactError(f"{src}: no tokenizer saved with this model")
         return AutoTokenizer.from_pretrained(str(path))
-
-
-def _no_pooler(factory: Any, source: Any) -> nn.Module:
-    """Build without the (unused) pooler where the architecture allows it: an unused pooler
-    would leave DDP waiting for gradients that never come."""
-    from transformers.utils import logging as hf_logging
-
-    level = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()  # the checkpoint's pooler weights are dropped on purpose
-    try:
-        return factory(source, add_pooling_layer=False)
-    except TypeError:
-        return factory(source)
-    finally:
-        hf_logging.set_verbosity(level)
-
-
-def _encoder_config(backbone: nn.Module) -> Any:
-    return backbone.get_base_model().config if hasattr(backbone, "get_base_model") else backbone.config

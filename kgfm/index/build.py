@@ -75,19 +75,19 @@ def build_index_from_checkpoint(
 
 
 def main(config_path: Optional[Path], overrides: dict[str, Any], resume: bool) -> dict:
-    """``kgfm train --stage graph``: train the encoder, then write ``output_dir/index``."""
+    """``kgfm train --stage graph``: train the encoder, then write ``run.output_dir/index``."""
     from kgfm.config import load_config
     from kgfm.encoder.config import GraphTrainConfig
     from kgfm.encoder.train import main as train_encoder
 
     doc = train_encoder(config_path, overrides, resume)
     cfg = load_config(GraphTrainConfig, config_path, overrides)
-    s = cfg.index
+    s, out = cfg.index, cfg.run.output_dir
     index = build_index_from_checkpoint(
-        cfg.output_dir / "checkpoint", cfg.output_dir / "index", metric=cfg.index_metric(),
+        out / "checkpoint", out / "index", metric=cfg.index_metric(),
         exact_threshold=s.exact_threshold, hnsw_m=s.hnsw_m, ef_construction=s.ef_construction, ef_search=s.ef_search,
     )
-    print(f"index: {cfg.output_dir / 'index'} ({index})")
-    doc["index"] = {"path": str(cfg.output_dir / "index"), "fingerprint": index.fingerprint,
+    print(f"index: {out / 'index'} ({index})")
+    doc["index"] = {"path": str(out / "index"), "fingerprint": index.fingerprint,
                     "type": index.config["index_type"], "metric": index.metric}
     return doc

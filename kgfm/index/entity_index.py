@@ -27,7 +27,8 @@ from typing import Any, Literal, Sequence
 
 import numpy as np
 
-from kgfm.artifacts import ArtifactError, read_manifest, write_artifact
+from kgfm.artifacts import ArtifactError, check_safetensors, read_manifest, write_artifact
+from kgfm.index.faiss_build import _unit, checked_inputs, faiss_index
 
 KIND = "entity-index"
 Metric = Literal["ip", "l2", "cosine"]
@@ -44,8 +45,10 @@ def _fingerprint(embeddings: np.ndarray, entity_ids: Sequence[str]) -> str:
     return digest.hexdigest()[:16]
 
 
-def _unit(x: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12), dtype=np.float32)
+def entity_ids_digest(entity_ids: Sequence[str]) -> str:
+    """Short sha256 of an entity id list in row order: the store's idx order, recorded by the index
+    and the corpus so that "index row == store idx" is checked, never bridged by a table."""
+    return hashlib.sha256("\n".join(entity_ids).encode("utf-8")).hexdigest()[:16]
 
 
 def _gpu_count() -> int:
@@ -132,35 +135,8 @@ class EntityIndex:
             relation_types: Relation vocabulary to keep with the index.
             relation_embeddings: Relation embeddings to keep with the index.
         """
-        import faiss
-
-        emb = np.ascontiguousarray(np.asarray(embeddings, dtype=np.float32))
-        if emb.ndim != 2 or emb.shape[0] == 0:
-            raise ValueError(f"embeddings must be a non-empty [N, d] matrix, got shape {emb.shape}")
-        ids = [str(e) for e in entity_ids]
-        if len(ids) != emb.shape[0]:
-            raise ValueError(f"{len(ids)} entity ids for {emb.shape[0]} embedding rows")
-        if len(set(ids)) != len(ids):
-            raise ValueError("entity ids are not unique")
-        names = list(entity_names) if entity_names is not None else [None] * len(ids)
-        if len(names) != len(ids):
-            raise ValueError(f"{len(names)} entity names for {len(ids)} entity ids")
-        if metric not in ("ip", "l2", "cosine"):
-            raise ValueError(f"metric must be 'ip', 'cosine' or 'l2', got {metric!r}")
-        if not np.isfinite(emb).all():
-            raise ValueError("embeddings contain NaN or inf")
-        n, dim = emb.shape
-        faiss_metric = faiss.METRIC_L2 if metric == "l2" else faiss.METRIC_INNER_PRODUCT
-        exact = n <= exact_threshold
-        if exact:
-            index = faiss.IndexFlatL2(dim) if metric == "l2" else faiss.IndexFlatIP(dim)
-            kind = "flat"
-        else:
-            index = faiss.IndexHNSWFlat(dim, hnsw_m, faiss_metric)
-            index.hnsw.efConstruction = ef_construction
-            index.hnsw.efSearch = ef_search
-            kind = "hnsw"
-        index.add(_unit(emb) if metric == "cosine" else emb)
+        emb, ids, names = checked_inputs(embeddings, entity_ids, entity_names, metric)
+        index, kind = faiss_index(emb, metric, emb.shape[0] <= exact_threshold, hnsw_m, ef_construction, ef_search)
         config = {
             "metric": metric,
             "index_type": kind,
@@ -218,6 +194,23 @@ class EntityIndex:
             self._fingerprint = _fingerprint(self.embeddings, self.entity_ids)
         return self._fingerprint
 
+    @property
+    def ids_digest(self) -> str:
+        """:func:`entity_ids_digest` of the rows: equal to the store's when row ``i`` is store idx ``i``."""
+        return entity_ids_digest(self.entity_ids)
+
+    def check_rows(self, entity_ids: Sequence[str], where: str) -> None:
+        """Require that row ``i`` of this index is entity ``entity_ids[i]`` (the store's idx order).
+
+        Raises:
+            ArtifactError: the index was built from another graph or order; rebuild it from this store.
+        """
+        if len(entity_ids) != len(self) or entity_ids_digest(entity_ids) != self.ids_digest:
+            raise ArtifactError(
+                f"{where}: the entity index rows are not the store's entities in idx order "
+                f"(index {len(self)} entities, digest {self.ids_digest}; store {len(entity_ids)}, digest "
+                f"{entity_ids_digest(entity_ids)}); rebuild the index with `kgfm train --stage graph` on this store")
+
     # ---- lookups -----------------------------------------------------------------------
     def idx_of(self, entity_id: str) -> int:
         """Row of ``entity_id``; raises :class:`UnknownEntityError`."""
@@ -241,17 +234,6 @@ class EntityIndex:
         if key in self._name_to_idx:
             return self._name_to_idx[key]
         raise UnknownEntityError(f"no entity with id or exact name {key!r} in the index ({len(self)} entities)")
-
-    def embedding(self, entity_id: str) -> np.ndarray:
-        """The ``[d]`` embedding of ``entity_id`` (a view; do not modify)."""
-        return self.embeddings[self.idx_of(entity_id)]
-
-    def gather(self, idx: np.ndarray) -> np.ndarray:
-        """Embeddings for an integer array of rows; ``-1`` (FAISS padding) gives zeros."""
-        idx = np.asarray(idx, dtype=np.int64)
-        out = self.embeddings[np.clip(idx, 0, None)]
-        out[idx < 0] = 0.0
-        return out
 
     # ---- search ------------------------------------------------------------------------
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -332,6 +314,7 @@ class EntityIndex:
             "config": config,
             "counts": {"entities": len(self), "dim": self.dim, "relations": len(self.relation_types)},
             "fingerprint": self.fingerprint,
+            "entity_ids_digest": self.ids_digest,
         }
         return write_artifact(
             Path(dest),
@@ -355,7 +338,8 @@ class EntityIndex:
         from safetensors.numpy import load_file
 
         dest = Path(dest)
-        manifest = read_manifest(dest, KIND)
+        manifest = read_manifest(dest, KIND, required=("index.faiss", "embeddings.safetensors", "vocab.json"))
+        check_safetensors(dest / "embeddings.safetensors")
         try:
             tensors = load_file(str(dest / "embeddings.safetensors"))
             vocab = json.loads((dest / "vocab.json").read_text(encoding="utf-8"))

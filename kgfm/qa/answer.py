@@ -17,10 +17,12 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from kgfm.artifacts import ArtifactError
+from kgfm.fusion.linking import topic_mention
 from kgfm.qa.candidates import UndirectedAdjacency
-from kgfm.qa.data import EntityAlignment, PreparedQuestions, link_questions
-from kgfm.qa.evaluate import encode_questions, rank_answers
+from kgfm.qa.data import PreparedQuestions, link_questions
 from kgfm.qa.evidence import browser_cypher, rank_paths
+from kgfm.qa.ranking import encode_questions, rank_answers
 from kgfm.store.base import GraphTensors
 
 
@@ -60,22 +62,26 @@ class QAEngine:
     def __init__(self, model: Any, manifest: dict[str, Any], graph: GraphTensors, store: Any, index: Any,
                  hops: int) -> None:
         from kgfm.fusion.linking import EntityLinker
+        from kgfm.qa.config import QAConfig
 
         self.model = model
         self.manifest = manifest
+        self.config = QAConfig.model_validate(manifest["config"])
         self.graph = graph
         self.store = store
         self.index = index
         self.hops = hops
         self.linker = EntityLinker.from_tensors(graph)
-        self.alignment = EntityAlignment(graph, index)
         self.adjacency = UndirectedAdjacency.from_graph(graph)
         self.rel_index = {name: i for i, name in enumerate(graph.relation_types)}
 
     @classmethod
     def load(cls, model_dir: Path, store_config: Any | None = None, store: Any | None = None,
-             graph: GraphTensors | None = None, hops: int | None = None) -> "QAEngine":
+             graph: GraphTensors | None = None, hops: int | None = None, device: str = "cpu",
+             store_path: Path | None = None) -> "QAEngine":
         """Load ``model_dir`` (fp32 or int8 export) with its store and entity index.
+
+        The manifest is read (and verified) once, here, and handed down.
 
         Args:
             model_dir: A ``kgfm-qa-model`` or ``kgfm-qa-model-int8`` artifact.
@@ -83,30 +89,37 @@ class QAEngine:
             store: An already open store (tests); takes precedence.
             graph: Pre-exported graph tensors (default: ``store.export_tensors()``).
             hops: Candidate radius override.
+            device: Where the model runs (``cpu``, ``cuda``, ``auto``; int8 exports are CPU only).
+            store_path: Override just the path of the model's store config.
         """
         from kgfm.artifacts import read_manifest
         from kgfm.qa.checkpoint import load_qa_model
         from kgfm.qa.config import QAConfig
         from kgfm.qa.quantize import INT8_KIND, load_quantized
+        from kgfm.training.loop import select_device
 
         model_dir = Path(model_dir)
-        kind = read_manifest(model_dir, verify=False).get("kind")
-        manifest0 = read_manifest(model_dir, kind, verify=False)
-        cfg = QAConfig.model_validate(manifest0["config"])
+        manifest = read_manifest(model_dir)
+        if manifest.get("kind") not in ("kgfm-qa-model", INT8_KIND):
+            raise ArtifactError(f"{model_dir}: is a {manifest.get('kind')!r} artifact, not a fine-tuned QA model")
+        cfg = QAConfig.model_validate(manifest["config"])
         if store is None:
             from kgfm.store.factory import open_store
 
-            store = open_store(store_config or cfg.store, read_only=True)
+            store_cfg = store_config or cfg.store
+            if store_path is not None:
+                store_cfg = store_cfg.model_copy(update={"path": Path(store_path)})
+            store = open_store(store_cfg, read_only=True)
         graph = graph if graph is not None else store.export_tensors()
         index = None
         if cfg.index is not None:
             from kgfm.index.entity_index import EntityIndex
 
             index = EntityIndex.load(cfg.index)
-        if kind == INT8_KIND:
-            model, manifest = load_quantized(model_dir, graph, index)
-        else:
-            model, manifest = load_qa_model(model_dir, graph, index)
+        loader = load_quantized if manifest["kind"] == INT8_KIND else load_qa_model
+        model, manifest = loader(model_dir, graph, index, manifest=manifest)
+        if manifest["kind"] != INT8_KIND:
+            model.to(select_device(device))
         return cls(model, manifest, graph, store, index, hops or cfg.data.hops)
 
     def close(self) -> None:
@@ -141,14 +154,13 @@ class QAEngine:
         if ok.size:
             prepared = PreparedQuestions([texts[i] for i in ok], [mentions[i] for i in ok], topics[ok],
                                          [np.zeros(0, dtype=np.int64)] * ok.size)
-            vectors = encode_questions(self.model.encoder, prepared, self.alignment, batch_size)
+            vectors = encode_questions(self.model.encoder, prepared, batch_size)
             top_idx, top_logit, log_norm = rank_answers(self.model.scorer, vectors, prepared.topics,
                                                         self.adjacency, self.hops, top_k, batch_size)
             probs = np.where(np.isfinite(top_logit), np.exp(top_logit - log_norm[:, None]), 0.0)
-            rel_att, hop_att = self.model.scorer.attention(vectors)
+            rel_att, hop_att = (a.cpu() for a in self.model.scorer.attention(vectors))
             for row, i in enumerate(ok):
-                topic_mention = max(mentions[i], key=lambda m: (m.bracketed, m.score, m.end - m.start))
-                topic = self._topic_info(topic_mention)
+                topic = self._topic_info(topic_mention(mentions[i]))
                 items = []
                 for j, ent in enumerate(top_idx[row]):
                     if ent < 0:

@@ -8,7 +8,9 @@ entities is one sparse x dense product per hop (no per-question Cypher):
   :func:`khop_reach` gives the bool ``[B, N]`` neighbourhoods (the candidate sets, and the
   answerable ceiling of :mod:`kgfm.qa.metaqa`).
 * :class:`RelationAdjacency` -- the edge list with *directed* relation ids (``2R``: each
-  relation and its inverse) for the relation-following scorer of :mod:`kgfm.qa.model`.
+  relation and its inverse) for the relation-following scorer of :mod:`kgfm.qa.model`;
+* :func:`candidate_sets` -- the padded ``[B, C]`` candidate idx the scorer ranks (no dense
+  ``[B, N]`` masks leave this module).
 """
 
 from __future__ import annotations
@@ -107,28 +109,48 @@ class RelationAdjacency:
         return cls(torch.cat([h, t]), torch.cat([t, h]), torch.cat([rel, rel + r]), graph.num_entities, 2 * r)
 
     def step(self, scores: torch.Tensor, rel_weights: torch.Tensor) -> torch.Tensor:
-        """One relation-following step: ``out[b, v] = sum_{e: u -r-> v} w[b, r] * scores[b, u]``.
-
-        Only edges leaving an entity with a non-zero score in the batch are touched, so the
-        first steps from a handful of topic entities cost next to nothing.
-
-        Args:
-            scores: ``[B, N]`` current entity scores.
-            rel_weights: ``[B, 2R]`` attention over directed relations.
-
-        Returns:
-            ``[B, N]`` moved scores.
-        """
-        active = (scores.detach() != 0).any(dim=0)
-        keep = active[self.src]
-        src, dst, rel = self.src[keep], self.dst[keep], self.rel[keep]
-        messages = scores[:, src] * rel_weights[:, rel]
-        return torch.zeros_like(scores).index_add(1, dst, messages)
+        """:func:`follow_relations` over this graph's edges."""
+        return follow_relations(self.src, self.dst, self.rel, scores, rel_weights)
 
 
-def candidate_masks(adj: UndirectedAdjacency, topics: np.ndarray, hops: int) -> torch.Tensor:
-    """``[B, N]`` bool candidate masks: the ``hops``-neighbourhood of each topic, topic excluded."""
-    return torch.from_numpy(khop_reach(adj, topics, hops, exclude_seed=True))
+def follow_relations(src: torch.Tensor, dst: torch.Tensor, rel: torch.Tensor, scores: torch.Tensor,
+                     rel_weights: torch.Tensor) -> torch.Tensor:
+    """One relation-following step: ``out[b, v] = sum_{e: u -r-> v} w[b, r] * scores[b, u]``.
+
+    Only edges leaving an entity with a non-zero score in the batch are touched, so the first
+    steps from a handful of topic entities cost next to nothing.
+
+    Args:
+        src: ``[E]`` edge sources; dst: ``[E]`` edge targets; rel: ``[E]`` directed relation ids.
+        scores: ``[B, N]`` current entity scores.
+        rel_weights: ``[B, 2R]`` attention over directed relations.
+    """
+    active = (scores.detach() != 0).any(dim=0)
+    keep = active[src]
+    src, dst, rel = src[keep], dst[keep], rel[keep]
+    return torch.zeros_like(scores).index_add(1, dst, scores[:, src] * rel_weights[:, rel])
+
+
+def candidate_sets(adj: UndirectedAdjacency, topics: np.ndarray, hops: int) -> torch.Tensor:
+    """``[B, C]`` candidate entity idx per question (the ``hops``-neighbourhood of the topic, topic
+    excluded), ascending, ``-1`` padded to the largest set in the batch (``C >= 1``)."""
+    reach = khop_reach(adj, topics, hops, exclude_seed=True)
+    rows, cols = np.nonzero(reach)
+    sizes = reach.sum(axis=1)
+    out = np.full((reach.shape[0], max(1, int(sizes.max()) if sizes.size else 1)), -1, dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]) if sizes.size else np.zeros(0, dtype=np.int64)
+    out[rows, np.arange(rows.size) - np.repeat(starts, sizes)] = cols
+    return torch.from_numpy(out)
+
+
+def gold_mask(candidates: torch.Tensor, answers: Sequence[np.ndarray]) -> torch.Tensor:
+    """``[B, C]`` bool: candidate ``c`` of question ``b`` is one of its gold answers."""
+    out = torch.zeros(candidates.shape, dtype=torch.bool)
+    cand = candidates.cpu().numpy()
+    for b, gold in enumerate(answers):
+        if gold.size:
+            out[b] = torch.from_numpy(np.isin(cand[b], gold) & (cand[b] >= 0))
+    return out
 
 
 @dataclass(frozen=True)

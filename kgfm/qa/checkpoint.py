@@ -1,16 +1,18 @@
 """Saving and loading a fine-tuned QA model as one atomic, checksummed artifact.
 
-Layout (written through :func:`kgfm.artifacts.write_artifact`)::
+Layout (the toolkit's checkpoint format, :mod:`kgfm.training.checkpoint`, plus the encoder)::
 
     manifest.json                  kind "kgfm-qa-model": config, scorer shape, graph relation
                                    vocabulary, index fingerprint, metrics
-    scorer.safetensors             the answer scorer
+    weights.safetensors            the answer scorer
+    state.json                     training progress (epoch, best valid Hits@1, history) + optimizer groups
+    optimizer.safetensors          (resume checkpoints only) AdamW moments, flattened
     encoder/model/...              the backbone (its own save_pretrained, safetensors)
     encoder/tokenizer/...          the tokenizer files
-    optimizer.safetensors          (resume checkpoints only) AdamW moments, flattened
 
-Loading checks the checksums, that the graph has the relation vocabulary the scorer was
-trained on, and that the entity index is the one the model was trained against.
+Loading checks the checksums (once), that the graph has the relation vocabulary the scorer was
+trained on, that the entity index is the one the model was trained against, and that its
+rows are the store's entities in idx order (so index embeddings are used as they are).
 """
 
 from __future__ import annotations
@@ -21,14 +23,16 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
 
 from kgfm.artifacts import ArtifactError, read_manifest, write_artifact
 from kgfm.qa.model import AnswerScorer, KGQAModel, ScorerShape
 from kgfm.store.base import GraphTensors
+from kgfm.training.checkpoint import STATE, WEIGHTS, Progress, checkpoint_writers, load_safetensors
 
 KIND = "kgfm-qa-model"
+REQUIRED = (WEIGHTS, STATE, "encoder/tokenizer/tokenizer.json")
 
 
 def graph_signature(graph: GraphTensors) -> dict[str, Any]:
@@ -47,26 +51,6 @@ def _copy_writer(src: Path) -> Callable[[Path], None]:
     return write
 
 
-def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    state = optimizer.state_dict()
-    tensors: dict[str, torch.Tensor] = {}
-    for pid, slots in state["state"].items():
-        for name, value in slots.items():
-            t = value if torch.is_tensor(value) else torch.tensor(value)
-            tensors[f"{pid}.{name}"] = t.detach().contiguous().clone()
-    return tensors, {"param_groups": state["param_groups"]}
-
-
-def restore_optimizer(optimizer: torch.optim.Optimizer, src: Path, manifest: dict[str, Any]) -> None:
-    """Load the AdamW state written by :func:`save_qa_model` (``optimizer=...``)."""
-    tensors = load_file(str(src / "optimizer.safetensors"))
-    state: dict[int, dict[str, torch.Tensor]] = {}
-    for key, value in tensors.items():
-        pid, name = key.split(".", 1)
-        state.setdefault(int(pid), {})[name] = value
-    optimizer.load_state_dict({"state": state, "param_groups": manifest["optimizer"]["param_groups"]})
-
-
 def save_qa_model(
     dest: Path,
     model: KGQAModel,
@@ -75,6 +59,7 @@ def save_qa_model(
     index_fingerprint: str | None,
     extra: dict[str, Any] | None = None,
     optimizer: torch.optim.Optimizer | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Write ``dest`` atomically (see the module docstring).
 
@@ -86,14 +71,13 @@ def save_qa_model(
         index_fingerprint: Fingerprint of the entity index (``None`` when no index was used).
         extra: More manifest fields (metrics, epoch, split sizes...).
         optimizer: Also save the optimizer moments (resume checkpoints).
+        progress: Training progress for ``state.json`` (resume checkpoints).
     """
     from kgfm.qa.encoding import save_encoder
 
     with tempfile.TemporaryDirectory(prefix="kgfm-qa-") as tmp:
         stage = Path(tmp)
         save_encoder(model.encoder, stage / "encoder")
-        scorer_state = {k: v.detach().contiguous() for k, v in model.scorer.state_dict().items()}
-        save_file(scorer_state, str(stage / "scorer.safetensors"))
         manifest: dict[str, Any] = {
             "config": config,
             "encoder_kind": model.encoder.kind,
@@ -103,13 +87,10 @@ def save_qa_model(
             "index_fingerprint": index_fingerprint,
             **(extra or {}),
         }
-        if optimizer is not None:
-            tensors, meta = _optimizer_tensors(optimizer)
-            save_file(tensors, str(stage / "optimizer.safetensors"))
-            manifest["optimizer"] = meta
         writers = {
             str(p.relative_to(stage)): _copy_writer(p) for p in sorted(stage.rglob("*")) if p.is_file()
         }
+        writers.update(checkpoint_writers(model.scorer.state_dict(), optimizer, progress or Progress()))
         return write_artifact(Path(dest), KIND, writers, manifest)
 
 
@@ -121,6 +102,8 @@ def check_compatible(manifest: dict[str, Any], src: Path, graph: GraphTensors, i
             f"{src}: trained on a graph with relations {trained}, the store has {list(graph.relation_types)} "
             "(load the same KB, or fine-tune again)"
         )
+    if index is not None:
+        index.check_rows(graph.entity_ids, str(src))
     want = manifest.get("index_fingerprint")
     if want is not None:
         if index is None:
@@ -131,8 +114,15 @@ def check_compatible(manifest: dict[str, Any], src: Path, graph: GraphTensors, i
             )
 
 
-def load_qa_model(src: Path, graph: GraphTensors, index: Any | None) -> tuple[KGQAModel, dict[str, Any]]:
+def load_qa_model(src: Path, graph: GraphTensors, index: Any | None,
+                  manifest: dict[str, Any] | None = None) -> tuple[KGQAModel, dict[str, Any]]:
     """Load a model written by :func:`save_qa_model`, attached to ``graph`` (eval mode).
+
+    Args:
+        src: The artifact.
+        graph: The store's exported graph.
+        index: The entity index the model was trained with (``None`` without one).
+        manifest: The artifact's manifest when the caller already read (and verified) it.
 
     Raises:
         ArtifactError: missing/tampered files, or a graph / index the model was not trained with.
@@ -140,7 +130,7 @@ def load_qa_model(src: Path, graph: GraphTensors, index: Any | None) -> tuple[KG
     from kgfm.qa.encoding import load_encoder
 
     src = Path(src)
-    manifest = read_manifest(src, KIND)
+    manifest = manifest if manifest is not None else read_manifest(src, KIND, required=REQUIRED)
     check_compatible(manifest, src, graph, index)
     encoder = load_encoder(src / "encoder", manifest["encoder_kind"], manifest["max_length"], index)
     return assemble_model(src, manifest, encoder, graph, index), manifest
@@ -149,12 +139,11 @@ def load_qa_model(src: Path, graph: GraphTensors, index: Any | None) -> tuple[KG
 def assemble_model(src: Path, manifest: dict[str, Any], encoder: Any, graph: GraphTensors, index: Any | None) -> KGQAModel:
     """The saved scorer of ``src`` attached to ``graph`` (and the index's embeddings), behind ``encoder``; eval mode."""
     from kgfm.qa.candidates import RelationAdjacency
-    from kgfm.qa.data import EntityAlignment
 
     scorer = AnswerScorer(ScorerShape(**manifest["scorer_shape"]))
-    scorer.load_state_dict(load_file(str(Path(src) / "scorer.safetensors")))
-    alignment = EntityAlignment(graph, index)
-    scorer.attach_graph(RelationAdjacency.from_graph(graph), alignment.embeddings() if scorer.shape.entity_dim else None)
+    scorer.load_state_dict(load_safetensors(Path(src) / WEIGHTS))
+    embeddings = torch.from_numpy(np.asarray(index.embeddings, dtype=np.float32)) if scorer.shape.entity_dim else None
+    scorer.attach_graph(RelationAdjacency.from_graph(graph), embeddings)
     model = KGQAModel(encoder, scorer)
     model.eval()
     return model

@@ -15,6 +15,7 @@ from pydantic import Field, model_validator
 
 from kgfm.config import StoreConfig, StrictModel
 from kgfm.fusion.model import LoraSettings
+from kgfm.training.settings import OptimSettings, RunSettings, reject_legacy_keys
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_METAQA = REPO_ROOT / ".." / "shared" / "data" / "MetaQA"
@@ -84,24 +85,33 @@ class QAScorerConfig(StrictModel):
     """The answer scorer on top of the question vector (see :mod:`kgfm.qa.model`)."""
 
     max_hops: int = Field(3, ge=1, le=3, description="relation-following steps")
-    entity_dim: int = Field(128, ge=8, description="projection size of the embedding term")
+    proj_dim: int = Field(128, ge=8, description="projection size of the embedding term")
     use_entity_embeddings: bool = True
     dropout: float = Field(0.1, ge=0.0, lt=1.0)
 
 
 class QATrainConfig(StrictModel):
+    """The fine-tuning loop (device, threads, seed, time budget: ``run:``; learning rates: ``optim:``)."""
+
     epochs: int = Field(8, ge=1)
     batch_size: int = Field(32, ge=1)
     eval_batch_size: int = Field(64, ge=1)
-    lr_encoder: float = Field(3e-5, gt=0)
-    lr_head: float = Field(1e-3, gt=0)
-    weight_decay: float = Field(0.01, ge=0)
-    warmup_fraction: float = Field(0.05, ge=0, lt=1)
-    patience: int = Field(2, ge=1, description="epochs without a valid Hits@1 gain before stopping")
-    max_minutes: Optional[float] = Field(None, gt=0, description="wall-clock budget; best checkpoint kept")
-    seed: int = 0
-    threads: int = Field(2, ge=1)
+    patience: int = Field(2, ge=1, description="epochs without a `monitor` gain before stopping")
+    monitor: Literal["valid_hits1"] = "valid_hits1"
     eval_fusion_off: bool = Field(False, description="also report valid Hits@1 with fusion switched off, every epoch")
+
+
+class QARunSettings(RunSettings):
+    output_dir: Path = Path("runs/qa/metaqa")
+
+
+class QAOptimSettings(OptimSettings):
+    lr: float = Field(3e-5, gt=0, description="the question encoder")
+    head_lr: float | None = Field(1e-3, gt=0, description="the answer scorer")
+    schedule: Literal["constant", "linear", "cosine"] = "cosine"
+    warmup: float = Field(0.05, ge=0)
+    min_lr_ratio: float = Field(0.05, ge=0, le=1)
+    grad_clip: float | None = Field(1.0, gt=0)
 
 
 class QAConfig(StrictModel):
@@ -110,8 +120,14 @@ class QAConfig(StrictModel):
     data: QADataConfig = Field(default_factory=QADataConfig)
     encoder: QAEncoderConfig = Field(default_factory=QAEncoderConfig)
     scorer: QAScorerConfig = Field(default_factory=QAScorerConfig)
+    run: QARunSettings = Field(default_factory=QARunSettings)
+    optim: QAOptimSettings = Field(default_factory=QAOptimSettings)
     train: QATrainConfig = Field(default_factory=QATrainConfig)
-    output: Path = Path("runs/qa/metaqa")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed_keys(cls, data: object) -> object:
+        return reject_legacy_keys(data)
 
     @model_validator(mode="after")
     def _fusion_needs_index(self) -> "QAConfig":

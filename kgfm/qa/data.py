@@ -1,9 +1,9 @@
 """Questions -> what the model reads: linked topic entities, mentions, gold answer idxs.
 
-The topic entity is whatever :class:`kgfm.fusion.linking.EntityLinker` links (a bracketed
-span always wins, as in MetaQA); the gold answers are looked up by exact name/id. The
-:class:`EntityAlignment` maps graph entity idxs onto the rows of the FAISS entity index, so
-the fusion layers and the scorer's embedding term see the right vectors.
+The topic entity is :func:`kgfm.fusion.linking.topic_mention` of what the linker finds (a
+bracketed span always wins, as in MetaQA); the gold answers are looked up by exact name/id.
+Entity idx are the store's ``idx`` everywhere: the entity index rows are in the same order
+(:meth:`kgfm.index.entity_index.EntityIndex.check_rows`), so no alignment table exists.
 """
 
 from __future__ import annotations
@@ -12,10 +12,8 @@ from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
 
 import numpy as np
-import torch
-
+from kgfm.fusion.linking import topic_mention
 from kgfm.qa.metaqa import EntityLookup, QAExample
-from kgfm.store.base import GraphTensors
 
 
 @dataclass
@@ -58,11 +56,8 @@ def link_questions(questions: Sequence[str], linker: Any) -> tuple[list[str], li
         found = [m for m in found if m.entity_idx >= 0]
         texts.append(clean)
         mentions.append(found)
-        if found:
-            best = max(found, key=lambda m: (m.bracketed, m.score, m.end - m.start))
-            topics.append(best.entity_idx)
-        else:
-            topics.append(-1)
+        best = topic_mention(found)
+        topics.append(best.entity_idx if best is not None else -1)
     return texts, mentions, np.array(topics, dtype=np.int64)
 
 
@@ -73,15 +68,6 @@ def prepare_examples(examples: Sequence[QAExample], linker: Any, lookup: EntityL
     return PreparedQuestions(texts, mentions, topics, answers, list(examples))
 
 
-def target_matrix(answers: Sequence[np.ndarray], num_entities: int) -> torch.Tensor:
-    """``[B, N]`` bool gold matrix."""
-    out = torch.zeros(len(answers), num_entities, dtype=torch.bool)
-    for b, gold in enumerate(answers):
-        if gold.size:
-            out[b, torch.from_numpy(gold)] = True
-    return out
-
-
 def batch_indices(n: int, batch_size: int, rng: np.random.Generator | None = None) -> Iterator[np.ndarray]:
     """Index batches over ``range(n)``, shuffled when ``rng`` is given."""
     order = rng.permutation(n) if rng is not None else np.arange(n)
@@ -89,41 +75,6 @@ def batch_indices(n: int, batch_size: int, rng: np.random.Generator | None = Non
         yield order[start : start + batch_size]
 
 
-class EntityAlignment:
-    """Graph entity idx <-> entity index row.
-
-    Args:
-        graph: The exported graph.
-        index: An :class:`~kgfm.index.entity_index.EntityIndex` (or ``None``: nothing aligned).
-    """
-
-    def __init__(self, graph: GraphTensors, index: Any | None) -> None:
-        n = graph.num_entities
-        self.graph_to_index = np.full(n, -1, dtype=np.int64)
-        self.index = index
-        if index is not None:
-            lookup = {eid: i for i, eid in enumerate(index.entity_ids)}
-            for g, eid in enumerate(graph.entity_ids):
-                self.graph_to_index[g] = lookup.get(eid, -1)
-        self.coverage = float((self.graph_to_index >= 0).mean()) if n else 0.0
-
-    def embeddings(self) -> torch.Tensor | None:
-        """``[N_graph, d]`` index embeddings in graph order (zeros where the index lacks the entity)."""
-        if self.index is None:
-            return None
-        emb = np.asarray(self.index.embeddings, dtype=np.float32)
-        out = np.zeros((self.graph_to_index.size, emb.shape[1]), dtype=np.float32)
-        ok = self.graph_to_index >= 0
-        out[ok] = emb[self.graph_to_index[ok]]
-        return torch.from_numpy(out)
-
-    def mentions_for_index(self, mentions: Sequence[Sequence[Any]]) -> list[list[tuple[int, int, int]]]:
-        """Mentions as ``(start, end, index row)`` for the fusion layers (``-1`` when not indexed)."""
-        out = []
-        for ms in mentions:
-            row = []
-            for m in ms:
-                g = int(m.entity_idx)
-                row.append((int(m.start), int(m.end), int(self.graph_to_index[g]) if 0 <= g < self.graph_to_index.size else -1))
-            out.append(row)
-        return out
+def mention_triples(mentions: Sequence[Sequence[Any]]) -> list[list[tuple[int, int, int]]]:
+    """Linked mentions as ``(start, end, entity idx)`` for the fusion layers (idx = index row)."""
+    return [[(int(m.start), int(m.end), int(m.entity_idx)) for m in ms] for ms in mentions]

@@ -71,14 +71,20 @@ class QuestionEncoder(nn.Module):
 
         return encode_batch(self.tokenizer, texts, mentions, max_length=self.max_length)
 
+    @property
+    def device(self) -> torch.device:
+        return next(self.backbone.parameters()).device
+
     def forward(self, batch: dict[str, torch.Tensor], use_fusion: bool | None = None) -> torch.Tensor:
-        """Question vectors.
+        """Question vectors (the batch is moved to the encoder's device).
 
         Args:
             batch: ``input_ids``, ``attention_mask``, ``mention_spans`` ``[B, M, 2]``,
                 ``mention_entities`` ``[B, M]`` (entity idx in the index, ``-1`` unknown).
             use_fusion: ``False`` switches the fusion layers off (fusion kind only).
         """
+        device = self.device
+        batch = {k: v.to(device) for k, v in batch.items()}
         if self.kind == "fusion":
             out = self.backbone(
                 batch["input_ids"],
@@ -93,15 +99,6 @@ class QuestionEncoder(nn.Module):
         return split_pool(hidden, batch["attention_mask"], batch["mention_spans"])
 
 
-def transformer_layers(module: nn.Module) -> nn.ModuleList:
-    """The backbone's stack of transformer layers (the longest ``ModuleList`` named ``layer``/``layers``)."""
-    stacks = [m for name, m in module.named_modules()
-              if isinstance(m, nn.ModuleList) and name.rsplit(".", 1)[-1] in ("layer", "layers")]
-    if not stacks:
-        raise ValueError(f"{type(module).__name__}: no transformer layer stack found")
-    return max(stacks, key=len)
-
-
 def freeze_lower_layers(encoder: QuestionEncoder, train_layers: int) -> int:
     """Freeze embeddings and all but the top ``train_layers`` transformer layers.
 
@@ -110,7 +107,9 @@ def freeze_lower_layers(encoder: QuestionEncoder, train_layers: int) -> int:
     Returns:
         The number of parameters left trainable in the encoder.
     """
-    layers = transformer_layers(encoder.backbone)
+    from kgfm.hf import encoder_layers
+
+    layers = encoder_layers(encoder.backbone)
     frozen = list(layers[: max(0, len(layers) - train_layers)])
     for name, module in encoder.backbone.named_modules():
         if name.rsplit(".", 1)[-1] == "embeddings":
@@ -137,18 +136,12 @@ def build_encoder(cfg: QAEncoderConfig, index: Any | None) -> QuestionEncoder:
         cfg: The encoder section (kind, init, checkpoint, base_model...).
         index: The :class:`~kgfm.index.entity_index.EntityIndex` (required for ``fusion``).
     """
-    from kgfm.hf import offline_env, resolve_model
+    from kgfm.hf import build_backbone, offline_env, resolve_model
 
     offline_env()
     tokenizer_path = resolve_model(cfg.base_model)
     if cfg.kind == "plain":
-        from transformers import AutoConfig, AutoModel
-
-        if cfg.backbone_config is not None:
-            bcfg = dict(cfg.backbone_config)
-            backbone = AutoModel.from_config(AutoConfig.for_model(bcfg.pop("model_type", "bert"), **bcfg))
-        else:
-            backbone = AutoModel.from_pretrained(tokenizer_path)
+        backbone = build_backbone(cfg.base_model, cfg.backbone_config, pooler=True)
         return QuestionEncoder(backbone, _tokenizer(tokenizer_path), "plain", cfg.max_length)
     from kgfm.fusion.model import FusionConfig, KnowledgeFusionModel
 
@@ -179,17 +172,18 @@ def save_encoder(encoder: QuestionEncoder, dest: Path) -> None:
 
 
 def load_encoder(src: Path, kind: str, max_length: int, index: Any | None) -> QuestionEncoder:
-    """Load what :func:`save_encoder` wrote (no network, no pickle)."""
+    """Load what :func:`save_encoder` wrote (no network, no pickle); the enclosing QA artifact's
+    checksums were verified by the caller, so nothing is hashed twice."""
     from kgfm.hf import offline_env
 
     offline_env()
     tokenizer = _tokenizer(str(src / "tokenizer"))
     if kind == "plain":
-        from transformers import AutoModel
+        from kgfm.hf import build_backbone
 
-        backbone = AutoModel.from_pretrained(str(src / "model"), use_safetensors=True)
+        backbone = build_backbone(src / "model", pooler=True)
     else:
         from kgfm.fusion.model import KnowledgeFusionModel
 
-        backbone = KnowledgeFusionModel.from_pretrained(src / "model", index)
+        backbone = KnowledgeFusionModel.from_pretrained(src / "model", index, verify=False)
     return QuestionEncoder(backbone, tokenizer, kind, max_length)

@@ -1,10 +1,14 @@
 """``kgfm train --stage finetune``: fine-tune the question encoder + answer scorer on QA pairs.
 
-Outputs under ``config.output``:
+Outputs under ``run.output_dir``:
 
 * ``model/``  -- the best checkpoint by valid Hits@1 (atomic artifact, see :mod:`kgfm.qa.checkpoint`);
-* ``last/``   -- the latest epoch with optimizer state, for ``--resume``;
-* ``config.yaml`` (resolved), ``metrics.json`` (per epoch + summary), ``curve.png``.
+* ``last/``   -- the latest epoch with optimizer state and progress, for ``--resume``;
+* ``config.yaml`` (resolved), ``metrics.json`` (per epoch + summary, atomic), ``curve.png``.
+
+The loop plumbing (parameter groups, LR schedule, time budget, early stopping on
+``train.monitor``, checkpoint format, metrics/curve/summary) is :mod:`kgfm.training`; this
+module keeps the QA batch, step and evaluation functions.
 
 With ``encoder.freeze: true`` the questions are encoded once (fusion on) and only the scorer
 trains on the cached vectors -- minutes instead of tens of minutes on a small CPU.
@@ -14,7 +18,7 @@ from __future__ import annotations
 
 import json
 import math
-import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +26,18 @@ import numpy as np
 import torch
 
 from kgfm.config import load_config, save_config
-from kgfm.qa.candidates import RelationAdjacency, UndirectedAdjacency, candidate_masks, candidate_stats
+from kgfm.qa.candidates import (CandidateStats, RelationAdjacency, UndirectedAdjacency, candidate_sets,
+                                candidate_stats, gold_mask)
 from kgfm.qa.config import QAConfig
-from kgfm.qa.data import EntityAlignment, PreparedQuestions, batch_indices, prepare_examples, target_matrix
-from kgfm.qa.evaluate import encode_questions, hits_at_1, rank_answers, summarize
+from kgfm.qa.data import PreparedQuestions, batch_indices, mention_triples, prepare_examples
 from kgfm.qa.metaqa import EntityLookup, QAExample, metaqa_files, read_qa_file, split_train_valid
 from kgfm.qa.model import AnswerScorer, KGQAModel, ScorerShape, multi_positive_loss
+from kgfm.qa.ranking import encode_questions, question_hits
 from kgfm.store.base import GraphTensors
+from kgfm.training.checkpoint import Progress, load_checkpoint
+from kgfm.training.loop import Budget, EarlyStopping, setup_run
+from kgfm.training.optim import make_optimizer, set_lr
+from kgfm.training.report import ScalarLog, plot_curves, summary, write_json_atomic
 
 
 def load_questions(cfg: QAConfig) -> tuple[list[QAExample], list[QAExample]]:
@@ -66,219 +75,212 @@ def load_index(cfg: QAConfig) -> Any | None:
 def main(config_path: Path | None, overrides: dict[str, Any] | None = None, resume: bool = False) -> dict[str, Any]:
     """Entry point of ``kgfm train --stage finetune``."""
     cfg = load_config(QAConfig, config_path, overrides)
-    torch.set_num_threads(cfg.train.threads)
+    device = setup_run(cfg.run)
     graph = export_graph(cfg)
     index = load_index(cfg)
-    summary = finetune(cfg, graph, index, resume=resume)
-    print(json.dumps({k: v for k, v in summary.items() if k != "history"}, indent=2))
-    return summary
+    result = finetune(cfg, graph, index, resume=resume, device=device)
+    print(json.dumps({k: v for k, v in result.items() if k != "history"}, indent=2))
+    return result
 
 
-def _optimizer(model: KGQAModel, cfg: QAConfig) -> torch.optim.Optimizer:
-    enc = [p for p in model.encoder.parameters() if p.requires_grad]
-    head = [p for p in model.scorer.parameters() if p.requires_grad]
-    groups = [{"params": head, "lr": cfg.train.lr_head}]
-    if enc:
-        groups.insert(0, {"params": enc, "lr": cfg.train.lr_encoder})
-    return torch.optim.AdamW(groups, weight_decay=cfg.train.weight_decay)
+@dataclass
+class QAData:
+    """Linked training/validation questions and the graph structures the scorer needs."""
+
+    train: PreparedQuestions
+    valid: PreparedQuestions
+    adjacency: UndirectedAdjacency
+    relations: RelationAdjacency
+    candidates: CandidateStats
 
 
-def _lr_factor(step: int, total: int, warmup_fraction: float) -> float:
-    warm = max(1, int(total * warmup_fraction))
-    if step < warm:
-        return (step + 1) / warm
-    return max(0.05, 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm))))
-
-
-def _plot(history: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    epochs = [h["epoch"] for h in history]
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.plot(epochs, [h["train_loss"] for h in history], "o-", label="train loss")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("loss")
-    ax2 = ax.twinx()
-    ax2.plot(epochs, [h["valid_hits1"] for h in history], "s-", color="tab:green", label="valid Hits@1")
-    if all("valid_hits1_no_fusion" in h for h in history):
-        ax2.plot(epochs, [h["valid_hits1_no_fusion"] for h in history], "^--", color="tab:red",
-                 label="valid Hits@1, fusion off")
-    ax2.set_ylabel("Hits@1")
-    fig.legend(loc="lower center", ncol=3, fontsize=8)
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
-def finetune(cfg: QAConfig, graph: GraphTensors, index: Any | None, resume: bool = False,
-             progress: bool = True) -> dict[str, Any]:
-    """Train and keep the best model by valid Hits@1.
-
-    Args:
-        cfg: The resolved config.
-        graph: The store's exported graph (``export_tensors()``).
-        index: The entity index (``None`` for ``encoder.kind: plain`` without the embedding term).
-        resume: Continue from ``{output}/last`` when it exists.
-        progress: Show progress bars.
-
-    Returns:
-        Summary dict (also written to ``{output}/metrics.json``).
-    """
-    from tqdm.auto import tqdm
-
+def prepare_data(cfg: QAConfig, graph: GraphTensors) -> QAData:
+    """Link the questions, look up gold answers, build the adjacency structures."""
     from kgfm.fusion.linking import EntityLinker
-    from kgfm.qa.checkpoint import load_qa_model, restore_optimizer, save_qa_model
-    from kgfm.qa.encoding import build_encoder, freeze_lower_layers
 
-    torch.manual_seed(cfg.train.seed)
-    out = Path(cfg.output)
-    out.mkdir(parents=True, exist_ok=True)
-    save_config(cfg, out / "config.yaml")
-    t0 = time.perf_counter()
-    hops = cfg.data.hops
     train_ex, valid_ex = load_questions(cfg)
-    linker = EntityLinker.from_tensors(graph)
-    lookup = EntityLookup(graph)
-    train = prepare_examples(train_ex, linker, lookup)
-    valid = prepare_examples(valid_ex, linker, lookup)
+    linker, lookup = EntityLinker.from_tensors(graph), EntityLookup(graph)
+    train, valid = prepare_examples(train_ex, linker, lookup), prepare_examples(valid_ex, linker, lookup)
     adjacency = UndirectedAdjacency.from_graph(graph)
-    relations = RelationAdjacency.from_graph(graph)
-    alignment = EntityAlignment(graph, index)
-    cand = candidate_stats(adjacency, valid.topics, valid.answers, hops)
-    keep = np.nonzero(train.topics >= 0)[0]
-    train = train.subset(keep)
-    use_emb = cfg.scorer.use_entity_embeddings and index is not None
-    if progress:
-        print(f"finetune: {len(train)} train / {len(valid)} valid questions, {hops}-hop candidates "
-              f"(valid recall {cand.recall:.3f}, mean size {cand.mean_candidates:.0f})")
+    cand = candidate_stats(adjacency, valid.topics, valid.answers, cfg.data.hops)
+    train = train.subset(np.nonzero(train.topics >= 0)[0])
+    return QAData(train, valid, adjacency, RelationAdjacency.from_graph(graph), cand)
 
-    last_dir = out / "last"
-    start_epoch, history, best, bad = 1, [], -1.0, 0
-    if resume and last_dir.is_dir():
-        model, manifest = load_qa_model(last_dir, graph, index)
-        model.train()
-        start_epoch = int(manifest["epoch"]) + 1
-        history, best, bad = manifest["history"], float(manifest["best_valid_hits1"]), int(manifest["bad_epochs"])
-    else:
-        manifest = None
-        encoder = build_encoder(cfg.encoder, index)
-        shape = ScorerShape(
-            hidden_size=encoder.hidden_size,
-            num_directed_relations=relations.num_relations,
-            max_hops=cfg.scorer.max_hops,
-            entity_dim=int(index.dim) if use_emb else 0,
-            proj_dim=cfg.scorer.entity_dim,
-            dropout=cfg.scorer.dropout,
-        )
-        scorer = AnswerScorer(shape)
-        scorer.attach_graph(relations, alignment.embeddings() if use_emb else None)
-        model = KGQAModel(encoder, scorer)
+
+def build_model(cfg: QAConfig, index: Any | None, relations: RelationAdjacency) -> KGQAModel:
+    """A fresh question encoder + scorer (index embeddings as they are: index row == store idx)."""
+    from kgfm.qa.encoding import build_encoder
+
+    use_emb = cfg.scorer.use_entity_embeddings and index is not None
+    encoder = build_encoder(cfg.encoder, index)
+    scorer = AnswerScorer(ScorerShape(
+        hidden_size=encoder.hidden_size, num_directed_relations=relations.num_relations,
+        max_hops=cfg.scorer.max_hops, entity_dim=int(index.dim) if use_emb else 0,
+        proj_dim=cfg.scorer.proj_dim, dropout=cfg.scorer.dropout,
+    ))
+    scorer.attach_graph(relations, torch.from_numpy(np.asarray(index.embeddings, dtype=np.float32)) if use_emb else None)
+    return KGQAModel(encoder, scorer)
+
+
+def _freeze(model: KGQAModel, cfg: QAConfig) -> None:
+    from kgfm.qa.encoding import freeze_lower_layers
+
     if cfg.encoder.freeze:
         for p in model.encoder.parameters():
             p.requires_grad_(False)
     elif cfg.encoder.train_layers is not None:
         freeze_lower_layers(model.encoder, cfg.encoder.train_layers)
-    optimizer = _optimizer(model, cfg)
-    if manifest is not None and "optimizer" in manifest:
-        restore_optimizer(optimizer, last_dir, manifest)
 
+
+def train_step(model: KGQAModel, data: QAData, idx: np.ndarray, cfg: QAConfig, cached: torch.Tensor | None) -> torch.Tensor:
+    """The loss of one batch of training questions (padded candidate sets, several gold answers)."""
+    train = data.train
+    topics = train.topics[idx]
+    cands = candidate_sets(data.adjacency, topics, cfg.data.hops)
+    gold = gold_mask(cands, [train.answers[i] for i in idx])
+    if cached is not None:
+        q = cached[idx]
+    else:
+        q = model.encoder(model.encoder.tokenize([train.texts[i] for i in idx],
+                                                 mention_triples([train.mentions[i] for i in idx])))
+    logits = model.scorer(q, torch.from_numpy(topics), cands)
+    return multi_positive_loss(logits, gold)
+
+
+def _epoch(model: KGQAModel, data: QAData, cfg: QAConfig, optimizer: Any, progress: Progress,
+           cached: torch.Tensor | None, budget: Budget, progress_bar: bool) -> tuple[list[float], bool]:
+    """One pass over the training questions; returns the losses and whether the budget ran out."""
+    from tqdm.auto import tqdm
+
+    model.train()
+    if cfg.encoder.freeze:
+        model.encoder.eval()
+    epoch = progress.epoch + 1
+    total = math.ceil(len(data.train) / cfg.train.batch_size) * cfg.train.epochs
+    rng = np.random.default_rng(cfg.run.seed + epoch)
+    losses: list[float] = []
+    bar = tqdm(list(batch_indices(len(data.train), cfg.train.batch_size, rng)), desc=f"epoch {epoch}",
+               disable=not progress_bar, leave=False)
+    for idx in bar:
+        set_lr(optimizer, progress.step, total, cfg.optim)
+        loss = train_step(model, data, idx, cfg, cached)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.optim.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
+        optimizer.step()
+        progress.step += 1
+        losses.append(float(loss.detach()))
+        bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
+        if budget.expired():
+            return losses, True
+    return losses, False
+
+
+def _validate(model: KGQAModel, data: QAData, cfg: QAConfig, cached: torch.Tensor | None) -> dict[str, float]:
+    """Valid Hits@1 (and with fusion off when asked), via :func:`kgfm.qa.ranking.question_hits`."""
+    from kgfm.qa.ranking import hits_at_1, rank_answers, summarize
+
+    hops, bs = cfg.data.hops, cfg.train.eval_batch_size
+    if cached is not None:
+        top, _, _ = rank_answers(model.scorer, cached, data.valid.topics, data.adjacency, hops, 1, bs)
+        out = {"valid_hits1": summarize(hits_at_1(top, data.valid.answers), data.valid)["hits@1"]}
+    else:
+        out = {"valid_hits1": float(question_hits(model, data.valid, data.adjacency, hops, None, bs).mean())}
+    if model.encoder.kind == "fusion" and cfg.train.eval_fusion_off and cached is None:
+        out["valid_hits1_no_fusion"] = float(question_hits(model, data.valid, data.adjacency, hops, False, bs).mean())
+    return out
+
+
+def _start(cfg: QAConfig, graph: GraphTensors, index: Any | None, data: QAData, resume: bool,
+           device: torch.device) -> tuple[KGQAModel, Any, Progress]:
+    """The model, optimizer and progress: fresh, or continued from ``run.output_dir/last``."""
+    from kgfm.qa.checkpoint import KIND, load_qa_model
+
+    last_dir = cfg.run.output_dir / "last"
+    saved = load_checkpoint(last_dir, KIND) if resume and last_dir.is_dir() else None
+    model = load_qa_model(last_dir, graph, index, saved.manifest)[0] if saved else build_model(cfg, index, data.relations)
+    _freeze(model, cfg)
+    model.to(device)
+    optimizer = make_optimizer(model, cfg.optim, is_head=lambda n: n.startswith("scorer."))
+    if saved is None:
+        return model, optimizer, Progress()
+    saved.restore(None, optimizer)
+    saved.progress.stopped = ""
+    return model, optimizer, saved.progress
+
+
+def finetune(cfg: QAConfig, graph: GraphTensors, index: Any | None, resume: bool = False,
+             progress: bool = True, device: torch.device | None = None) -> dict[str, Any]:
+    """Train and keep the best model by valid Hits@1 (``train.monitor``).
+
+    Args:
+        cfg: The resolved config.
+        graph: The store's exported graph (``export_tensors()``).
+        index: The entity index (``None`` for ``encoder.kind: plain`` without the embedding term);
+            its rows must be the store's entities in idx order.
+        resume: Continue from ``{run.output_dir}/last`` when it exists.
+        progress: Show progress bars.
+        device: Where to train (default: ``run.device``).
+
+    Returns:
+        Summary dict (also written atomically to ``{run.output_dir}/metrics.json``).
+    """
+    from kgfm.qa.checkpoint import save_qa_model
+    from kgfm.training.loop import seed_everything, select_device
+
+    seed_everything(cfg.run.seed)
+    out = cfg.run.output_dir
+    out.mkdir(parents=True, exist_ok=True)
+    save_config(cfg, out / "config.yaml")
+    if index is not None:
+        index.check_rows(graph.entity_ids, f"index {cfg.index}")
+    device = device or select_device(cfg.run.device)
+    data = prepare_data(cfg, graph)
+    if progress:
+        print(f"finetune: {len(data.train)} train / {len(data.valid)} valid questions, {cfg.data.hops}-hop candidates "
+              f"(valid recall {data.candidates.recall:.3f}, mean size {data.candidates.mean_candidates:.0f}) on {device}")
+    model, optimizer, state = _start(cfg, graph, index, data, resume, device)
     cached_train = cached_valid = None
     if cfg.encoder.freeze:
-        cached_train = encode_questions(model.encoder, train, alignment, cfg.train.eval_batch_size, None, progress)
-        cached_valid = encode_questions(model.encoder, valid, alignment, cfg.train.eval_batch_size, None, progress)
-
-    steps_per_epoch = math.ceil(len(train) / cfg.train.batch_size)
-    total_steps = steps_per_epoch * cfg.train.epochs
-    deadline = t0 + cfg.train.max_minutes * 60 if cfg.train.max_minutes else None
-    index_fp = index.fingerprint if index is not None else None
-    stopped = "epochs"
-    for epoch in range(start_epoch, cfg.train.epochs + 1):
-        model.train()
-        if cfg.encoder.freeze:
-            model.encoder.eval()
-        rng = np.random.default_rng(cfg.train.seed + epoch)
-        losses = []
-        bar = tqdm(list(batch_indices(len(train), cfg.train.batch_size, rng)), desc=f"epoch {epoch}",
-                   disable=not progress, leave=False)
-        for step, idx in enumerate(bar, start=(epoch - 1) * steps_per_epoch):
-            for group, base in zip(optimizer.param_groups, _base_lrs(cfg, optimizer)):
-                group["lr"] = base * _lr_factor(step, total_steps, cfg.train.warmup_fraction)
-            topics = train.topics[idx]
-            cands = candidate_masks(adjacency, topics, hops)
-            targets = target_matrix([train.answers[i] for i in idx], graph.num_entities)
-            if cached_train is not None:
-                q = cached_train[idx]
-            else:
-                mentions = alignment.mentions_for_index([train.mentions[i] for i in idx])
-                q = model.encoder(model.encoder.tokenize([train.texts[i] for i in idx], mentions))
-            logits = model.scorer(q, torch.from_numpy(topics), cands)
-            loss = multi_positive_loss(logits, targets, cands)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            losses.append(float(loss.detach()))
-            bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
-            if deadline is not None and time.perf_counter() > deadline:
-                stopped = "time budget"
-                break
-        record: dict[str, Any] = {"epoch": epoch, "train_loss": float(np.mean(losses)) if losses else float("nan"),
-                                  "steps": len(losses)}
-        record["valid_hits1"] = _valid_hits(model, valid, alignment, adjacency, hops, cfg, cached_valid, None)
-        if model.encoder.kind == "fusion" and cfg.train.eval_fusion_off and cached_valid is None:
-            record["valid_hits1_no_fusion"] = _valid_hits(model, valid, alignment, adjacency, hops, cfg, None, False)
-        record["elapsed_s"] = round(time.perf_counter() - t0, 1)
-        history.append(record)
+        cached_train = encode_questions(model.encoder, data.train, cfg.train.eval_batch_size, None, progress)
+        cached_valid = encode_questions(model.encoder, data.valid, cfg.train.eval_batch_size, None, progress)
+    budget, stopper = Budget(cfg.run.max_minutes, state.elapsed_s), EarlyStopping(cfg.train.monitor, cfg.train.patience)
+    config_doc, index_fp = cfg.model_dump(mode="json"), index.fingerprint if index is not None else None
+    scalars = ScalarLog(out / "tensorboard", cfg.run.tensorboard)
+    while state.epoch < cfg.train.epochs and not state.stopped:
+        losses, expired = _epoch(model, data, cfg, optimizer, state, cached_train, budget, progress)
+        state.epoch += 1
+        record: dict[str, Any] = {"epoch": state.epoch, "train_loss": float(np.mean(losses)) if losses else float("nan"),
+                                  "steps": len(losses), **_validate(model, data, cfg, cached_valid)}
+        state.elapsed_s = record["elapsed_s"] = round(budget.elapsed, 1)
+        state.history.append(record)
+        scalars.log(state.epoch, record)
         if progress:
             print(json.dumps(record))
-        improved = record["valid_hits1"] > best
-        if improved:
-            best, bad = record["valid_hits1"], 0
-            save_qa_model(out / "model", model, cfg.model_dump(mode="json"), graph, index_fp,
-                          {"epoch": epoch, "valid_hits1": best, "trained_questions": len(train)})
-        else:
-            bad += 1
-        save_qa_model(last_dir, model, cfg.model_dump(mode="json"), graph, index_fp,
-                      {"epoch": epoch, "history": history, "best_valid_hits1": best, "bad_epochs": bad},
-                      optimizer=optimizer)
-        if stopped == "time budget":
-            break
-        if bad >= cfg.train.patience:
-            stopped = "early stopping"
-            break
+        if stopper.update(state, record, state.epoch):
+            save_qa_model(out / "model", model, config_doc, graph, index_fp,
+                          {"epoch": state.epoch, "valid_hits1": state.best, "trained_questions": len(data.train)})
+        if expired:
+            state.stopped = f"time budget of {cfg.run.max_minutes} min reached"
+        save_qa_model(out / "last", model, config_doc, graph, index_fp, {"epoch": state.epoch},
+                      optimizer=optimizer, progress=state)
+    scalars.close()
+    return _report(cfg, data, state)
 
-    _plot(history, out / "curve.png")
-    summary = {
-        "output": str(out),
-        "best_valid_hits1": best,
-        "epochs_run": len(history),
-        "stopped_by": stopped,
-        "train_questions": len(train),
-        "valid_questions": len(valid),
-        "valid_candidates": cand.as_dict(),
-        "encoder_kind": cfg.encoder.kind,
-        "encoder_init": cfg.encoder.init,
-        "frozen_encoder": cfg.encoder.freeze,
-        "wall_s": round(time.perf_counter() - t0, 1),
-        "history": history,
+
+def _report(cfg: QAConfig, data: QAData, state: Progress) -> dict[str, Any]:
+    out = cfg.run.output_dir
+    plot_curves(state.history, "epoch", ["train_loss"], ["valid_hits1", "valid_hits1_no_fusion"], out / "curve.png")
+    result = {
+        "output_dir": str(out), "best_valid_hits1": state.best, "best_epoch": state.best_step,
+        "epochs_run": len(state.history), "stopped_by": state.stopped or f"{cfg.train.epochs} epochs",
+        "train_questions": len(data.train), "valid_questions": len(data.valid),
+        "valid_candidates": data.candidates.as_dict(), "encoder_kind": cfg.encoder.kind,
+        "encoder_init": cfg.encoder.init, "frozen_encoder": cfg.encoder.freeze, "wall_s": state.elapsed_s,
+        "history": state.history,
     }
-    (out / "metrics.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
-    return summary
-
-
-def _base_lrs(cfg: QAConfig, optimizer: torch.optim.Optimizer) -> list[float]:
-    if len(optimizer.param_groups) == 2:
-        return [cfg.train.lr_encoder, cfg.train.lr_head]
-    return [cfg.train.lr_head]
-
-
-def _valid_hits(model: KGQAModel, valid: PreparedQuestions, alignment: EntityAlignment,
-                adjacency: UndirectedAdjacency, hops: int, cfg: QAConfig, cached: torch.Tensor | None,
-                use_fusion: bool | None) -> float:
-    vectors = cached if cached is not None else encode_questions(
-        model.encoder, valid, alignment, cfg.train.eval_batch_size, use_fusion)
-    top, _, _ = rank_answers(model.scorer, vectors, valid.topics, adjacency, hops, 1, cfg.train.eval_batch_size)
-    return summarize(hits_at_1(top, valid.answers), valid)["hits@1"]
+    write_json_atomic(out / "metrics.json", result)
+    summary("finetune", {"epochs": len(state.history), "best valid Hits@1": state.best or 0.0,
+                         "stopped": result["stopped_by"]})
+    return result

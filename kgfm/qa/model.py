@@ -1,8 +1,10 @@
 """Scoring answer entities from a question vector and the graph.
 
 :class:`AnswerScorer` turns the question vector ``q`` (from :class:`kgfm.qa.encoding.QuestionEncoder`)
-into a score for every entity of the graph; non-candidates (outside the topic entity's
-k-hop neighbourhood, see :mod:`kgfm.qa.candidates`) get ``-inf``. Two terms:
+into a score for each of the question's candidates (the topic entity's k-hop neighbourhood,
+see :mod:`kgfm.qa.candidates`), given as a padded ``[B, C]`` tensor of entity idx (``-1`` pads,
+scored ``NEG_INF``). The graph (directed edge list, entity embeddings) is held as buffers, so
+``model.to(device)`` moves everything the scorer touches. Two terms:
 
 1. **Relation following** (TransferNet-style, differentiable): ``q`` gives, for each step
    ``t = 1..T``, an attention ``a_t`` over the ``2R`` directed relations and a distribution
@@ -14,7 +16,8 @@ k-hop neighbourhood, see :mod:`kgfm.qa.candidates`) get ``-inf``. Two terms:
    question-derived relation, plus an answer-type term.
 
 ``logit(c) = alpha * p(c) + beta + s(c)``. Training uses a softmax over the candidates with
-several positives (``-log sum_{gold} softmax``), which is what Hits@1 rewards.
+several positives (``-log sum_{gold} softmax``), which is what Hits@1 rewards. Entity idx are
+the store's ``idx``, which are also the entity-index rows (checked at load time).
 """
 
 from __future__ import annotations
@@ -23,10 +26,9 @@ import math
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from kgfm.qa.candidates import RelationAdjacency
+from kgfm.qa.candidates import RelationAdjacency, follow_relations
 
 NEG_INF = -1e9
 
@@ -39,18 +41,18 @@ class ScorerShape:
     num_directed_relations: int
     max_hops: int
     entity_dim: int  # width of the index embeddings (0 = no embedding term)
-    proj_dim: int
+    proj_dim: int  # projection size of the embedding term (config: scorer.proj_dim)
     dropout: float = 0.1
 
 
 class AnswerScorer(nn.Module):
-    """Scores every graph entity for a batch of questions.
+    """Scores the candidate entities of a batch of questions.
 
     Args:
         shape: Sizes (see :class:`ScorerShape`).
 
-    The graph structures are attached with :meth:`attach_graph` (they are not parameters, and
-    are rebuilt from the store at load time).
+    The graph is attached with :meth:`attach_graph` (non-persistent buffers: rebuilt from the
+    store at load time, moved by ``.to(device)`` with the parameters).
     """
 
     def __init__(self, shape: ScorerShape) -> None:
@@ -68,24 +70,27 @@ class AnswerScorer(nn.Module):
             self.cand_proj = nn.Linear(shape.entity_dim, k)
             self.question_relation = nn.Linear(h, k)
             self.question_type = nn.Linear(h, k)
-        self.relations: RelationAdjacency | None = None
+        self.num_entities = 0
+        for name in ("edge_src", "edge_dst", "edge_rel"):
+            self.register_buffer(name, torch.zeros(0, dtype=torch.long), persistent=False)
         self.register_buffer("entity_embeddings", torch.zeros(0, max(shape.entity_dim, 1)), persistent=False)
-        self._cand_cache: torch.Tensor | None = None
 
     def attach_graph(self, relations: RelationAdjacency, entity_embeddings: torch.Tensor | None) -> None:
         """Give the scorer the graph it ranks entities of.
 
         Args:
-            relations: Directed relation matrices of the graph (``2R`` must match the shape).
-            entity_embeddings: ``[N, entity_dim]`` aligned with the graph's entity idx, or ``None``
-                when the scorer was built without the embedding term.
+            relations: Directed relation edges of the graph (``2R`` must match the shape).
+            entity_embeddings: ``[N, entity_dim]`` rows in store idx order, or ``None`` when the
+                scorer was built without the embedding term.
         """
         if relations.num_relations != self.shape.num_directed_relations:
             raise ValueError(
                 f"graph has {relations.num_relations // 2} relations, the scorer was trained with "
                 f"{self.shape.num_directed_relations // 2}"
             )
-        self.relations = relations
+        device = self.path_scale.device
+        self.num_entities = relations.num_entities
+        self.edge_src, self.edge_dst, self.edge_rel = (t.to(device) for t in (relations.src, relations.dst, relations.rel))
         if self.shape.entity_dim > 0:
             if entity_embeddings is None or entity_embeddings.shape != (relations.num_entities, self.shape.entity_dim):
                 got = None if entity_embeddings is None else tuple(entity_embeddings.shape)
@@ -93,12 +98,7 @@ class AnswerScorer(nn.Module):
                     f"entity embeddings {got} do not fit the graph "
                     f"({relations.num_entities} entities x {self.shape.entity_dim})"
                 )
-            self.entity_embeddings = entity_embeddings.float()
-        self._cand_cache = None
-
-    def train(self, mode: bool = True) -> "AnswerScorer":
-        self._cand_cache = None
-        return super().train(mode)
+            self.entity_embeddings = entity_embeddings.float().to(device)
 
     def attention(self, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(relations [B, T, 2R], hops [B, T])``: what the question asks to follow, per step."""
@@ -108,58 +108,54 @@ class AnswerScorer(nn.Module):
 
     def path_scores(self, q: torch.Tensor, topics: torch.Tensor) -> torch.Tensor:
         """``[B, N]`` relation-following mass ``p`` (see the module docstring)."""
-        assert self.relations is not None, "attach_graph() first"
-        b, n, t = q.shape[0], self.relations.num_entities, self.shape.max_hops
+        if not self.num_entities:
+            raise RuntimeError("attach_graph() first")
+        b = q.shape[0]
         rel, hop = self.attention(q)
-        x = torch.zeros(b, n, dtype=q.dtype)
-        x[torch.arange(b), topics] = 1.0
+        x = torch.zeros(b, self.num_entities, dtype=q.dtype, device=q.device)
+        x[torch.arange(b, device=q.device), topics] = 1.0
         p = torch.zeros_like(x)
-        for step in range(t):
-            x = self.relations.step(x, rel[:, step]).clamp(max=1.0)
+        for step in range(self.shape.max_hops):
+            x = follow_relations(self.edge_src, self.edge_dst, self.edge_rel, x, rel[:, step]).clamp(max=1.0)
             p = p + hop[:, step : step + 1] * x
         return p
 
-    def _candidate_vectors(self) -> torch.Tensor:
-        if self._cand_cache is not None and not self.training:
-            return self._cand_cache
-        vecs = self.cand_proj(self.entity_embeddings)
-        if not self.training:
-            self._cand_cache = vecs.detach()
-        return vecs
-
-    def embedding_scores(self, q: torch.Tensor, topics: torch.Tensor) -> torch.Tensor:
-        """``[B, N]`` EmbedKGQA-style term ``s(c)``."""
+    def embedding_scores(self, q: torch.Tensor, topics: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
+        """``[B, C]`` EmbedKGQA-style term ``s(c)`` for the candidates only."""
         e_topic = self.entity_embeddings[topics]
-        query = self.topic_proj(e_topic) * self.question_relation(q) + self.question_type(q)
-        return query @ self._candidate_vectors().T / math.sqrt(self.shape.proj_dim)
+        query = self.topic_proj(e_topic) * self.question_relation(q) + self.question_type(q)  # [B, k]
+        cand = self.cand_proj(self.entity_embeddings[candidates.clamp(min=0)])  # [B, C, k]
+        return torch.einsum("bk,bck->bc", query, cand) / math.sqrt(self.shape.proj_dim)
 
     def forward(self, q: torch.Tensor, topics: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
-        """Logits over all entities.
+        """Logits of each question's candidates.
 
         Args:
             q: ``[B, H]`` question vectors.
             topics: ``[B]`` topic entity idx.
-            candidates: ``[B, N]`` bool candidate mask.
+            candidates: ``[B, C]`` candidate entity idx, ``-1`` padded.
 
         Returns:
-            ``[B, N]`` logits, ``NEG_INF`` outside the candidates.
+            ``[B, C]`` logits, ``NEG_INF`` at the padding.
         """
         q = self.dropout(q)
-        logits = self.path_scale * self.path_scores(q, topics) + self.path_bias
+        topics, candidates = topics.to(q.device), candidates.to(q.device)
+        pad = candidates < 0
+        p = self.path_scores(q, topics).gather(1, candidates.clamp(min=0))
+        logits = self.path_scale * p + self.path_bias
         if self.shape.entity_dim > 0:
-            logits = logits + self.embedding_scores(q, topics)
-        return logits.masked_fill(~candidates, NEG_INF)
+            logits = logits + self.embedding_scores(q, topics, candidates)
+        return logits.masked_fill(pad, NEG_INF)
 
 
-def multi_positive_loss(logits: torch.Tensor, targets: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
+def multi_positive_loss(logits: torch.Tensor, gold: torch.Tensor) -> torch.Tensor:
     """``-log sum_{gold} softmax(logits)`` over the candidates, averaged over questions with a gold candidate.
 
     Args:
-        logits: ``[B, N]`` (``NEG_INF`` outside the candidates).
-        targets: ``[B, N]`` bool gold answers.
-        candidates: ``[B, N]`` bool candidate mask.
+        logits: ``[B, C]`` (``NEG_INF`` at the padding).
+        gold: ``[B, C]`` bool: the candidate is a gold answer (never set at the padding).
     """
-    gold = targets & candidates
+    gold = gold.to(logits.device)
     usable = gold.any(dim=1)
     if not usable.any():
         return logits.sum() * 0.0
@@ -167,12 +163,6 @@ def multi_positive_loss(logits: torch.Tensor, targets: torch.Tensor, candidates:
     log_norm = torch.logsumexp(logits, dim=1)
     log_gold = torch.logsumexp(logits.masked_fill(~gold, NEG_INF), dim=1)
     return (log_norm - log_gold).mean()
-
-
-def bce_loss(logits: torch.Tensor, targets: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
-    """Binary cross-entropy over the candidate entries only (mean per question)."""
-    per = F.binary_cross_entropy_with_logits(logits, targets.float(), reduction="none") * candidates
-    return (per.sum(1) / candidates.sum(1).clamp(min=1)).mean()
 
 
 class KGQAModel(nn.Module):
@@ -188,6 +178,10 @@ class KGQAModel(nn.Module):
         self.encoder = encoder
         self.scorer = scorer
 
+    @property
+    def device(self) -> torch.device:
+        return self.scorer.path_scale.device
+
     def forward(
         self,
         batch: dict[str, torch.Tensor],
@@ -195,5 +189,5 @@ class KGQAModel(nn.Module):
         candidates: torch.Tensor,
         use_fusion: bool | None = None,
     ) -> torch.Tensor:
-        """``[B, N]`` logits (see :meth:`AnswerScorer.forward`)."""
+        """``[B, C]`` logits (see :meth:`AnswerScorer.forward`)."""
         return self.scorer(self.encoder(batch, use_fusion=use_fusion), topics, candidates)

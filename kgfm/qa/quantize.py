@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 
 from kgfm.artifacts import ArtifactError, read_manifest, write_artifact
 from kgfm.qa.checkpoint import KIND, _copy_writer, assemble_model, check_compatible
 from kgfm.store.base import GraphTensors
+from kgfm.training.checkpoint import WEIGHTS, load_safetensors
 
 INT8_KIND = "kgfm-qa-model-int8"
 _WEIGHT_FILES = ("model.safetensors",)
@@ -106,21 +107,16 @@ def load_int8_state(backbone: nn.Module, state: dict[str, torch.Tensor], src: Pa
 
 
 def _skeleton(model_dir: Path, kind: str, index: Any | None) -> nn.Module:
-    """The encoder architecture from its saved configs, with untrained weights."""
-    from transformers import AutoConfig, AutoModel
+    """The encoder architecture from its saved configs, with untrained weights (:func:`build_backbone`)."""
+    from kgfm.hf import build_backbone
 
     if kind == "plain":
-        return AutoModel.from_config(AutoConfig.from_pretrained(str(model_dir)))
+        return build_backbone("", json.loads((model_dir / "config.json").read_text(encoding="utf-8")), pooler=True)
     from kgfm.fusion.model import FusionConfig, KnowledgeFusionModel
 
     config = FusionConfig.model_validate_json((model_dir / "fusion_config.json").read_text(encoding="utf-8"))
     bcfg = json.loads((model_dir / "backbone_config.json").read_text(encoding="utf-8"))
-    backbone_config = AutoConfig.for_model(bcfg.pop("model_type", "bert"), **bcfg)
-    try:
-        backbone = AutoModel.from_config(backbone_config, add_pooling_layer=False)
-    except TypeError:
-        backbone = AutoModel.from_config(backbone_config)
-    return KnowledgeFusionModel(config, index, backbone=backbone)
+    return KnowledgeFusionModel(config, index, backbone=build_backbone(config.base_model, bcfg))
 
 
 def export_int8(src: Path, dest: Path, graph: GraphTensors, index: Any | None) -> dict[str, Any]:
@@ -141,7 +137,7 @@ def export_int8(src: Path, dest: Path, graph: GraphTensors, index: Any | None) -
         weights = Path(tmp) / "int8.safetensors"
         save_file(state, str(weights))
         writers = {"encoder/int8.safetensors": _copy_writer(weights),
-                   "scorer.safetensors": _copy_writer(src / "scorer.safetensors")}
+                   WEIGHTS: _copy_writer(src / WEIGHTS)}
         for f in sorted((src / "encoder").rglob("*")):
             rel = f.relative_to(src)
             if f.is_file() and f.name not in _WEIGHT_FILES and f.name != "manifest.json":
@@ -152,16 +148,17 @@ def export_int8(src: Path, dest: Path, graph: GraphTensors, index: Any | None) -
         return write_artifact(dest, INT8_KIND, writers, keep)
 
 
-def load_quantized(src: Path, graph: GraphTensors, index: Any | None) -> tuple[Any, dict[str, Any]]:
-    """Load an int8 export (eval mode)."""
+def load_quantized(src: Path, graph: GraphTensors, index: Any | None,
+                   manifest: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+    """Load an int8 export (eval mode); ``manifest``: already read and verified by the caller."""
     from kgfm.qa.encoding import QuestionEncoder, _tokenizer
 
     src = Path(src)
-    manifest = read_manifest(src, INT8_KIND)
+    manifest = manifest if manifest is not None else read_manifest(src, INT8_KIND, required=(WEIGHTS,))
     check_compatible(manifest, src, graph, index)
     kind = manifest["encoder_kind"]
     backbone = _quantize_dynamic(_skeleton(src / "encoder" / "model", kind, index))
-    load_int8_state(backbone, load_file(str(src / "encoder" / "int8.safetensors")), src)
+    load_int8_state(backbone, load_safetensors(src / "encoder" / "int8.safetensors"), src)
     encoder = QuestionEncoder(backbone, _tokenizer(str(src / "encoder" / "tokenizer")), kind, manifest["max_length"])
     return assemble_model(src, manifest, encoder, graph, index), manifest
 

@@ -64,6 +64,8 @@ def paths(max_hops: int) -> str:
         f"MATCH p = (a:Entity {{id: $source}})-[* ALL SHORTEST 1..{int(max_hops)}]-(b:Entity {{id: $target}}) "
         "RETURN properties(nodes(p), 'id') AS ids, properties(nodes(p), 'name') AS names, "
         "list_transform(rels(p), r -> label(r)) AS types, "
-        "properties(rels(p), '_src') AS srcs, properties(nodes(p), '_id') AS node_ids "
-        "LIMIT $limit"
+        "properties(rels(p), '_src') AS srcs, properties(nodes(p), '_id') AS node_ids, length(p) AS hops, "
+        "list_to_string(' ', list_transform(rels(p), r -> label(r))) AS type_key, "
+        "list_to_string(' ', properties(nodes(p), 'id')) AS id_key "
+        "ORDER BY hops, type_key, id_key LIMIT $limit"
     )

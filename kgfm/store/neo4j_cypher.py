@@ -73,10 +73,18 @@ MERGE_RELATIONS = (
 )
 
 def neighbors(hops: int) -> str:
+    """Entities within ``hops`` (undirected) with their distance: a breadth-first expansion that visits
+    each entity once per hop (DISTINCT frontiers), never enumerating the variable-length paths."""
+    steps = "".join(
+        "CALL { WITH seen, frontier UNWIND frontier AS f MATCH (f)--(n:Entity) WHERE NOT n IN seen "
+        "RETURN collect(DISTINCT n) AS next } "
+        f"WITH seen + next AS seen, next AS frontier, found + [x IN next | {{b: x, hops: {h}}}] AS found "
+        for h in range(1, int(hops) + 1)
+    )
     return (
-        f"MATCH p = (a:Entity {{id: $id}})-[*1..{int(hops)}]-(b:Entity) WHERE b.id <> $id "
-        "WITH b, min(length(p)) AS hops "
-        "RETURN b.id AS id, b.name AS name, hops ORDER BY hops, id LIMIT $limit"
+        "MATCH (a:Entity {id: $id}) WITH [a] AS seen, [a] AS frontier, [] AS found "
+        + steps
+        + "UNWIND found AS row RETURN row.b.id AS id, row.b.name AS name, row.hops AS hops ORDER BY hops, id LIMIT $limit"
     )
 
 
@@ -86,5 +94,5 @@ def paths(max_hops: int) -> str:
         f"MATCH p = allShortestPaths((a)-[*..{int(max_hops)}]-(b)) "
         "RETURN [n IN nodes(p) | n.id] AS ids, [n IN nodes(p) | n.name] AS names, "
         "[r IN relationships(p) | type(r)] AS types, [r IN relationships(p) | startNode(r).id] AS starts "
-        "LIMIT $limit"
+        "ORDER BY length(p), types, ids LIMIT $limit"
     )

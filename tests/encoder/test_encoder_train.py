@@ -10,12 +10,15 @@ import torch
 
 from kgfm.artifacts import ArtifactError
 from kgfm.encoder.checkpoint import load_checkpoint, save_checkpoint
-from kgfm.encoder.config import ModelConfig, TrainSettings
+from kgfm.encoder.config import GraphTrainConfig, ModelConfig
 from kgfm.encoder.data import build_data, holdout_split, map_triples, read_triple_file, tensors_from_triples
 from kgfm.encoder.loop import Trainer
 from kgfm.encoder.model import KGEncoder
 from kgfm.sources.records import SourceError
 
+
+def _cfg(lr: float = 3e-3, device: str = "cpu", **train) -> GraphTrainConfig:
+    return GraphTrainConfig.model_validate({"train": train, "optim": {"lr": lr}, "run": {"device": device}})
 
 
 def _chain(n: int = 8) -> list[tuple[str, str, str]]:
@@ -33,13 +36,11 @@ def test_toy_graph_training_reaches_mrr_one(sampler: str) -> None:
     data = build_data(graph, triples, triples)  # evaluate on the (memorisable) training triples
     model = KGEncoder(graph.num_entities, graph.num_relations,
                       ModelConfig(conv="compgcn", num_layers=1, dim=16, decoder="complex", gnn_dropout=0.0))
-    settings = TrainSettings(epochs=60, batch_size=16, lr=0.05, eval_every=20, patience=5, sampler=sampler,
-                             num_negatives=4)
-    trainer = Trainer(model, data, settings,
-                      torch.device("cpu"), log=lambda _: None)
+    cfg = _cfg(lr=0.05, epochs=60, batch_size=16, eval_every=20, patience=5, sampler=sampler, num_negatives=4)
+    trainer = Trainer(model, data, cfg, torch.device("cpu"), log=lambda _: None)
     before = trainer.evaluate("test")["mrr"]
     state = trainer.fit()
-    losses = [h.loss for h in state.history]
+    losses = [h["loss"] for h in state.history]
     assert losses[-1] < 0.5 * losses[0]
     trainer.restore_best()
     after = trainer.evaluate("test")
@@ -48,9 +49,12 @@ def test_toy_graph_training_reaches_mrr_one(sampler: str) -> None:
 
 
 def test_read_triple_file_formats_and_errors(tmp_path) -> None:
-    good = tmp_path / "t.txt"
-    good.write_bytes(b"a\tr\tb\r\n\r\nc|s|d\n")
+    good = tmp_path / "t.txt"  # the loader's rules (kgfm.sources): CRLF, blank lines, one format per file
+    good.write_bytes(b"a\tr\tb\r\n\r\nc\ts\td\n")
     assert read_triple_file(good) == [("a", "r", "b"), ("c", "s", "d")]
+    pipe = tmp_path / "p.txt"
+    pipe.write_bytes(b"a|r|b\nc|s|d\n")
+    assert read_triple_file(pipe) == [("a", "r", "b"), ("c", "s", "d")]
     bad = tmp_path / "bad.txt"
     bad.write_text("a\tr\tb\na\tr\n")
     with pytest.raises(SourceError, match=r"bad.txt:2: expected 3 fields"):
@@ -91,7 +95,7 @@ def test_checkpoint_round_trip_and_tamper(tmp_path) -> None:
     graph = tensors_from_triples(_chain())
     data = build_data(graph, [], _chain()[:4])
     model = KGEncoder(graph.num_entities, graph.num_relations, ModelConfig(dim=8))
-    trainer = Trainer(model, data, TrainSettings(epochs=2, batch_size=8), torch.device("cpu"), log=lambda _: None)
+    trainer = Trainer(model, data, _cfg(epochs=2, batch_size=8), torch.device("cpu"), log=lambda _: None)
     trainer.fit()
     vocab = {"entity_ids": graph.entity_ids, "relation_types": graph.relation_types}
     save_checkpoint(tmp_path / "ck", model, vocab, trainer.state, {"model": {}}, optimizer=trainer.optimizer)
@@ -100,11 +104,10 @@ def test_checkpoint_round_trip_and_tamper(tmp_path) -> None:
     for key, value in model.state_dict().items():
         torch.testing.assert_close(ck.weights[key], value)
     fresh = KGEncoder(graph.num_entities, graph.num_relations, ModelConfig(dim=8))
-    fresh.load_state_dict(ck.weights)
-    opt = torch.optim.Adam(fresh.parameters())
-    opt.load_state_dict(ck.optimizer_state())
+    opt = Trainer(fresh, data, _cfg(epochs=2, batch_size=8), torch.device("cpu"), log=lambda _: None).optimizer
+    ck.training.restore(fresh, opt)
     assert int(opt.state_dict()["state"][0]["step"]) == int(trainer.optimizer.state_dict()["state"][0]["step"])
-    weights = tmp_path / "ck" / "model.safetensors"
+    weights = tmp_path / "ck" / "weights.safetensors"
     blob = bytearray(weights.read_bytes())
     blob[-1] ^= 0xFF
     weights.write_bytes(bytes(blob))
@@ -138,8 +141,8 @@ def test_train_main_end_to_end_resume_and_index(tmp_path, movie_store, capsys) -
 
     out = tmp_path / "run"
     overrides = {
-        "store.path": str(movie_store.path), "output_dir": str(out), "model.dim": 16, "train.epochs": 3,
-        "train.batch_size": 32, "train.eval_every": 1, "train.device": "cpu", "train.num_threads": 1,
+        "store.path": str(movie_store.path), "run.output_dir": str(out), "model.dim": 16, "train.epochs": 3,
+        "train.batch_size": 32, "train.eval_every": 1, "run.device": "cpu", "run.threads": 1,
         "data.valid_fraction": 0.1,
         "data.test_fraction": 0.1,
     }
@@ -166,8 +169,8 @@ def test_resume_without_checkpoint_is_clear(tmp_path, movie_store) -> None:
     from kgfm.encoder.train import main
 
     with pytest.raises(ArtifactError, match="no checkpoint to resume"):
-        main(None, {"store.path": str(movie_store.path), "output_dir": str(tmp_path / "x"),
-                    "train.device": "cpu"}, resume=True)
+        main(None, {"store.path": str(movie_store.path), "run.output_dir": str(tmp_path / "x"),
+                    "run.device": "cpu"}, resume=True)
 
 
 def test_cuda_training_step() -> None:
@@ -176,7 +179,72 @@ def test_cuda_training_step() -> None:
     graph = tensors_from_triples(_chain())
     data = build_data(graph, [], _chain()[:4])
     model = KGEncoder(graph.num_entities, graph.num_relations, ModelConfig(dim=8))
-    trainer = Trainer(model, data, TrainSettings(epochs=1, batch_size=8, device="cuda"), torch.device("cuda"),
+    trainer = Trainer(model, data, _cfg(device="cuda", epochs=1, batch_size=8), torch.device("cuda"),
                       log=lambda _: None)
     trainer.fit()
     assert trainer.evaluate("test")["queries"] == 8
+
+
+def _saved(tmp_path):
+    graph = tensors_from_triples(_chain())
+    data = build_data(graph, [], _chain()[:4])
+    model = KGEncoder(graph.num_entities, graph.num_relations, ModelConfig(dim=8))
+    trainer = Trainer(model, data, _cfg(epochs=1, batch_size=8), torch.device("cpu"), log=lambda _: None)
+    trainer.fit()
+    vocab = {"entity_ids": graph.entity_ids, "relation_types": graph.relation_types}
+    save_checkpoint(tmp_path / "ck", model, vocab, trainer.state, {"model": {}}, optimizer=trainer.optimizer)
+    return tmp_path / "ck"
+
+
+def _rewrite(ck, name: str, data: bytes) -> None:
+    """Replace one file and re-sign the manifest (what a careless hand edit would do)."""
+    from kgfm.artifacts import sha256_file
+
+    (ck / name).write_bytes(data)
+    manifest = json.loads((ck / "manifest.json").read_text())
+    manifest["files"][name] = sha256_file(ck / name)
+    (ck / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_pickle_in_safetensors_is_refused_clearly(tmp_path) -> None:
+    import pickle
+
+    ck = _saved(tmp_path)
+    _rewrite(ck, "weights.safetensors", pickle.dumps({"x": 1}))
+    with pytest.raises(ArtifactError, match="pickle/zip file, not safetensors"):
+        load_checkpoint(ck).weights
+
+
+def test_empty_vocab_and_bad_state_are_clear_errors(tmp_path) -> None:
+    ck = _saved(tmp_path)
+    _rewrite(ck, "vocab.json", b"{}")
+    with pytest.raises(ArtifactError, match=r"vocab.json: missing or not a list: entity_ids, relation_types"):
+        load_checkpoint(ck)
+    ck = _saved(tmp_path / "b")
+    state = json.loads((ck / "state.json").read_text())
+    state["progress"]["epoch"] = "x"
+    _rewrite(ck, "state.json", json.dumps(state).encode())
+    with pytest.raises(ArtifactError, match=r"state.json: progress.epoch: Input should be a valid integer"):
+        load_checkpoint(ck)
+
+
+def test_resume_restores_weights_strictly(tmp_path) -> None:
+    ck = load_checkpoint(_saved(tmp_path))
+    graph = tensors_from_triples(_chain())
+    other = KGEncoder(graph.num_entities, graph.num_relations, ModelConfig(dim=8, conv="none", num_layers=0))
+    with pytest.raises(ArtifactError, match="weights do not fit the configured model"):
+        ck.training.restore(other, None)
+
+
+def test_decoders_are_classes_with_hand_computed_scores() -> None:
+    from kgfm.encoder.model import ComplEx, DistMult, RotatE
+
+    h, r, t = torch.tensor([[1.0, 2.0]]), torch.tensor([[3.0, 0.5]]), torch.tensor([[1.0, -1.0]])
+    # DistMult: <h*r, t> = 1*3*1 + 2*0.5*(-1) = 2
+    assert float(DistMult().score_pairs(DistMult().query(h, r), t)) == pytest.approx(2.0)
+    # ComplEx with h = 1+2i, r = 3+0.5i: h*r = (3-1) + (0.5+6)i = 2+6.5i; Re(<h r, conj(t)>) with t = 1-1i: 2 - 6.5
+    assert float(ComplEx().score_pairs(ComplEx().query(h, r), t)) == pytest.approx(-4.5)
+    # RotatE with phase 0.5*pi: h = 1+2i rotated by i -> -2+1i; distance to 1-1i = sqrt(9+4)
+    q = RotatE().query(h, torch.tensor([[0.5, 9.0]]))
+    assert float(RotatE().score_pairs(q, t)) == pytest.approx(-(13 ** 0.5), rel=1e-5)
+    assert float(RotatE().score_candidates(q, t)[0, 0]) == pytest.approx(-(13 ** 0.5), rel=1e-5)

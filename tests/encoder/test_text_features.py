@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -69,9 +71,24 @@ def test_train_main_with_text_init(tmp_path, tiny_bert) -> None:
     store = StoreConfig(path=tmp_path / "g.lbug")
     run_build(BuildGraphConfig(store=store, sources=[SourceSpec(path=kb)], out_dir=tmp_path / "b"), show_progress=False)
     out = tmp_path / "run"
-    doc = main(None, {"store.path": str(store.path), "output_dir": str(out), "data.text_init": True,
-                      "data.text_model": tiny_bert, "model.dim": 8, "train.epochs": 2, "train.device": "cpu"},
+    doc = main(None, {"store.path": str(store.path), "run.output_dir": str(out), "data.text_init": True,
+                      "data.text_model": tiny_bert, "model.dim": 8, "train.epochs": 2, "run.device": "cpu"},
                resume=False)
     assert doc["epochs"] == 2
     assert (out / "text_features.safetensors").is_file()
     assert "text_proj.weight" in load_checkpoint(out / "checkpoint").weights
+
+
+def test_a_folder_with_only_pickled_weights_is_refused(tiny_bert, tmp_path) -> None:
+    """HF loading goes through kgfm.hf.build_backbone (use_safetensors=True): pytorch_model.bin alone is refused."""
+    import shutil
+
+    from kgfm.hf import ModelNotFoundError, build_backbone
+
+    folder = tmp_path / "bin-only"
+    folder.mkdir()
+    shutil.copy(Path(tiny_bert) / "config.json", folder / "config.json")
+    (folder / "pytorch_model.bin").write_bytes(b"\x80\x04not really a pickle")
+    with pytest.raises(ModelNotFoundError, match="no \\*.safetensors weights"):
+        build_backbone(str(folder))
+    assert build_backbone(tiny_bert, pooler=True).config.hidden_size == 32

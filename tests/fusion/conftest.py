@@ -73,11 +73,12 @@ def write_toy_setup(root: Path, steps: int = 4, fusion: bool = True, extra_train
     graph = toy_graph()
     build_corpus(graph, root / "corpus", valid_fraction=0.2, seed=0)
     toy_index(graph=graph).save(root / "index")
-    train = dict(steps=steps, batch_size=4, max_length=24, lr=1e-3, head_lr=3e-3, warmup_steps=0,
-                 negatives=8, log_every=1, eval_every=steps, save_every=steps, eval_examples=16,
-                 num_threads=1)
+    train = dict(steps=steps, batch_size=4, max_length=24, negatives=8, log_every=1, eval_every=steps,
+                 save_every=steps, eval_examples=16)
     train.update(extra_train or {})
-    cfg = {"corpus": str(root / "corpus"), "index": str(root / "index"), "out": str(root / "out"),
+    cfg = {"corpus": str(root / "corpus"), "index": str(root / "index"),
+           "run": {"output_dir": str(root / "out"), "threads": 1},
+           "optim": {"lr": 1e-3, "head_lr": 3e-3, "warmup": 0},
            "model": {"backbone_config": tiny_backbone(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0),
                      "fusion_layers": [0, 1], "top_k": 3, "fusion": fusion, "knowledge_dropout": 0.0},
            "train": train}

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from kgfm.artifacts import ArtifactError
+from kgfm.index.entity_index import entity_ids_digest
 from kgfm.fusion.corpus import build_corpus, read_corpus, read_relation_text, relation_words
 from kgfm.sources.records import SourceError
 
@@ -27,7 +28,9 @@ def test_corpus_records_and_spans(tmp_path, graph):
     texts = {r["text"]: r for r in train + valid}
     rec = texts["Kismet directed by William Dieterle"]
     assert [rec["text"][s:e] for s, e, _ in rec["mentions"]] == ["Kismet", "William Dieterle"]
-    assert [eid for _, _, eid in rec["mentions"]] == ["m0", "m1"]
+    # mentions carry the store idx (== index row), and the manifest the digest of the id order
+    assert [graph.entity_ids[i] for _, _, i in rec["mentions"]] == ["m0", "m1"]
+    assert manifest["entity_ids_digest"] == entity_ids_digest(graph.entity_ids)
     desc = [r for r in train + valid if r["kind"] == "description"]
     assert desc and all(r["text"][r["mentions"][0][0]:r["mentions"][0][1]] in graph.entity_names for r in desc)
     # the split is a pure function of the record key: rebuilding gives the same files
@@ -54,6 +57,12 @@ def test_bad_records_name_file_and_line(tmp_path, graph):
     man["files"]["train.jsonl"] = sha256_file(path)
     (tmp_path / "c" / "manifest.json").write_text(json.dumps(man))
     with pytest.raises(SourceError, match="line 3"):
+        read_corpus(tmp_path / "c")
+    lines[2] = json.dumps({"text": "abc", "mentions": [[0, 2, "m1"]]})  # an entity id, not a store idx
+    path.write_text("\n".join(lines) + "\n")
+    man["files"]["train.jsonl"] = sha256_file(path)
+    (tmp_path / "c" / "manifest.json").write_text(json.dumps(man))
+    with pytest.raises(SourceError, match="line 3.*store idx"):
         read_corpus(tmp_path / "c")
 
 

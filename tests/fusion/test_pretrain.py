@@ -53,8 +53,8 @@ def test_resume_repeats_the_same_steps(toy_setup, tmp_path):
     cfg = toy_setup(steps=6, extra_train={"save_every": 3, "eval_every": 100})
     main(cfg, {}, False)
     straight = load_file(str(cfg.parent / "out" / "checkpoint" / "weights.safetensors"))
-    main(cfg, {"train.stop_after": 3, "out": str(tmp_path / "resumed")}, False)
-    metrics = main(cfg, {"out": str(tmp_path / "resumed")}, True)
+    main(cfg, {"train.stop_after": 3, "run.output_dir": str(tmp_path / "resumed")}, False)
+    metrics = main(cfg, {"run.output_dir": str(tmp_path / "resumed")}, True)
     assert metrics["steps"] == 6 and [h["step"] for h in metrics["history"]] == list(range(1, 7))
     resumed = load_file(str(tmp_path / "resumed" / "checkpoint" / "weights.safetensors"))
     for key, value in straight.items():

@@ -61,8 +61,6 @@ def test_k_larger_than_index_is_padded() -> None:
     scores, idx = index.search(_random(2, 8, seed=3), 6)
     assert idx.shape == (2, 6)
     assert (idx[:, 4:] == -1).all() and np.isneginf(scores[:, 4:]).all()
-    assert (index.gather(idx)[:, 4:] == 0).all()
-    np.testing.assert_array_equal(index.gather(idx[:, :4]), index.embeddings[idx[:, :4]])
 
 
 def test_neighbors_exclude_self_and_resolve_names() -> None:
@@ -77,7 +75,7 @@ def test_neighbors_exclude_self_and_resolve_names() -> None:
     assert result[0][1] == names[int(result[0][0][1:])]
     with pytest.raises(UnknownEntityError, match="nope"):
         index.neighbors("nope")
-    np.testing.assert_array_equal(index.embedding("e7"), emb[7])
+    np.testing.assert_array_equal(index.embeddings[index.idx_of("e7")], emb[7])
 
 
 def test_bad_inputs_are_clear() -> None:
@@ -146,9 +144,35 @@ def test_cosine_metric_ignores_norms(tmp_path) -> None:
     ref = (q / np.linalg.norm(q, axis=1, keepdims=True)) @ unit.T
     np.testing.assert_array_equal(idx, np.argsort(-ref, axis=1)[:, :4])
     assert np.all(scores <= 1.0 + 1e-5)
-    np.testing.assert_array_equal(index.embeddings, emb)  # raw vectors kept for gather()
+    np.testing.assert_array_equal(index.embeddings, emb)  # raw vectors kept
     index.save(tmp_path / "c")
     loaded = EntityIndex.load(tmp_path / "c", use_gpu=False)
     np.testing.assert_array_equal(loaded.search(q, 4)[1], idx)
     hnsw = EntityIndex.build(emb, _ids(200), metric="cosine", exact_threshold=10, use_gpu=False)
     assert hnsw.neighbors("e0", 3)[0][0] == index.neighbors("e0", 3)[0][0]
+
+
+def test_manifest_must_cover_every_file(tmp_path) -> None:
+    """A manifest with ``"files": {}`` plus a flipped byte in index.faiss is refused."""
+    import json
+
+    from kgfm.artifacts import ArtifactError
+
+    EntityIndex.build(_random(10, 4), _ids(10), use_gpu=False).save(tmp_path / "ix")
+    manifest = json.loads((tmp_path / "ix" / "manifest.json").read_text())
+    manifest["files"] = {}
+    (tmp_path / "ix" / "manifest.json").write_text(json.dumps(manifest))
+    blob = bytearray((tmp_path / "ix" / "index.faiss").read_bytes())
+    blob[-1] ^= 0xFF
+    (tmp_path / "ix" / "index.faiss").write_bytes(bytes(blob))
+    with pytest.raises(ArtifactError, match="does not list index.faiss"):
+        EntityIndex.load(tmp_path / "ix", use_gpu=False)
+
+
+def test_rows_checked_against_store_order() -> None:
+    from kgfm.artifacts import ArtifactError
+
+    index = EntityIndex.build(_random(3, 4), ["a", "b", "c"], use_gpu=False)
+    index.check_rows(["a", "b", "c"], "here")
+    with pytest.raises(ArtifactError, match="not the store's entities in idx order"):
+        index.check_rows(["b", "a", "c"], "here")

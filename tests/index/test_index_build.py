@@ -9,7 +9,7 @@ import torch
 from kgfm.artifacts import ArtifactError
 from kgfm.encoder.checkpoint import save_checkpoint
 from kgfm.encoder.config import ModelConfig
-from kgfm.encoder.loop import TrainState
+from kgfm.training.checkpoint import Progress
 from kgfm.encoder.model import KGEncoder
 from kgfm.index.build import build_index_from_checkpoint
 
@@ -19,7 +19,7 @@ def _checkpoint(tmp_path, with_embeddings: bool = True):
     vocab = {"entity_ids": [f"e{i}" for i in range(5)], "entity_names": ["A", None, "C", "D", "E"],
              "relation_types": ["r0", "r1"]}
     emb = {"entities": torch.randn(5, 4), "relations": torch.randn(4, 4)} if with_embeddings else None
-    save_checkpoint(tmp_path / "ck", model, vocab, TrainState(epoch=3), {"model": {"decoder": "distmult"}},
+    save_checkpoint(tmp_path / "ck", model, vocab, Progress(epoch=3), {"model": {"decoder": "distmult"}},
                     extra={"index_metric": "ip", "metrics": {"test": {"mrr": 0.5}}}, embeddings=emb)
     return tmp_path / "ck", emb
 

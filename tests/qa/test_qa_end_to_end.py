@@ -40,10 +40,10 @@ def trained(tmp_path_factory, qa_inputs) -> dict:
         "data": {"dataset": "files", "train": str(qa), "valid": str(qa), "hops": 1},
         "encoder": {"kind": "fusion", "init": "base", "backbone_config": TINY_BERT, "fusion_layers": [1],
                     "max_length": 24},
-        "scorer": {"max_hops": 1, "entity_dim": 16, "dropout": 0.0},
-        "train": {"epochs": 8, "batch_size": 10, "lr_encoder": 1e-3, "lr_head": 2e-2, "patience": 8,
-                  "threads": 1, "warmup_fraction": 0.0, "eval_fusion_off": True},
-        "output": str(root / "run"),
+        "scorer": {"max_hops": 1, "proj_dim": 16, "dropout": 0.0},
+        "run": {"threads": 1, "output_dir": str(root / "run")},
+        "optim": {"lr": 1e-3, "head_lr": 2e-2, "warmup": 0.0},
+        "train": {"epochs": 8, "batch_size": 10, "patience": 8, "eval_fusion_off": True},
     })
     torch.manual_seed(0)
     summary = finetune(cfg, graph, index, progress=False)
@@ -95,9 +95,9 @@ def test_resume_continues_from_the_last_epoch(trained):
 def test_int8_export_round_trip(trained):
     from kgfm.qa.answer import QAEngine
     from kgfm.qa.checkpoint import load_qa_model
-    from kgfm.qa.evaluate import encode_questions
+    from kgfm.qa.ranking import encode_questions
     from kgfm.qa.quantize import export_int8, load_quantized
-    from kgfm.qa.data import EntityAlignment, link_questions, PreparedQuestions
+    from kgfm.qa.data import link_questions, PreparedQuestions
     from kgfm.fusion.linking import EntityLinker
 
     model_dir = trained["root"] / "run" / "model"
@@ -110,9 +110,8 @@ def test_int8_export_round_trip(trained):
     texts, mentions, topics = link_questions(["who directed [Kismet]", "when was [Juarez] released"],
                                              EntityLinker.from_tensors(trained["graph"]))
     prepared = PreparedQuestions(texts, mentions, topics, [np.zeros(0, dtype=np.int64)] * 2)
-    align = EntityAlignment(trained["graph"], trained["index"])
-    a = encode_questions(fp32.encoder, prepared, align)
-    b = encode_questions(int8.encoder, prepared, align)
+    a = encode_questions(fp32.encoder, prepared)
+    b = encode_questions(int8.encoder, prepared)
     assert torch.nn.functional.cosine_similarity(a, b).min() > 0.98
     engine = QAEngine.load(dest)
     try:
@@ -161,12 +160,12 @@ def test_fine_tunes_from_the_plain_encoder_and_from_a_pretrained_checkpoint(trai
         pre.save_pretrained(root / "pretrained", tokenizer=_tokenizer(str(minilm_path())))
         encoder["checkpoint"] = str(root / "pretrained")
         reference = pre.backbone.embeddings.word_embeddings.weight.detach().clone()
-    cfg = trained["cfg"].model_copy(deep=True, update={"output": root / f"run-{encoder['kind']}"})
+    cfg = trained["cfg"].model_copy(deep=True, update={"run": trained["cfg"].run.model_copy(update={"output_dir": root / f"run-{encoder['kind']}"})})
     cfg.encoder = type(cfg.encoder).model_validate(encoder)
     cfg.train.epochs = 1
     summary = finetune(cfg, trained["graph"], trained["index"], progress=False)
     assert summary["epochs_run"] == 1 and summary["encoder_kind"] == encoder["kind"]
-    model, manifest = load_qa_model(cfg.output / "model", trained["graph"], trained["index"])
+    model, manifest = load_qa_model(cfg.run.output_dir / "model", trained["graph"], trained["index"])
     assert manifest["encoder_kind"] == encoder["kind"]
     if encoder["kind"] == "plain":
         assert not hasattr(model.encoder.backbone, "fusion_layers")
@@ -208,14 +207,14 @@ def test_lora_fine_tuning_trains_adapters_and_keeps_backbone_weights(trained):
     from kgfm.qa.encoding import build_encoder
     from kgfm.qa.finetune import finetune
 
-    cfg = trained["cfg"].model_copy(deep=True, update={"output": trained["root"] / "run-lora"})
+    cfg = trained["cfg"].model_copy(deep=True, update={"run": trained["cfg"].run.model_copy(update={"output_dir": trained["root"] / "run-lora"})})
     cfg.encoder = type(cfg.encoder).model_validate(
         dict(cfg.encoder.model_dump(), lora={"enabled": True, "r": 4, "alpha": 8, "target_modules": ["query", "value"]}))
     cfg.train.epochs = 2
     summary = finetune(cfg, trained["graph"], trained["index"], progress=False)
     assert summary["epochs_run"] >= 1
-    model, _ = load_qa_model(cfg.output / "model", trained["graph"], trained["index"])
-    torch.manual_seed(cfg.train.seed)  # finetune() seeds the same way before building the encoder
+    model, _ = load_qa_model(cfg.run.output_dir / "model", trained["graph"], trained["index"])
+    torch.manual_seed(cfg.run.seed)  # finetune() seeds the same way before building the encoder
     fresh = build_encoder(cfg.encoder, trained["index"])
     loaded = dict(model.encoder.backbone.backbone.named_parameters())
     initial = dict(fresh.backbone.backbone.named_parameters())

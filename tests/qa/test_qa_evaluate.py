@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kgfm.qa.evaluate import hits_at_1, paired_comparison
+from kgfm.qa.ranking import hits_at_1, paired_comparison
 
 
 def test_hits_at_1_counts_a_top_entity_in_the_gold_set_only():

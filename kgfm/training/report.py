@@ -1,0 +1,104 @@
+"""What a stage leaves behind: atomic metrics JSON, the curve plot, TensorBoard scalars, a summary."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+
+def write_json_atomic(path: Path, doc: Any) -> Path:
+    """Write ``doc`` as JSON through a temporary sibling + ``os.replace`` (never half-written)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(doc, indent=2, default=str), encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def plot_curves(history: Sequence[dict[str, Any]], x: str, left: Sequence[str], right: Sequence[str],
+                path: Path, evals: Sequence[dict[str, Any]] | None = None) -> Path | None:
+    """Training curves as a PNG (matplotlib Agg), written atomically.
+
+    Args:
+        history: Per step/epoch records.
+        x: Key of the x axis (``"epoch"``, ``"step"``).
+        left: Keys plotted on the left axis (losses) from ``history``.
+        right: Keys plotted on the right axis (validation metrics), from ``evals`` (or ``history``).
+        path: PNG to write.
+        evals: Evaluation records when they are kept apart from ``history``.
+    """
+    if not history:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for key in left:
+        pts = [(h[x], h[key]) for h in history if h.get(key) is not None]
+        if pts:
+            ax.plot(*zip(*pts), label=key)
+    ax.set_xlabel(x)
+    ax.set_ylabel("loss")
+    source = evals if evals is not None else history
+    ax2 = ax.twinx()
+    for key, style in zip(right, ("o-", "s--", "^:", "d-.")):
+        pts = [(h[x], h[key]) for h in source if h.get(key) is not None]
+        if pts:
+            ax2.plot(*zip(*pts), style, markersize=3, label=key)
+    ax2.set_ylabel("validation")
+    fig.legend(loc="lower center", ncol=4, fontsize=8)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
+
+
+class ScalarLog:
+    """Optional TensorBoard scalars (``torch.utils.tensorboard``, only when ``tensorboard`` is installed).
+
+    Args:
+        log_dir: Event file folder.
+        enabled: ``run.tensorboard``.
+    """
+
+    def __init__(self, log_dir: Path, enabled: bool) -> None:
+        self.writer = None
+        self.note = "off"
+        if not enabled:
+            return
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            self.note = "run.tensorboard is on but the tensorboard package is not installed; not logging"
+            print(self.note)
+            return
+        self.writer = SummaryWriter(str(log_dir))
+        self.note = str(log_dir)
+
+    def log(self, step: int, scalars: dict[str, Any], prefix: str = "") -> None:
+        if self.writer is None:
+            return
+        for key, value in scalars.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                self.writer.add_scalar(f"{prefix}{key}", float(value), step)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def summary(stage: str, fields: dict[str, Any]) -> str:
+    """The end-of-stage summary line every stage prints (and returns)."""
+    parts = []
+    for key, value in fields.items():
+        parts.append(f"{key} {value:.4f}" if isinstance(value, float) else f"{key} {value}")
+    line = f"[{stage}] " + "  ".join(parts)
+    print(line)
+    return line
