@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 PKG = Path(__file__).resolve().parents[1] / "kgfm"
-STAGES = ["sources", "store", "encoder", "index", "fusion", "qa"]
+STAGES = ["sources", "store", "encoder", "index", "fusion", "qa", "serve"]
 SHARED = {"config", "artifacts", "hf", "__init__"}  # stage-independent foundations
 MAX_LINES = 420
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from kgfm.cli import build_graph, corpus, cypher, eval as eval_cmd, neighbors, qa, stats, train
+from kgfm.cli import build_graph, corpus, cypher, eval as eval_cmd, neighbors, qa, serve, stats, train
 
 app = typer.Typer(
     name="kgfm",
@@ -22,6 +22,7 @@ app.command("neighbors")(neighbors.neighbors)
 app.command("qa")(qa.qa)
 app.command("eval")(eval_cmd.eval_)
 app.command("corpus")(corpus.corpus)
+app.command("serve")(serve.serve)
 
 
 def main() -> None:
