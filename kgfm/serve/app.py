@@ -85,7 +85,7 @@ def create_app(engine: Any, settings: ServeSettings | None = None) -> FastAPI:
         return {"versions": _versions(), "model": engine.info(), "limits": settings.model_dump()}
 
     @app.post("/qa", summary="answer one question (an object back) or a list (a list back)")
-    async def qa(body: QARequest) -> Any:
+    async def qa(body: QARequest) -> JSONResponse:
         questions = [body.question] if body.question is not None else list(body.questions or [])
         if len(questions) > settings.max_questions:
             raise LimitError(f"questions: at most {settings.max_questions} per request, got {len(questions)}",
@@ -96,24 +96,24 @@ def create_app(engine: Any, settings: ServeSettings | None = None) -> FastAPI:
         if body.question is not None:
             if results[0].get("error"):
                 raise UnlinkableError(results[0]["error"], field="question")
-            return results[0]
-        return results
+            return JSONResponse(results[0])
+        return JSONResponse(results)  # already plain JSON: skips FastAPI's per-field re-encoding
 
     @app.get("/entities/{entity_id:path}/neighbors", summary="FAISS neighbours and one-hop store neighbours")
     async def neighbors(entity_id: str = PathParam(..., description="entity id"),
-                        k: int = Query(10, ge=1, description="how many of each")) -> dict[str, Any]:
+                        k: int = Query(10, ge=1, description="how many of each")) -> JSONResponse:
         if k > settings.max_neighbors:
             raise LimitError(f"k: at most {settings.max_neighbors}, got {k}", field="k")
-        return await worker.call(engine.neighbors, entity_id, k)
+        return JSONResponse(await worker.call(engine.neighbors, entity_id, k))
 
     @app.get("/entities/{entity_id:path}", summary="one stored entity")
-    async def entity(entity_id: str = PathParam(..., description="entity id")) -> dict[str, Any]:
-        return await worker.call(engine.entity, entity_id)
+    async def entity(entity_id: str = PathParam(..., description="entity id")) -> JSONResponse:
+        return JSONResponse(await worker.call(engine.entity, entity_id))
 
     @app.post("/cypher", summary="a read-only Cypher query, rows capped")
-    async def cypher(body: CypherRequest) -> dict[str, Any]:
+    async def cypher(body: CypherRequest) -> JSONResponse:
         cap = min(body.max_rows or settings.max_rows, settings.max_rows)
-        return await worker.call(engine.cypher, body.query, body.params, cap)
+        return JSONResponse(await worker.call(engine.cypher, body.query, body.params, cap))
 
     return app
 

@@ -55,14 +55,32 @@ class QueryRejectedError(ServeError):
 def check_read_only(query: str) -> None:
     """Refuse a Cypher query that is not read-only, before it reaches the store.
 
-    The store is opened read-only as well, so the database refuses writes by itself; this
-    check gives the clear message first. The lead points it at ``kgfm.store.readonly`` at
-    merge time; until then it is a conservative keyword check on the query outside string
-    literals and comments.
+    Uses ``kgfm.store.readonly.check_read_only`` (the allow-list ``kgfm cypher`` applies without
+    ``--write``) where this checkout has it, else :func:`_keyword_check`. The store is opened
+    read-only as well, so the database refuses writes by itself; this check refuses what a
+    read-only LadybugDB still runs (``COPY ... TO``, ``CHECKPOINT``, extensions) and gives the
+    clear message first.
 
     Raises:
-        QueryRejectedError: naming the clause that writes.
+        QueryRejectedError: naming the clause that is not allowed.
     """
+    try:
+        from kgfm.store import readonly
+    except ImportError:  # before the store's allow-list exists
+        _keyword_check(query)
+        return
+    from kgfm.store.base import StoreError
+
+    try:
+        readonly.check_read_only(query)
+    except StoreError as exc:
+        hint = getattr(readonly, "WRITE_HINT", None)  # the CLI's --write has no HTTP equivalent
+        message = str(exc).replace(f"; {hint}", "; this server only reads") if hint else str(exc)
+        raise QueryRejectedError(message if message.startswith("query") else f"query: {message}", field="query") from None
+
+
+def _keyword_check(query: str) -> None:
+    """A conservative keyword check on the query outside string literals, names and comments."""
     import re
 
     stripped = re.sub(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|`[^`]*`|//[^\n]*|/\*.*?\*/", " ", query, flags=re.S)
@@ -128,16 +146,49 @@ def _load_qa_engine(model_dir: Path, store: StoreConfig | None, index_dir: Path 
     return QAEngine(model, manifest, graph, db, index, hops or cfg.data.hops)
 
 
+class _MemoryPathStore:
+    """The store, with ``paths`` answered from the in-memory graph (:mod:`kgfm.serve.paths`)
+    where that gives the store's exact answer; every other call goes to the store."""
+
+    def __init__(self, store: Any, graph: Any) -> None:
+        from kgfm.serve.paths import PairPaths
+
+        self._store = store
+        self.memory = PairPaths(graph.entity_ids, graph.entity_names, graph.relation_types,
+                                graph.head_index, graph.rel_type, graph.tail_index)
+        self.asked_store = 0
+
+    def paths(self, source_id: str, target_id: str, max_hops: int = 3, limit: int = 10) -> list[Any]:
+        from kgfm.store.base import PathResult
+
+        found = self.memory.paths(source_id, target_id, max_hops, limit)
+        if found is None:
+            self.asked_store += 1
+            return self._store.paths(source_id, target_id, max_hops=max_hops, limit=limit)
+        return [PathResult(*p) for p in found]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+MEMORY_PATHS_MAX_TRIPLES = 5_000_000
+
+
 class ServeEngine:
     """A loaded model with its store and index, answering the server's requests.
 
     Args:
         qa: A :class:`kgfm.qa.answer.QAEngine`.
         model_dir: Where the model was loaded from (reported by :meth:`info`).
+        memory_paths: Answer evidence-path look-ups from the graph in memory (same paths as the
+            store's, see :mod:`kgfm.serve.paths`) instead of one store query per answer.
     """
 
-    def __init__(self, qa: Any, model_dir: Path) -> None:
+    def __init__(self, qa: Any, model_dir: Path, memory_paths: bool = True) -> None:
         self.qa = qa
+        self.store = qa.store  # the real store (entities, neighbours, Cypher)
+        if memory_paths and qa.store is not None and qa.graph.num_triples <= MEMORY_PATHS_MAX_TRIPLES:
+            qa.store = _MemoryPathStore(qa.store, qa.graph)
         self.model_dir = Path(model_dir)
         self.loaded_at = time.time()
         kind = read_manifest(self.model_dir, verify=False).get("kind")
@@ -146,7 +197,8 @@ class ServeEngine:
 
     @classmethod
     def load(cls, model_dir: Path, store: StoreConfig | None = None, index_dir: Path | None = None,
-             hops: int | None = None, threads: int | None = None, warm_up: bool = True) -> "ServeEngine":
+             hops: int | None = None, threads: int | None = None, warm_up: bool = True,
+             memory_paths: bool = True) -> "ServeEngine":
         """Load everything once (and answer one question so the first request is warm).
 
         Args:
@@ -156,6 +208,7 @@ class ServeEngine:
             hops: Candidate radius override.
             threads: torch intra-op threads (default: torch's choice).
             warm_up: Run one question through the model after loading.
+            memory_paths: See the class docstring.
         """
         import torch
 
@@ -164,7 +217,7 @@ class ServeEngine:
         model_dir = Path(model_dir)
         if not model_dir.is_dir():
             raise FileNotFoundError(f"{model_dir}: no model here (train one with `kgfm train --stage finetune`)")
-        engine = cls(_load_qa_engine(model_dir, store, index_dir, hops), model_dir)
+        engine = cls(_load_qa_engine(model_dir, store, index_dir, hops), model_dir, memory_paths)
         if warm_up:
             engine.warm_up()
         return engine
@@ -186,7 +239,8 @@ class ServeEngine:
             "relations": list(self.qa.graph.relation_types),
             "triples": self.qa.graph.num_triples,
             "index_fingerprint": getattr(index, "fingerprint", None),
-            "store_backend": getattr(self.qa.store, "backend", None),
+            "store_backend": getattr(self.store, "backend", None),
+            "evidence_paths": "memory" if isinstance(self.qa.store, _MemoryPathStore) else "store",
         }
 
     def warm_up(self) -> None:
@@ -204,7 +258,7 @@ class ServeEngine:
     # ---- entities ---------------------------------------------------------------------
     def entity(self, entity_id: str) -> dict[str, Any]:
         """The stored entity (id, idx, name, description, types, props) and its degree-1 count."""
-        row = self.qa.store.get_entity(entity_id)
+        row = self.store.get_entity(entity_id)
         if row is None:
             raise NotFoundError(f"entity_id: no entity with id {entity_id!r} in the graph", field="entity_id")
         return jsonable(row)
@@ -213,7 +267,7 @@ class ServeEngine:
         """The ``k`` nearest entities in the FAISS index, and up to ``k`` one-hop store neighbours."""
         from kgfm.index.entity_index import UnknownEntityError
 
-        if self.qa.store.get_entity(entity_id) is None:
+        if self.store.get_entity(entity_id) is None:
             raise NotFoundError(f"entity_id: no entity with id {entity_id!r} in the graph", field="entity_id")
         faiss: list[dict[str, Any]] | None = None
         if self.qa.index is not None:
@@ -222,7 +276,7 @@ class ServeEngine:
                 faiss = [{"id": i, "name": n, "score": round(float(s), 6)} for i, n, s in hits]
             except UnknownEntityError:
                 faiss = []
-        store = [{"id": n.id, "name": n.name, "hops": n.hops} for n in self.qa.store.neighbors(entity_id, 1, k)]
+        store = [{"id": n.id, "name": n.name, "hops": n.hops} for n in self.store.neighbors(entity_id, 1, k)]
         return {"id": entity_id, "k": k, "faiss": faiss, "store": store,
                 "index_metric": getattr(self.qa.index, "metric", None)}
 
@@ -233,7 +287,7 @@ class ServeEngine:
 
         check_read_only(query)
         try:
-            rows = self.qa.store.cypher(query, params or {}, write=False)
+            rows = self.store.cypher(query, params or {}, write=False)
         except StoreError as exc:
             raise QueryRejectedError(f"query: {exc}", field="query") from None
         columns = list(rows[0].keys()) if rows else []

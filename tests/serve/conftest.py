@@ -25,7 +25,7 @@ TINY_BERT = dict(model_type="bert", hidden_size=64, num_hidden_layers=2, num_att
 READY = re.compile(r"ready on (http://[\d.]+:\d+)")
 
 
-def build_sample_model(root: Path, epochs: int = 6) -> Path:
+def build_sample_model(root: Path, epochs: int = 4) -> Path:
     """Store + index + fine-tuned tiny model for the bundled sample under ``root``; returns the model dir."""
     import torch
 

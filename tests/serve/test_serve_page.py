@@ -20,7 +20,10 @@ CHROMIUM = os.environ.get("KGFM_CHROMIUM") or shutil.which("chromium") or shutil
 @pytest.fixture(scope="module")
 def page(server):
     if CHROMIUM is None:
-        pytest.skip("no chromium on PATH (Debian: apt-get install -y chromium; scripts/ci_serve.sh does it)")
+        reason = "no chromium on PATH (Debian: apt-get install -y chromium; scripts/ci_serve.sh does it)"
+        if os.environ.get("KGFM_REQUIRE_CHROMIUM") == "1":  # CI: a missing browser is a failure, not a skip
+            pytest.fail(reason)
+        pytest.skip(reason)
     sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the [dev] extra)")
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"])

@@ -76,10 +76,8 @@ function drawGraph(result) {
     const y1 = a.y + boxH / 2, y2 = b.y + boxH / 2, mx = (x1 + x2) / 2;
     const g = el("g", { class: "edge", "data-head": e.head, "data-rel": e.rel, "data-tail": e.tail }, null, SVG);
     g.appendChild(el("path", { d: `M${x1},${y1} C${mx},${y1} ${mx},${y2} ${x2},${y2}`, "marker-end": "url(#arrow)" }, null, SVG));
-    // label at t = 0.7 along the curve: edges fanning out of one node get their labels apart
-    const t = 0.7, u = 1 - t;
-    const lx = u * u * u * x1 + 3 * u * u * t * mx + 3 * u * t * t * mx + t * t * t * x2;
-    const ly = u * u * u * y1 + 3 * u * u * t * y1 + 3 * u * t * t * y2 + t * t * t * y2;
+    // label at the curve's midpoint, lifted a little off the line
+    const lx = mx, ly = (y1 + y2) / 2;
     g.appendChild(el("text", { x: lx, y: ly - 4, "text-anchor": "middle", class: "edge-label" }, e.rel, SVG));
     svg.appendChild(g);
   }
