@@ -54,8 +54,9 @@ def _env(threads: int) -> dict[str, str]:
                 OMP_NUM_THREADS=str(threads))
 
 
-def start(model: Path, threads: int, extra: list[str]) -> tuple[subprocess.Popen, str, float, float]:
-    """Spawn the server; returns (process, url, seconds to the ready line, seconds to the first answer)."""
+def start(model: Path, threads: int, extra: list[str]) -> tuple[subprocess.Popen, str, float, float, float]:
+    """Spawn the server; returns (process, url, seconds to the ready line, seconds to the first answer,
+    server CPU seconds by the first answer)."""
     log = open(REPO / "bench" / "results" / "serve.log.tmp", "w", encoding="utf-8")
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "kgfm.cli.main", "serve", "--model", str(model), "--port", "0",
@@ -71,7 +72,7 @@ def start(model: Path, threads: int, extra: list[str]) -> tuple[subprocess.Popen
     ready = time.perf_counter() - t0
     r = httpx.post(url + "/qa", json={"question": "who directed [Orchard of Havana]"}, timeout=120)
     r.raise_for_status()
-    return proc, url, ready, time.perf_counter() - t0
+    return proc, url, ready, time.perf_counter() - t0, _cpu_s(proc.pid)
 
 
 def single(url: str, pid: int, questions: list[str], n: int) -> dict[str, Any]:
@@ -119,14 +120,50 @@ def concurrent(url: str, pid: int, questions: list[str], n: int, clients: int, p
 
 
 def cli_cold_start(model: Path, threads: int, runs: int) -> dict[str, Any]:
-    times = []
+    import resource
+
+    times, cpus = [], []
     for _ in range(runs):
         t = time.perf_counter()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         subprocess.run([sys.executable, "-m", "kgfm.cli.main", "qa", "who directed [Orchard of Havana]", "--model",
                         str(model), "--json"], check=True, capture_output=True, env=_env(threads), cwd=REPO)
         times.append(time.perf_counter() - t)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
     return {"runs": runs, "seconds": [round(t, 2) for t in times], "median_s": round(statistics.median(times), 2),
+            "cpu_s": [round(c, 2) for c in cpus], "median_cpu_s": round(statistics.median(cpus), 2),
             "loadavg": [round(x, 2) for x in os.getloadavg()]}
+
+
+def engine_paths(model: Path, threads: int, questions: list[str]) -> dict[str, Any]:
+    """In-process, same run: CPU per question answering with evidence paths from the in-memory graph
+    (the server's default) vs from the store (one query per answer, as ``kgfm qa``), and without evidence."""
+    import torch
+
+    from kgfm.serve.engine import ServeEngine
+
+    torch.set_num_threads(threads)
+    engine = ServeEngine.load(model)
+    memory, store = engine.qa.store, engine.store
+    out: dict[str, Any] = {"questions": len(questions)}
+    for name, paths_from, evidence in (("memory", memory, True), ("store", store, True), ("no_evidence", memory, False),
+                                       ("memory_again", memory, True)):
+        engine.qa.store = paths_from
+        cpu, wall = time.process_time(), time.perf_counter()
+        answers = [engine.answer([q], 5, evidence)[0] for q in questions]
+        out[name] = {"cpu_ms_per_question": round(1000 * (time.process_time() - cpu) / len(questions), 2),
+                     "wall_ms_per_question": round(1000 * (time.perf_counter() - wall) / len(questions), 2)}
+        if name == "memory":
+            reference = answers
+        elif name == "store":
+            strip = lambda rs: [{k: v for k, v in r.items() if k != "seconds"} for r in rs]  # noqa: E731
+            out["same_answers_and_paths"] = strip(answers) == strip(reference)
+    engine.qa.store = memory
+    engine.close()
+    out["store_over_memory_cpu"] = round(out["store"]["cpu_ms_per_question"] / out["memory"]["cpu_ms_per_question"], 2)
+    out["loadavg"] = [round(x, 2) for x in os.getloadavg()]
+    return out
 
 
 def main() -> None:
@@ -139,13 +176,20 @@ def main() -> None:
     ap.add_argument("--cli-runs", type=int, default=3)
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "serve.json")
     ap.add_argument("--server-arg", action="append", default=[], help="extra kgfm serve option (repeatable)")
+    ap.add_argument("--engine-only", action="store_true", help="only the in-process evidence-paths comparison")
     args = ap.parse_args()
     questions = [line.split("\t")[0] for line in args.questions.read_text(encoding="utf-8").splitlines() if line.strip()]
     report: dict[str, Any] = {"model": str(args.model), "threads": args.threads, "cpus": os.cpu_count(),
                               "loadavg_start": [round(x, 2) for x in os.getloadavg()]}
-    proc, url, ready, first = start(args.model, args.threads, args.server_arg)
+    if args.engine_only:
+        report["engine_paths"] = engine_paths(args.model, args.threads, questions[:60])
+        print("engine_paths", report["engine_paths"], flush=True)
+        _write(args.out, report)
+        return
+    proc, url, ready, first, cpu = start(args.model, args.threads, args.server_arg)
     try:
-        report["start"] = {"to_ready_s": round(ready, 2), "to_first_answer_s": round(first, 2)}
+        report["start"] = {"to_ready_s": round(ready, 2), "to_first_answer_s": round(first, 2),
+                           "server_cpu_s_by_first_answer": round(cpu, 2)}
         print("start", report["start"], flush=True)
         report["single"] = single(url, proc.pid, questions, args.n)
         print("single", report["single"], flush=True)
@@ -161,11 +205,15 @@ def main() -> None:
     report["cli_cold_start"] = cli_cold_start(args.model, args.threads, args.cli_runs)
     print("cli", report["cli_cold_start"], flush=True)
     report["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".json.tmp")
+    _write(args.out, report)
+
+
+def _write(out: Path, report: dict[str, Any]) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(args.out)
-    print(f"wrote {args.out}")
+    tmp.replace(out)
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

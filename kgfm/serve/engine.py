@@ -257,7 +257,7 @@ class ServeEngine:
 
     # ---- entities ---------------------------------------------------------------------
     def entity(self, entity_id: str) -> dict[str, Any]:
-        """The stored entity (id, idx, name, description, types, props) and its degree-1 count."""
+        """The stored entity (id, idx, name, description, types, props)."""
         row = self.store.get_entity(entity_id)
         if row is None:
             raise NotFoundError(f"entity_id: no entity with id {entity_id!r} in the graph", field="entity_id")

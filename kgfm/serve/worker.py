@@ -5,9 +5,11 @@ engine call goes through a single-thread executor; the event loop only waits on 
 stays free for other requests (``/health`` answers while a batch is being encoded).
 
 Questions are queued one by one. The batcher takes the first waiting question and every
-other question already queued (up to ``max_batch``) and answers them in one encoder pass:
-no waiting window, so a lone request pays nothing, and under load the batches grow by
-themselves while the previous batch is running.
+other question already queued (up to ``max_batch``) and answers them in one encoder pass, so
+under load the batches grow by themselves while the previous batch is running. After a batch
+of several questions it waits up to ``window_ms`` for as many to be queued again (the clients
+just answered are sending their next question); after a batch of one it never waits, so a
+lone request pays nothing.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
@@ -36,11 +39,14 @@ class EngineWorker:
     Args:
         engine: A :class:`kgfm.serve.engine.ServeEngine` (or anything with the same ``answer``).
         max_batch: Most questions per encoder pass.
+        window_ms: After a batch of several questions, wait up to this long for as many to be
+            queued again before the next pass (a lone request never waits).
     """
 
-    def __init__(self, engine: Any, max_batch: int = 32) -> None:
+    def __init__(self, engine: Any, max_batch: int = 32, window_ms: float = 4.0) -> None:
         self.engine = engine
         self.max_batch = max_batch
+        self.window_s = window_ms / 1000.0
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kgfm-engine")
         self._queue: asyncio.Queue[_Item] | None = None
         self._task: asyncio.Task[None] | None = None
@@ -78,16 +84,28 @@ class EngineWorker:
 
     async def _batcher(self) -> None:
         assert self._queue is not None
+        last = 1
         while True:
             batch = [await self._queue.get()]
-            while len(batch) < self.max_batch and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+            self._drain(batch)
+            if last > 1 and len(batch) < min(last, self.max_batch):
+                # under load: the clients just answered are about to ask again; wait a moment for them
+                deadline = time.monotonic() + self.window_s
+                while len(batch) < min(last, self.max_batch) and time.monotonic() < deadline:
+                    await asyncio.sleep(0.0005)
+                    self._drain(batch)
+            last = len(batch)
             groups: dict[tuple[int, bool], list[_Item]] = {}
             for item in batch:
                 if not item.future.done():  # the client went away
                     groups.setdefault((item.top_k, item.evidence), []).append(item)
             for (top_k, evidence), items in groups.items():
                 await self._run_group(items, top_k, evidence)
+
+    def _drain(self, batch: list[_Item]) -> None:
+        assert self._queue is not None
+        while len(batch) < self.max_batch and not self._queue.empty():
+            batch.append(self._queue.get_nowait())
 
     async def _run_group(self, items: list[_Item], top_k: int, evidence: bool) -> None:
         try:
