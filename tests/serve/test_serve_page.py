@@ -95,3 +95,13 @@ def test_page_is_self_contained(server):
     for asset in ("/static/page.js", "/static/page.css"):
         r = httpx.get(server["url"] + asset)
         assert r.status_code == 200 and "https://" not in r.text
+
+
+def test_every_page_file_ships_in_the_wheel():
+    import fnmatch
+    import tomllib
+
+    patterns = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["package-data"]["kgfm.serve"]
+    static = REPO / "kgfm" / "serve" / "static"
+    files = [p.relative_to(static.parent).as_posix() for p in static.iterdir()]
+    assert files and all(any(fnmatch.fnmatch(f, pat) for pat in patterns) for f in files), (files, patterns)
