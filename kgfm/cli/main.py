@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from kgfm.cli import build_graph, corpus, cypher, eval as eval_cmd, export, init, neighbors, qa, stats, train
+from kgfm.cli import build_graph, corpus, cypher, eval as eval_cmd, export, init, neighbors, qa, serve, stats, train
 
 app = typer.Typer(
     name="kgfm",
@@ -42,6 +42,7 @@ app.command("eval")(eval_cmd.eval_)
 app.command("corpus")(corpus.corpus)
 app.command("init")(init.init)
 app.command("export")(export.export)
+app.command("serve")(serve.serve)
 
 
 def main() -> None:

@@ -1,0 +1,220 @@
+"""Benchmark ``kgfm serve``: start to first answer, warm latency, concurrency, batching; and the CLI cold start.
+
+Starts the real server (``kgfm serve --port 0``) in a subprocess and talks to it over HTTP
+from this process (httpx; asyncio for the concurrent clients, so the client side costs one
+thread). The server's own CPU time per phase is read from ``/proc/<pid>/stat``: CPU ms per
+question is the uncontended estimate on a shared box (the wall-clock figures include other
+people's load, recorded as ``os.getloadavg()``).
+
+    python bench/bench_serve.py --model runs/qa/sample/model            # -> bench/results/serve.json
+
+Targets (2-core box): warm p50 <= 25 ms per single question with evidence, >= 60 questions/s with
+8 clients, start to first answer <= 10 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+READY = re.compile(r"ready on (http://[\d.]+:\d+)")
+
+
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+
+
+def _summary(lat_s: list[float], questions: int, wall_s: float, cpu_s: float) -> dict[str, Any]:
+    return {"requests": len(lat_s), "questions": questions, "p50_ms": round(1000 * _pct(lat_s, 0.5), 2),
+            "p95_ms": round(1000 * _pct(lat_s, 0.95), 2), "mean_ms": round(1000 * statistics.fmean(lat_s), 2),
+            "questions_per_s": round(questions / wall_s, 1), "server_cpu_ms_per_question": round(1000 * cpu_s / questions, 2),
+            "loadavg": [round(x, 2) for x in os.getloadavg()]}
+
+
+def _env(threads: int) -> dict[str, str]:
+    return dict(os.environ, PYTHONPATH=str(REPO), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
+                OMP_NUM_THREADS=str(threads))
+
+
+def start(model: Path, threads: int, extra: list[str]) -> tuple[subprocess.Popen, str, float, float, float]:
+    """Spawn the server; returns (process, url, seconds to the ready line, seconds to the first answer,
+    server CPU seconds by the first answer)."""
+    log = open(REPO / "bench" / "results" / "serve.log.tmp", "w", encoding="utf-8")
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "kgfm.cli.main", "serve", "--model", str(model), "--port", "0",
+                             "--threads", str(threads), "--no-access-log", *extra], stdout=log, stderr=subprocess.STDOUT,
+                            env=_env(threads), cwd=REPO)
+    url = None
+    while url is None:
+        if proc.poll() is not None:
+            raise SystemExit(Path(log.name).read_text(encoding="utf-8"))
+        m = READY.search(Path(log.name).read_text(encoding="utf-8"))
+        url = m.group(1) if m else None
+        time.sleep(0.02)
+    ready = time.perf_counter() - t0
+    r = httpx.post(url + "/qa", json={"question": "who directed [Orchard of Havana]"}, timeout=120)
+    r.raise_for_status()
+    return proc, url, ready, time.perf_counter() - t0, _cpu_s(proc.pid)
+
+
+def single(url: str, pid: int, questions: list[str], n: int) -> dict[str, Any]:
+    lat = []
+    with httpx.Client(base_url=url, timeout=120) as c:
+        for q in questions[:10]:
+            c.post("/qa", json={"question": q})
+        cpu0, t0 = _cpu_s(pid), time.perf_counter()
+        for i in range(n):
+            t = time.perf_counter()
+            r = c.post("/qa", json={"question": questions[i % len(questions)], "top_k": 5, "evidence": True})
+            lat.append(time.perf_counter() - t)
+            assert r.status_code in (200, 422), r.text
+        wall, cpu = time.perf_counter() - t0, _cpu_s(pid) - cpu0
+    return _summary(lat, n, wall, cpu)
+
+
+async def _clients(url: str, questions: list[str], n: int, clients: int, per_request: int) -> tuple[list[float], float]:
+    lat: list[float] = []
+    todo = list(range(0, n, per_request))
+
+    async def client(c: httpx.AsyncClient) -> None:
+        while todo:
+            i = todo.pop()
+            batch = [questions[(i + j) % len(questions)] for j in range(per_request)]
+            body = {"question": batch[0]} if per_request == 1 else {"questions": batch}
+            t = time.perf_counter()
+            r = await c.post("/qa", json=body)
+            lat.append(time.perf_counter() - t)
+            assert r.status_code in (200, 422), r.text
+
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=url, timeout=300, limits=limits) as c:
+        t0 = time.perf_counter()
+        await asyncio.gather(*(client(c) for _ in range(clients)))
+        return lat, time.perf_counter() - t0
+
+
+def concurrent(url: str, pid: int, questions: list[str], n: int, clients: int, per_request: int = 1) -> dict[str, Any]:
+    cpu0 = _cpu_s(pid)
+    lat, wall = asyncio.run(_clients(url, questions, n, clients, per_request))
+    out = _summary(lat, len(lat) * per_request, wall, _cpu_s(pid) - cpu0)
+    out.update(clients=clients, questions_per_request=per_request)
+    return out
+
+
+def cli_cold_start(model: Path, threads: int, runs: int) -> dict[str, Any]:
+    import resource
+
+    times, cpus = [], []
+    for _ in range(runs):
+        t = time.perf_counter()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run([sys.executable, "-m", "kgfm.cli.main", "qa", "who directed [Orchard of Havana]", "--model",
+                        str(model), "--json"], check=True, capture_output=True, env=_env(threads), cwd=REPO)
+        times.append(time.perf_counter() - t)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    return {"runs": runs, "seconds": [round(t, 2) for t in times], "median_s": round(statistics.median(times), 2),
+            "cpu_s": [round(c, 2) for c in cpus], "median_cpu_s": round(statistics.median(cpus), 2),
+            "loadavg": [round(x, 2) for x in os.getloadavg()]}
+
+
+def engine_paths(model: Path, threads: int, questions: list[str]) -> dict[str, Any]:
+    """In-process, same run: CPU per question answering with evidence paths from the in-memory graph
+    (the server's default) vs from the store (one query per answer, as ``kgfm qa``), and without evidence."""
+    import torch
+
+    from kgfm.serve.engine import ServeEngine
+
+    torch.set_num_threads(threads)
+    engine = ServeEngine.load(model)
+    memory, store = engine.qa.store, engine.store
+    out: dict[str, Any] = {"questions": len(questions)}
+    for name, paths_from, evidence in (("memory", memory, True), ("store", store, True), ("no_evidence", memory, False),
+                                       ("memory_again", memory, True)):
+        engine.qa.store = paths_from
+        cpu, wall = time.process_time(), time.perf_counter()
+        answers = [engine.answer([q], 5, evidence)[0] for q in questions]
+        out[name] = {"cpu_ms_per_question": round(1000 * (time.process_time() - cpu) / len(questions), 2),
+                     "wall_ms_per_question": round(1000 * (time.perf_counter() - wall) / len(questions), 2)}
+        if name == "memory":
+            reference = answers
+        elif name == "store":
+            strip = lambda rs: [{k: v for k, v in r.items() if k != "seconds"} for r in rs]  # noqa: E731
+            out["same_answers_and_paths"] = strip(answers) == strip(reference)
+    engine.qa.store = memory
+    engine.close()
+    out["store_over_memory_cpu"] = round(out["store"]["cpu_ms_per_question"] / out["memory"]["cpu_ms_per_question"], 2)
+    out["loadavg"] = [round(x, 2) for x in os.getloadavg()]
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", type=Path, default=REPO / "runs" / "qa" / "sample" / "model")
+    ap.add_argument("--questions", type=Path, default=REPO / "graphs" / "movies_qa_test.txt")
+    ap.add_argument("--threads", type=int, default=2, help="server torch threads")
+    ap.add_argument("--n", type=int, default=300, help="questions per phase")
+    ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--cli-runs", type=int, default=3)
+    ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "serve.json")
+    ap.add_argument("--server-arg", action="append", default=[], help="extra kgfm serve option (repeatable)")
+    ap.add_argument("--engine-only", action="store_true", help="only the in-process evidence-paths comparison")
+    args = ap.parse_args()
+    questions = [line.split("\t")[0] for line in args.questions.read_text(encoding="utf-8").splitlines() if line.strip()]
+    report: dict[str, Any] = {"model": str(args.model), "threads": args.threads, "cpus": os.cpu_count(),
+                              "loadavg_start": [round(x, 2) for x in os.getloadavg()]}
+    if args.engine_only:
+        report["engine_paths"] = engine_paths(args.model, args.threads, questions[:60])
+        print("engine_paths", report["engine_paths"], flush=True)
+        _write(args.out, report)
+        return
+    proc, url, ready, first, cpu = start(args.model, args.threads, args.server_arg)
+    try:
+        report["start"] = {"to_ready_s": round(ready, 2), "to_first_answer_s": round(first, 2),
+                           "server_cpu_s_by_first_answer": round(cpu, 2)}
+        print("start", report["start"], flush=True)
+        report["single"] = single(url, proc.pid, questions, args.n)
+        print("single", report["single"], flush=True)
+        report["concurrent"] = concurrent(url, proc.pid, questions, args.n, args.clients)
+        print("concurrent", report["concurrent"], flush=True)
+        report["batched"] = [concurrent(url, proc.pid, questions, args.n, 1, size) for size in (8, 32)]
+        report["batched"] += [concurrent(url, proc.pid, questions, args.n, args.clients, 8)]
+        print("batched", report["batched"], flush=True)
+        report["server_health"] = httpx.get(url + "/health").json()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    report["cli_cold_start"] = cli_cold_start(args.model, args.threads, args.cli_runs)
+    print("cli", report["cli_cold_start"], flush=True)
+    report["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
+    _write(args.out, report)
+
+
+def _write(out: Path, report: dict[str, Any]) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(out)
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

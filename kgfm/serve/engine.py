@@ -1,0 +1,298 @@
+"""The one place where the server touches the QA engine, the store and the entity index.
+
+The HTTP app (:mod:`kgfm.serve.app`) and the page only see :class:`ServeEngine` and the
+error types below, so a change to :mod:`kgfm.qa`, :mod:`kgfm.store` or :mod:`kgfm.index`
+is absorbed here. Nothing in this class is thread-safe (torch modules and a LadybugDB
+connection): the app calls it from a single worker thread (:mod:`kgfm.serve.worker`).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import math
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from kgfm.artifacts import read_manifest
+from kgfm.config import StoreConfig
+
+
+class ServeError(Exception):
+    """A request the engine refuses; ``status`` is the HTTP status, ``field`` the request field at fault."""
+
+    status = 400
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class NotFoundError(ServeError):
+    status = 404
+
+
+class LimitError(ServeError):
+    """A request over one of the server's limits (questions per request, top_k, k)."""
+
+    status = 422
+
+
+class UnlinkableError(ServeError):
+    """No entity of the graph in the question (the message is the one ``kgfm qa`` prints)."""
+
+    status = 422
+
+
+class QueryRejectedError(ServeError):
+    """A Cypher query that is not read-only, or that the store refused."""
+
+    status = 400
+
+
+def check_read_only(query: str) -> None:
+    """Refuse a Cypher query that is not read-only, before it reaches the store.
+
+    Uses ``kgfm.store.readonly.check_read_only`` (the allow-list ``kgfm cypher`` applies without
+    ``--write``) where this checkout has it, else :func:`_keyword_check`. The store is opened
+    read-only as well, so the database refuses writes by itself; this check refuses what a
+    read-only LadybugDB still runs (``COPY ... TO``, ``CHECKPOINT``, extensions) and gives the
+    clear message first.
+
+    Raises:
+        QueryRejectedError: naming the clause that is not allowed.
+    """
+    try:
+        from kgfm.store import readonly
+    except ImportError:  # before the store's allow-list exists
+        _keyword_check(query)
+        return
+    from kgfm.store.base import StoreError
+
+    try:
+        readonly.check_read_only(query)
+    except StoreError as exc:
+        hint = getattr(readonly, "WRITE_HINT", None)  # the CLI's --write has no HTTP equivalent
+        message = str(exc).replace(f"; {hint}", "; this server only reads") if hint else str(exc)
+        raise QueryRejectedError(message if message.startswith("query") else f"query: {message}", field="query") from None
+
+
+def _keyword_check(query: str) -> None:
+    """A conservative keyword check on the query outside string literals, names and comments."""
+    import re
+
+    stripped = re.sub(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|`[^`]*`|//[^\n]*|/\*.*?\*/", " ", query, flags=re.S)
+    words = re.findall(r"[A-Za-z_]+", stripped.upper())
+    writes = ("CREATE", "MERGE", "DELETE", "DETACH", "SET", "REMOVE", "DROP", "ALTER", "COPY", "LOAD", "INSTALL",
+              "ATTACH", "CHECKPOINT", "IMPORT", "EXPORT", "BEGIN", "COMMIT", "ROLLBACK", "FOREACH")
+    for word in words:
+        if word in writes:
+            raise QueryRejectedError(f"query: {word} is not allowed here (read-only; use `kgfm cypher --write`)",
+                                     field="query")
+    if words and words[0] == "CALL" and "SHOW_" not in stripped.upper() and "TABLE_INFO" not in stripped.upper():
+        raise QueryRejectedError("query: only read-only CALL procedures (show_tables, table_info...) are allowed",
+                                 field="query")
+
+
+def jsonable(value: Any) -> Any:
+    """A store value as JSON (nested dicts/lists kept; dates ISO; bytes base64; NaN -> None)."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, (_dt.date, _dt.datetime, _dt.time)):
+        return value.isoformat()
+    if isinstance(value, _dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if hasattr(value, "tolist"):
+        return jsonable(value.tolist())
+    return str(value)
+
+
+def _load_qa_engine(model_dir: Path, store: StoreConfig | None, index_dir: Path | None, hops: int | None) -> Any:
+    """A loaded :class:`kgfm.qa.answer.QAEngine`; ``index_dir`` overrides the index the model names."""
+    from kgfm.qa.answer import QAEngine
+
+    if index_dir is None:
+        return QAEngine.load(model_dir, store_config=store, hops=hops)
+    # QAEngine.load takes no index override: assemble the same pieces with the given index.
+    from kgfm.index.entity_index import EntityIndex
+    from kgfm.qa.checkpoint import load_qa_model
+    from kgfm.qa.config import QAConfig
+    from kgfm.qa.quantize import INT8_KIND, load_quantized
+    from kgfm.store.factory import open_store
+
+    kind = read_manifest(model_dir, verify=False).get("kind")
+    cfg = QAConfig.model_validate(read_manifest(model_dir, kind, verify=False)["config"])
+    if not Path(index_dir).is_dir():
+        raise FileNotFoundError(f"{index_dir}: no entity index here")
+    db = open_store(store or cfg.store, read_only=True)
+    try:
+        graph = db.export_tensors()
+        index = EntityIndex.load(Path(index_dir))
+        loader = load_quantized if kind == INT8_KIND else load_qa_model
+        model, manifest = loader(model_dir, graph, index)
+    except BaseException:
+        db.close()
+        raise
+    return QAEngine(model, manifest, graph, db, index, hops or cfg.data.hops)
+
+
+class _MemoryPathStore:
+    """The store, with ``paths`` answered from the in-memory graph (:mod:`kgfm.serve.paths`)
+    where that gives the store's exact answer; every other call goes to the store."""
+
+    def __init__(self, store: Any, graph: Any) -> None:
+        from kgfm.serve.paths import PairPaths
+
+        self._store = store
+        self.memory = PairPaths(graph.entity_ids, graph.entity_names, graph.relation_types,
+                                graph.head_index, graph.rel_type, graph.tail_index)
+        self.asked_store = 0
+
+    def paths(self, source_id: str, target_id: str, max_hops: int = 3, limit: int = 10) -> list[Any]:
+        from kgfm.store.base import PathResult
+
+        found = self.memory.paths(source_id, target_id, max_hops, limit)
+        if found is None:
+            self.asked_store += 1
+            return self._store.paths(source_id, target_id, max_hops=max_hops, limit=limit)
+        return [PathResult(*p) for p in found]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+MEMORY_PATHS_MAX_TRIPLES = 5_000_000
+
+
+class ServeEngine:
+    """A loaded model with its store and index, answering the server's requests.
+
+    Args:
+        qa: A :class:`kgfm.qa.answer.QAEngine`.
+        model_dir: Where the model was loaded from (reported by :meth:`info`).
+        memory_paths: Answer evidence-path look-ups from the graph in memory (same paths as the
+            store's, see :mod:`kgfm.serve.paths`) instead of one store query per answer.
+    """
+
+    def __init__(self, qa: Any, model_dir: Path, memory_paths: bool = True) -> None:
+        self.qa = qa
+        self.store = qa.store  # the real store (entities, neighbours, Cypher)
+        if memory_paths and qa.store is not None and qa.graph.num_triples <= MEMORY_PATHS_MAX_TRIPLES:
+            qa.store = _MemoryPathStore(qa.store, qa.graph)
+        self.model_dir = Path(model_dir)
+        self.loaded_at = time.time()
+        kind = read_manifest(self.model_dir, verify=False).get("kind")
+        self.model_kind = kind
+        self.manifest = qa.manifest
+
+    @classmethod
+    def load(cls, model_dir: Path, store: StoreConfig | None = None, index_dir: Path | None = None,
+             hops: int | None = None, threads: int | None = None, warm_up: bool = True,
+             memory_paths: bool = True) -> "ServeEngine":
+        """Load everything once (and answer one question so the first request is warm).
+
+        Args:
+            model_dir: A ``kgfm train --stage finetune`` model (fp32 or int8 export).
+            store: The store to read (default: the one in the model's config), opened read-only.
+            index_dir: Entity index (default: the one in the model's config).
+            hops: Candidate radius override.
+            threads: torch intra-op threads (default: torch's choice).
+            warm_up: Run one question through the model after loading.
+            memory_paths: See the class docstring.
+        """
+        import torch
+
+        if threads:
+            torch.set_num_threads(int(threads))
+        model_dir = Path(model_dir)
+        if not model_dir.is_dir():
+            raise FileNotFoundError(f"{model_dir}: no model here (train one with `kgfm train --stage finetune`)")
+        engine = cls(_load_qa_engine(model_dir, store, index_dir, hops), model_dir, memory_paths)
+        if warm_up:
+            engine.warm_up()
+        return engine
+
+    # ---- facts ------------------------------------------------------------------------
+    @property
+    def num_entities(self) -> int:
+        return self.qa.graph.num_entities
+
+    def info(self) -> dict[str, Any]:
+        """What is loaded: model kind and folder, graph size, hops, index fingerprint."""
+        index = self.qa.index
+        return {
+            "model": str(self.model_dir),
+            "model_kind": self.model_kind,
+            "encoder_kind": self.manifest.get("encoder_kind"),
+            "hops": self.qa.hops,
+            "entities": self.qa.graph.num_entities,
+            "relations": list(self.qa.graph.relation_types),
+            "triples": self.qa.graph.num_triples,
+            "index_fingerprint": getattr(index, "fingerprint", None),
+            "store_backend": getattr(self.store, "backend", None),
+            "evidence_paths": "memory" if isinstance(self.qa.store, _MemoryPathStore) else "store",
+        }
+
+    def warm_up(self) -> None:
+        """Answer one question about the first entity (pays the first-forward costs now)."""
+        graph = self.qa.graph
+        if graph.num_entities:
+            name = (graph.entity_names[0] if graph.entity_names else None) or graph.entity_ids[0]
+            self.qa.answer([f"what about [{name}]"], top_k=1, evidence=True)
+
+    # ---- QA ---------------------------------------------------------------------------
+    def answer(self, questions: Sequence[str], top_k: int, evidence: bool) -> list[dict[str, Any]]:
+        """``kgfm qa --json`` objects for ``questions`` (unlinkable ones carry ``error``)."""
+        return [jsonable(r.as_dict()) for r in self.qa.answer(list(questions), top_k=top_k, evidence=evidence)]
+
+    # ---- entities ---------------------------------------------------------------------
+    def entity(self, entity_id: str) -> dict[str, Any]:
+        """The stored entity (id, idx, name, description, types, props)."""
+        row = self.store.get_entity(entity_id)
+        if row is None:
+            raise NotFoundError(f"entity_id: no entity with id {entity_id!r} in the graph", field="entity_id")
+        return jsonable(row)
+
+    def neighbors(self, entity_id: str, k: int) -> dict[str, Any]:
+        """The ``k`` nearest entities in the FAISS index, and up to ``k`` one-hop store neighbours."""
+        from kgfm.index.entity_index import UnknownEntityError
+
+        if self.store.get_entity(entity_id) is None:
+            raise NotFoundError(f"entity_id: no entity with id {entity_id!r} in the graph", field="entity_id")
+        faiss: list[dict[str, Any]] | None = None
+        if self.qa.index is not None:
+            try:
+                hits = self.qa.index.neighbors(entity_id, k)
+                faiss = [{"id": i, "name": n, "score": round(float(s), 6)} for i, n, s in hits]
+            except UnknownEntityError:
+                faiss = []
+        store = [{"id": n.id, "name": n.name, "hops": n.hops} for n in self.store.neighbors(entity_id, 1, k)]
+        return {"id": entity_id, "k": k, "faiss": faiss, "store": store,
+                "index_metric": getattr(self.qa.index, "metric", None)}
+
+    # ---- Cypher -----------------------------------------------------------------------
+    def cypher(self, query: str, params: dict[str, Any] | None, max_rows: int) -> dict[str, Any]:
+        """Run a read-only query; at most ``max_rows`` rows come back (``truncated`` says if more existed)."""
+        from kgfm.store.base import StoreError
+
+        check_read_only(query)
+        try:
+            rows = self.store.cypher(query, params or {}, write=False)
+        except StoreError as exc:
+            raise QueryRejectedError(f"query: {exc}", field="query") from None
+        columns = list(rows[0].keys()) if rows else []
+        return {"columns": columns, "rows": [jsonable(r) for r in rows[:max_rows]],
+                "row_count": min(len(rows), max_rows), "truncated": len(rows) > max_rows}
+
+    def close(self) -> None:
+        self.qa.close()

@@ -1,0 +1,128 @@
+"""Running the engine off the event loop: one worker thread, concurrent questions batched.
+
+torch modules and the LadybugDB connection are not safe to share between threads, so every
+engine call goes through a single-thread executor; the event loop only waits on futures and
+stays free for other requests (``/health`` answers while a batch is being encoded).
+
+Questions are queued one by one. The batcher takes the first waiting question and every
+other question already queued (up to ``max_batch``) and answers them in one encoder pass, so
+under load the batches grow by themselves while the previous batch is running. After a batch
+of several questions it waits up to ``window_ms`` for as many to be queued again (the clients
+just answered are sending their next question); after a batch of one it never waits, so a
+lone request pays nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+log = logging.getLogger("kgfm.serve")
+
+
+@dataclass
+class _Item:
+    question: str
+    top_k: int
+    evidence: bool
+    future: "asyncio.Future[dict[str, Any]]"
+
+
+class EngineWorker:
+    """Serialises calls into ``engine`` on one thread and batches QA.
+
+    Args:
+        engine: A :class:`kgfm.serve.engine.ServeEngine` (or anything with the same ``answer``).
+        max_batch: Most questions per encoder pass.
+        window_ms: After a batch of several questions, wait up to this long for as many to be
+            queued again before the next pass (a lone request never waits).
+    """
+
+    def __init__(self, engine: Any, max_batch: int = 32, window_ms: float = 4.0) -> None:
+        self.engine = engine
+        self.max_batch = max_batch
+        self.window_s = window_ms / 1000.0
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kgfm-engine")
+        self._queue: asyncio.Queue[_Item] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.questions_answered = 0
+        self.batches = 0
+        self.largest_batch = 0
+
+    async def start(self) -> None:
+        self._queue = asyncio.Queue()
+        self._task = asyncio.get_running_loop().create_task(self._batcher(), name="kgfm-batcher")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        await asyncio.get_running_loop().run_in_executor(self._executor, self.engine.close)
+        self._executor.shutdown(wait=True)
+
+    async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run ``fn(*args)`` on the engine thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, functools.partial(fn, *args))
+
+    async def answer(self, questions: Sequence[str], top_k: int, evidence: bool) -> list[dict[str, Any]]:
+        """``kgfm qa --json`` objects for ``questions``, in order (batched with other requests)."""
+        if self._queue is None:
+            raise RuntimeError("EngineWorker.start() was not called")
+        loop = asyncio.get_running_loop()
+        items = [_Item(q, top_k, evidence, loop.create_future()) for q in questions]
+        for item in items:
+            self._queue.put_nowait(item)
+        return list(await asyncio.gather(*(i.future for i in items)))
+
+    async def _batcher(self) -> None:
+        assert self._queue is not None
+        last = 1
+        while True:
+            batch = [await self._queue.get()]
+            self._drain(batch)
+            if last > 1 and len(batch) < min(last, self.max_batch):
+                # under load: the clients just answered are about to ask again; wait a moment for them
+                deadline = time.monotonic() + self.window_s
+                while len(batch) < min(last, self.max_batch) and time.monotonic() < deadline:
+                    await asyncio.sleep(0.0005)
+                    self._drain(batch)
+            last = len(batch)
+            groups: dict[tuple[int, bool], list[_Item]] = {}
+            for item in batch:
+                if not item.future.done():  # the client went away
+                    groups.setdefault((item.top_k, item.evidence), []).append(item)
+            for (top_k, evidence), items in groups.items():
+                await self._run_group(items, top_k, evidence)
+
+    def _drain(self, batch: list[_Item]) -> None:
+        assert self._queue is not None
+        while len(batch) < self.max_batch and not self._queue.empty():
+            batch.append(self._queue.get_nowait())
+
+    async def _run_group(self, items: list[_Item], top_k: int, evidence: bool) -> None:
+        try:
+            results = await self.call(self.engine.answer, [i.question for i in items], top_k, evidence)
+        except Exception as exc:  # the request fails, the worker goes on
+            if len(items) > 1:  # one bad question must not fail the others batched with it
+                for item in items:
+                    await self._run_group([item], top_k, evidence)
+                return
+            log.exception("answering %r failed", items[0].question)
+            for item in items:
+                if not item.future.done():
+                    item.future.set_exception(exc)
+            return
+        self.batches += 1
+        self.largest_batch = max(self.largest_batch, len(items))
+        self.questions_answered += len(items)
+        for item, result in zip(items, results):
+            if not item.future.done():
+                item.future.set_result(result)
