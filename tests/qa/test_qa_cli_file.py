@@ -43,9 +43,10 @@ def model_dir(tmp_path_factory, qa_inputs) -> Path:
         "data": {"dataset": "files", "train": str(qa), "valid": str(qa), "hops": 1},
         "encoder": {"kind": "fusion", "init": "base", "backbone_config": TINY_BERT, "fusion_layers": [0],
                     "max_length": 24},
-        "scorer": {"max_hops": 1, "entity_dim": 16, "dropout": 0.0},
-        "train": {"epochs": 2, "batch_size": 10, "threads": 1, "warmup_fraction": 0.0},
-        "output": str(root / "run"),
+        "scorer": {"max_hops": 1, "proj_dim": 16, "dropout": 0.0},
+        "train": {"epochs": 2, "batch_size": 10},
+        "optim": {"warmup": 0.0},
+        "run": {"threads": 1, "output_dir": str(root / "run")},
     })
     torch.manual_seed(0)
     finetune(cfg, graph, EntityIndex.load(root / "index"), progress=False)

@@ -51,10 +51,10 @@ def build_sample_model(root: Path, epochs: int = 4) -> Path:
                  "hops": 2},
         "encoder": {"kind": "fusion", "init": "base", "backbone_config": TINY_BERT, "fusion_layers": [1],
                     "max_length": 32},
-        "scorer": {"max_hops": 2, "entity_dim": 16, "dropout": 0.0},
-        "train": {"epochs": epochs, "batch_size": 32, "lr_encoder": 2e-3, "lr_head": 2e-2, "patience": epochs,
-                  "threads": 2, "warmup_fraction": 0.0},
-        "output": str(root / "run"),
+        "scorer": {"max_hops": 2, "proj_dim": 16, "dropout": 0.0},
+        "train": {"epochs": epochs, "batch_size": 32, "patience": epochs},
+        "optim": {"lr": 2e-3, "head_lr": 2e-2, "warmup": 0.0},
+        "run": {"threads": 2, "output_dir": str(root / "run")},
     })
     torch.manual_seed(0)
     finetune(cfg, graph, index, progress=False)
