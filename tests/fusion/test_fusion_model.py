@@ -189,3 +189,21 @@ def test_model_retrieval_is_exact_top_k_over_the_scaled_table(graph, batch, metr
         q = trace.queries[b, j].double()
         scores = table @ q if metric == "ip" else -((table - q) ** 2).sum(1)
         assert trace.retrieved_idx[b, j].tolist() == torch.topk(scores, 4).indices.tolist()
+
+
+def test_cosine_index_is_scored_by_cosine(graph):
+    """A cosine index ranks by cosine in FAISS; the fusion model's entity scores rank the same way."""
+    from kgfm.fusion.layer import COSINE_SCALE
+    from kgfm.index.entity_index import EntityIndex
+
+    rng = np.random.default_rng(3)
+    emb = (rng.normal(size=(graph.num_entities, 8)) * rng.uniform(0.1, 10, size=(graph.num_entities, 1))).astype(np.float32)
+    index = EntityIndex.build(emb, graph.entity_ids, graph.entity_names, metric="cosine", use_gpu=False)
+    model = make_model(index)
+    q = torch.from_numpy(rng.normal(size=(2, 8)).astype(np.float32))
+    unit = emb / np.linalg.norm(emb, axis=1, keepdims=True)
+    expected = COSINE_SCALE * (q.numpy() / np.linalg.norm(q.numpy(), axis=1, keepdims=True)) @ unit.T
+    scores = model.entity_scores(q)
+    np.testing.assert_allclose(scores.detach().numpy(), expected, rtol=1e-4, atol=1e-4)
+    _, faiss_top = index.search(q.numpy(), 3)
+    assert scores.topk(3, dim=1).indices.tolist() == faiss_top.tolist()
