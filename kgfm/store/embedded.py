@@ -53,22 +53,17 @@ class EmbeddedStore(GraphStore):
     def __init__(
         self, path: Path | str, read_only: bool = False, buffer_pool_mb: int = 1024, bulk: bool = False
     ) -> None:
-        import ladybug
 
         self.path = Path(path)
         self.read_only = read_only
+        self.bulk = bulk
+        self._buffer_pool_mb = buffer_pool_mb
         if read_only and not self.path.exists():
             raise StoreError(f"{self.path}: no graph here yet; run 'kgfm build-graph' first")
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._db = ladybug.Database(
-                str(self.path),
-                read_only=read_only,
-                buffer_pool_size=buffer_pool_mb * 1024 * 1024,
-                auto_checkpoint=not bulk,
-            )
-            self._conn = ladybug.Connection(self._db)
+            self._open()
         except RuntimeError as exc:
             if read_only and "recovery is pending" in str(exc):
                 raise StoreError(
@@ -78,6 +73,17 @@ class EmbeddedStore(GraphStore):
             raise StoreError(f"{self.path}: cannot open the LadybugDB database ({exc})") from None
         self._has_schema = False
         self._known_rel_tables: set[str] = set()
+
+    def _open(self) -> None:
+        import ladybug
+
+        self._db = ladybug.Database(
+            str(self.path),
+            read_only=self.read_only,
+            buffer_pool_size=self._buffer_pool_mb * 1024 * 1024,
+            auto_checkpoint=not self.bulk,
+        )
+        self._conn = ladybug.Connection(self._db)
 
     # ---- low level -----------------------------------------------------------------
     def _run(self, query: str, params: dict[str, Any] | None = None):
@@ -170,7 +176,16 @@ class EmbeddedStore(GraphStore):
             self._run(cy.INSERT_RELATIONS, {"rows": [{"name": n, "idx": i, "predicate": p} for n, i, p in rows]})
 
     def checkpoint(self) -> None:
+        """Checkpoint; in bulk mode also close and reopen the database: LadybugDB keeps ~200 bytes
+        of memory per written relationship row until the database is closed, checkpoint or not
+        (measured), so a bulk load that checkpoints every ~1M rows stays bounded."""
         self._run(cy.CHECKPOINT)
+        if self.bulk:
+            self.close()
+            try:
+                self._open()
+            except RuntimeError as exc:
+                raise StoreError(f"{self.path}: cannot reopen the LadybugDB database ({exc})") from None
 
     # ---- reading -------------------------------------------------------------------
     def entity_index(self) -> dict[str, int]:

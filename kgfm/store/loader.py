@@ -113,7 +113,7 @@ class GraphLoader:
         progress: ProgressHook | None = None,
         group_rows: int = 1 << 62,
         max_pending: int = 30_000_000,
-        checkpoint_rows: int = 2_000_000,
+        checkpoint_rows: int = 1_000_000,
         entity_rows: int = 1 << 18,
     ) -> None:
         if on_error not in ("fail", "skip"):
