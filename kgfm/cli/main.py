@@ -44,6 +44,7 @@ app.command("init")(init.init)
 app.command("export")(export.export)
 app.command("serve")(serve.serve)
 app.command("questions")(questions.questions)
+app.command("auto")(questions.auto)
 
 
 def main() -> None:

@@ -37,7 +37,7 @@ ASK: dict[tuple[str, str], list[str]] = {
     ],
     ("verbal", "inv"): [
         "what {past} {S}", "which {Hs} {past} {S}", "list the {Hs} that {past} {S}", "{Hs} that {past} {S}",
-        "what has {S} as a {N}", "{S} is a {N} of which {Hs}", "which {Hs} have {S} as {N}", "{S} {N} of what",
+        "what has {S} as {aN}", "{S} is {aN} of which {Hs}", "which {Hs} have {S} as {N}", "{S} {N} of what",
         "what {Hs} {past} {S}", "name the {Hs} with {N} {S}", "{S} appears in which {Hs}", "the {Hs} that {past} {S}",
     ],
     ("noun", "fwd"): [
@@ -94,7 +94,7 @@ class StepWords:
         h, hs = (head, plural(head)) if head else GENERIC_HEAD
         return {
             "S": subject, "wh": wh, "whom": "whom" if wh == "who" else wh, "who": "one" if wh != "who" else "person",
-            "N": noun, "Ns": plural(noun), "H": h, "Hs": hs, "phrase": w.phrase, "base": w.base or noun,
+            "N": noun, "aN": ("an " if noun[:1] in "aeiou" else "a ") + noun, "Ns": plural(noun), "H": h, "Hs": hs, "phrase": w.phrase, "base": w.base or noun,
             "past": w.past or w.phrase, "part": w.participle or w.phrase,
         }
 

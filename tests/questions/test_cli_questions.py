@@ -106,3 +106,32 @@ def test_bad_inputs_one_line_errors_and_warnings(sample_store: Path, tmp_path: P
         res = run("questions", "--path", str(sample_store), "--out", str(tmp_path / "b"), *args, cwd=tmp_path)
         assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
         assert len(res.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_auto_chain_rdf_to_qa_model(tmp_path: Path, graphs_dir: Path):
+    """`kgfm build-graph my.ttl` + `kgfm auto`, then `kgfm qa` answers from the model it wrote."""
+    assert run("build-graph", str(graphs_dir / "movies.ttl"), cwd=tmp_path).returncode == 0
+    res = run("auto", "--out", "runs/auto", "--topics", "100", "--per-hop", "150", "--graph-minutes", "0.3",
+              "--qa-minutes", "2", "--set", "train.epochs=3", "--set", "train.threads=1", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "done: kgfm qa --model runs/auto/qa/model" in res.stdout
+    read_manifest(tmp_path / "runs" / "auto" / "questions", "generated-questions")
+    read_manifest(tmp_path / "runs" / "auto" / "graph" / "index")
+    cfg = (tmp_path / "runs" / "auto" / "qa" / "config.yaml").read_text(encoding="utf-8")
+    assert "runs/auto/questions/train.txt" in cfg and "kind: plain" in cfg
+    ask = run("qa", "--model", "runs/auto/qa/model", "--json", "--no-evidence", "who is the director of Orchard of Havana",
+              cwd=tmp_path)
+    assert ask.returncode == 0, ask.stderr[-2000:]
+    answer = json.loads(ask.stdout)
+    assert answer["answers"] and "Orchard" in json.dumps(answer)  # linked the topic, ranked candidates
+
+
+def test_auto_bad_store_is_one_line(tmp_path: Path):
+    from kgfm.store.embedded import EmbeddedStore
+
+    with EmbeddedStore(tmp_path / "empty.lbug") as db:
+        db.ensure_schema()
+    res = run("auto", "--path", str(tmp_path / "empty.lbug"), "--out", str(tmp_path / "a"), cwd=tmp_path)
+    assert res.returncode == 2 and "no relations" in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "a").exists()
