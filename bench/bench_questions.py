@@ -123,7 +123,15 @@ def evaluate(doc: dict, limit: int | None) -> None:
         if not model.is_dir():
             out[name] = {"skipped": f"{model} not trained"}
             continue
-        out[name] = {**score(model, examples, hops, limit), "model": str(model.relative_to(REPO)),
+        earlier = REPO / "runs" / "qa" / f"eval-gen-{name.replace('_', '-')}.json"  # a `kgfm eval` run, same sample
+        if earlier.is_file() and json.loads(earlier.read_text(encoding="utf-8")).get("questions") == limit:
+            e = json.loads(earlier.read_text(encoding="utf-8"))
+            result = {**e["plain_encoder"], "questions": e["questions"], "of": e["split_questions"],
+                      "ceiling": e["ceiling"], "topic_linked": e["topic_linked"],
+                      "from": f"kgfm eval --dataset metaqa --hops {hops} --split test --limit {limit} --model {model}"}
+        else:
+            result = score(model, examples, hops, limit)
+        out[name] = {**result, "model": str(model.relative_to(REPO)),
                      "target": TARGETS.get(name), "supervised": SUPERVISED.get(name),
                      "loadavg": os.getloadavg(), "sample": f"seeded random sample (seed 0) of {limit}" if limit else "all"}
 
@@ -141,13 +149,70 @@ def sample_chain(doc: dict) -> None:
     steps = [["build-graph", str(REPO / "graphs" / "movies_kb.txt"), "--path", str(work / "movies.lbug")],
              ["auto", "--path", str(work / "movies.lbug"), "--out", str(work), "--topics", "1000", "--per-hop", "3000",
               "--graph-minutes", "3", "--qa-minutes", "8"]]
-    for args in steps:
-        subprocess.run([*kgfm, *args], check=True, cwd=REPO)
+    if not (work / "qa" / "model").is_dir():  # an earlier run of the same chain is reused
+        for args in steps:
+            subprocess.run([*kgfm, *args], check=True, cwd=REPO)
     wall = round(time.perf_counter() - start, 1)
+    metrics = json.loads((work / "qa" / "metrics.json").read_text(encoding="utf-8")) if (
+        work / "qa" / "metrics.json").is_file() else {}
     examples = read_qa_file(REPO / "graphs" / "movies_qa_test.txt", REPO / "graphs" / "movies_qa_test_qtype.txt")
     result = score(work / "qa" / "model", examples, 2, None)
-    doc["sample_zero_shot"] = {**result, "chain_wall_s": wall, "kb": "graphs/movies_kb.txt",
+    doc["sample_zero_shot"] = {**result, "chain_wall_s_this_run": wall,
+                               "finetune_wall_s": (metrics.get("summary") or metrics).get("wall_s"),
+                               "command": " && ".join("kgfm " + " ".join(a) for a in steps), "kb": "graphs/movies_kb.txt",
                                "test": "graphs/movies_qa_test.txt", "samples": samples(work / "questions")}
+
+
+def fb15k237(doc: dict) -> None:
+    """FB15k-237 (names from entity2text.txt, relation text from relation2text.txt): generated questions,
+    and on the held-out (unseen-topic) ones asked WITHOUT brackets: how often the entity linker finds the
+    topic, and how often the gold answers lie in the linked topic's k-hop candidate set."""
+    from kgfm.config import StoreConfig
+    from kgfm.fusion.linking import EntityLinker
+    from kgfm.qa.candidates import UndirectedAdjacency, candidate_masks
+    from kgfm.questions import QuestionsConfig, build_questions
+    from kgfm.store.factory import open_store
+
+    fb = REPO / ".." / "shared" / "data" / "FB15k-237"
+    store_cfg = StoreConfig(path=REPO / ".kgfm" / "fb15k237.lbug")
+    out = REPO / "runs" / "questions" / "fb15k237"
+    cfg = QuestionsConfig(topics=8000, hops=[1, 2], per_hop=20000, bracket_rate=0.0, max_path_types=400)
+    summary = build_questions(store_cfg, out, cfg, fb / "relation2text.txt")
+    with open_store(store_cfg, read_only=True) as db:
+        graph = db.export_tensors()
+    linker = EntityLinker.from_tensors(graph)
+    index = {eid: i for i, eid in enumerate(graph.entity_ids)}
+    rows = [json.loads(line) for line in (out / "questions.jsonl").read_text(encoding="utf-8").splitlines()]
+    valid = [r for r in rows if r["split"] == "valid"]
+    valid = [valid[i] for i in np.sort(np.random.default_rng(0).choice(len(valid), min(2000, len(valid)), replace=False))]
+    from kgfm.qa.data import link_questions
+
+    start = time.perf_counter()
+    _, _, topics = link_questions([r["question"] for r in valid], linker)
+    link_s = time.perf_counter() - start
+    gold_topic = np.array([index[r["topic_id"]] for r in valid])
+    adj = UndirectedAdjacency.from_graph(graph)
+    recall = {}
+    for hops in (1, 2):
+        sel = [i for i, r in enumerate(valid) if r["hops"] == hops and topics[i] >= 0]
+        if not sel:
+            continue
+        masks = candidate_masks(adj, topics[sel], hops)
+        hit = [bool(masks[j, [index[a] for a in valid[i]["answer_ids"]]].any()) for j, i in enumerate(sel)]
+        recall[f"{hops}hop"] = float(np.mean(hit))
+    doc["fb15k237"] = {
+        "generation": {k: v for k, v in summary.items() if k != "out"},
+        "command": "kgfm questions --path .kgfm/fb15k237.lbug --relation-text ../shared/data/FB15k-237/relation2text.txt"
+                   " --topics 8000 --hops 1,2 --per-hop 20000 (bracket_rate 0 via the Python API)",
+        "valid_questions_scored": len(valid),
+        "linking_rate_exact_topic": float(np.mean(topics == gold_topic)),
+        "linking_rate_any": float(np.mean(topics >= 0)),
+        "candidate_recall_linked": recall,
+        "linking_seconds": round(link_s, 1),
+        "samples": samples(out),
+        "not_done": "QA fine-tune + Hits@1 on FB15k-237 generated questions (needs the FB15k-237 graph stage; "
+                    "no CPU time left on the shared box)",
+    }
 
 
 def main() -> None:
@@ -156,6 +221,7 @@ def main() -> None:
     ap.add_argument("--train", action="store_true")
     ap.add_argument("--evaluate", action="store_true")
     ap.add_argument("--sample", action="store_true")
+    ap.add_argument("--fb15k237", action="store_true")
     ap.add_argument("--limit", type=int, default=2000, help="questions per evaluation set (0: all)")
     args = ap.parse_args()
     import torch
@@ -163,7 +229,7 @@ def main() -> None:
     torch.set_num_threads(2)
     doc = load()
     touched = [k for k, on in (("generation", args.generate), ("training", args.train), ("evaluation", args.evaluate),
-                               ("sample_zero_shot", args.sample)) if on]
+                               ("sample_zero_shot", args.sample), ("fb15k237", args.fb15k237)) if on]
     if args.generate:
         generate(doc)
     if args.train:
@@ -172,6 +238,8 @@ def main() -> None:
         evaluate(doc, args.limit or None)
     if args.sample:
         sample_chain(doc)
+    if args.fb15k237:
+        fb15k237(doc)
     save(doc, touched)
 
 

@@ -173,7 +173,8 @@ def relation_words(predicate: str, rel_type: str, text: str | None = None, head_
     Args:
         predicate: The original predicate string (IRI or name).
         rel_type: The store's relationship type name.
-        text: A relation text (relation-text file, ``rdfs:label``), used verbatim when given.
+        text: A relation text (relation-text file, ``rdfs:label``), used verbatim when given, unless
+            its words are exactly the name's words (then the name is parsed as a path).
         head_noun: A noun for the head side known from types (``rdf:type``).
     """
     path_head: str | None = None
@@ -185,6 +186,8 @@ def relation_words(predicate: str, rel_type: str, text: str | None = None, head_
         if len(first) >= 3:
             path_head = " ".join(split_words(first[-2]))
         last_words = split_words(last[-1])
+    if text and split_words(text) == split_words(predicate):
+        text = None  # the text only restates the name (FB15k-237's relation2text.txt): parse the name
     if text and text.strip():
         words = split_words(text)
     elif last_words:

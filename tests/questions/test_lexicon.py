@@ -80,3 +80,8 @@ def test_relation_text_unusable_file_is_one_error(tmp_path: Path):
     latin.write_bytes("r\tcaf\xe9\n".encode("latin-1"))
     with pytest.raises(RelationTextError, match="not UTF-8"):
         relation_texts(graph_with(["r"]), latin)
+
+
+def test_text_that_only_restates_a_path_name_is_parsed_as_the_path():
+    w = relation_words("/people/person/profession", "p", text="people person profession")
+    assert (w.tail_noun, w.head_noun) == ("profession", "person")
