@@ -92,7 +92,7 @@ def score(model_dir: Path, examples: list, hops: int, limit: int | None) -> dict
     """Hits@1 of a fine-tuned model on ``examples`` (seeded sample of ``limit``), with the ceiling."""
     from kgfm.qa.answer import QAEngine
     from kgfm.qa.data import prepare_examples
-    from kgfm.qa.evaluate import question_hits, summarize
+    from kgfm.qa.ranking import question_hits, summarize
     from kgfm.qa.metaqa import EntityLookup, answerable_ceiling, resolve
 
     total = len(examples)
@@ -103,7 +103,7 @@ def score(model_dir: Path, examples: list, hops: int, limit: int | None) -> dict
     lookup = EntityLookup(engine.graph)
     prepared = prepare_examples(examples, engine.linker, lookup)
     start = time.perf_counter()
-    hits = question_hits(engine.model, prepared, engine.alignment, engine.adjacency, hops)
+    hits = question_hits(engine.model, prepared, engine.adjacency, hops)
     ceiling = answerable_ceiling(engine.graph, resolve(examples, lookup), hops)
     return {**summarize(hits, prepared), "questions": len(examples), "of": total, "ceiling": float(ceiling.mean()),
             "topic_linked": float((prepared.topics >= 0).mean()), "seconds": round(time.perf_counter() - start, 1)}
@@ -169,7 +169,7 @@ def fb15k237(doc: dict) -> None:
     topic, and how often the gold answers lie in the linked topic's k-hop candidate set."""
     from kgfm.config import StoreConfig
     from kgfm.fusion.linking import EntityLinker
-    from kgfm.qa.candidates import UndirectedAdjacency, candidate_masks
+    from kgfm.qa.candidates import UndirectedAdjacency, candidate_sets
     from kgfm.questions import QuestionsConfig, build_questions
     from kgfm.store.factory import open_store
 
@@ -197,7 +197,7 @@ def fb15k237(doc: dict) -> None:
         sel = [i for i, r in enumerate(valid) if r["hops"] == hops and topics[i] >= 0]
         if not sel:
             continue
-        masks = candidate_masks(adj, topics[sel], hops)
+        masks = candidate_sets(adj, topics[sel], hops)
         hit = [bool(masks[j, [index[a] for a in valid[i]["answer_ids"]]].any()) for j, i in enumerate(sel)]
         recall[f"{hops}hop"] = float(np.mean(hit))
     doc["fb15k237"] = {

@@ -82,18 +82,18 @@ def auto(
         store_overrides = {"store.backend": scfg.backend, "store.path": str(scfg.path)}
         from kgfm.index.build import main as graph_stage
 
-        graph_stage(None, {**store_overrides, "output_dir": str(out / "graph"),
-                           "train.max_minutes": graph_minutes}, False)
+        graph_stage(None, {**store_overrides, "run.output_dir": str(out / "graph"),
+                           "run.max_minutes": graph_minutes}, False)
         from kgfm.qa.finetune import main as finetune
 
         frozen = encoder == "frozen"
         qa_overrides = {
-            **store_overrides, "index": str(out / "graph" / "index"), "output": str(out / "qa"),
+            **store_overrides, "index": str(out / "graph" / "index"), "run.output_dir": str(out / "qa"),
             "data.dataset": "files", "data.train": str(out / "questions" / "train.txt"),
             "data.valid": str(out / "questions" / "valid.txt"), "data.hops": max(hop_list),
             "scorer.max_hops": max(hop_list), "encoder.kind": "plain" if frozen else "fusion",
             "encoder.freeze": frozen, "train.epochs": 40 if frozen else 4, "train.patience": 6 if frozen else 1,
-            "train.max_minutes": qa_minutes, "train.lr_head": 3e-3,
+            "run.max_minutes": qa_minutes, "optim.head_lr": 3e-3,
             **parse_overrides(set_),
         }
         finetune(None, qa_overrides, False)

@@ -113,7 +113,7 @@ def test_auto_chain_rdf_to_qa_model(tmp_path: Path, graphs_dir: Path):
     """`kgfm build-graph my.ttl` + `kgfm auto`, then `kgfm qa` answers from the model it wrote."""
     assert run("build-graph", str(graphs_dir / "movies.ttl"), cwd=tmp_path).returncode == 0
     res = run("auto", "--out", "runs/auto", "--topics", "100", "--per-hop", "150", "--graph-minutes", "0.3",
-              "--qa-minutes", "2", "--set", "train.epochs=3", "--set", "train.threads=1", cwd=tmp_path)
+              "--qa-minutes", "2", "--set", "train.epochs=3", "--set", "run.threads=1", cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-2000:]
     assert "done: kgfm qa --model runs/auto/qa/model" in res.stdout
     read_manifest(tmp_path / "runs" / "auto" / "questions", "generated-questions")
