@@ -148,7 +148,7 @@ def sample_chain(doc: dict) -> None:
     start = time.perf_counter()
     steps = [["build-graph", str(REPO / "graphs" / "movies_kb.txt"), "--path", str(work / "movies.lbug")],
              ["auto", "--path", str(work / "movies.lbug"), "--out", str(work), "--topics", "1000", "--per-hop", "3000",
-              "--graph-minutes", "3", "--qa-minutes", "8"]]
+              "--graph-minutes", "3", "--qa-minutes", "25"]]
     if not (work / "qa" / "model").is_dir():  # an earlier run of the same chain is reused
         for args in steps:
             subprocess.run([*kgfm, *args], check=True, cwd=REPO)
