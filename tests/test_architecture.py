@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 PKG = Path(__file__).resolve().parents[1] / "kgfm"
-STAGES = ["sources", "store", "encoder", "index", "fusion", "qa", "serve"]
+STAGES = ["sources", "store", "questions", "encoder", "index", "fusion", "qa", "serve"]
 SHARED = {"config", "artifacts", "hf", "progress", "samples", "__init__"}  # stage-independent foundations
 TOOLKIT = "training"  # the one training toolkit: importable by every stage, imports no stage
 MAX_LINES = 400

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from kgfm.cli import build_graph, corpus, cypher, eval as eval_cmd, export, init, neighbors, qa, serve, stats, train
+from kgfm.cli import build_graph, corpus, cypher, eval as eval_cmd, export, init, neighbors, qa, questions, serve, stats, train
 
 app = typer.Typer(
     name="kgfm",
@@ -43,6 +43,8 @@ app.command("corpus")(corpus.corpus)
 app.command("init")(init.init)
 app.command("export")(export.export)
 app.command("serve")(serve.serve)
+app.command("questions")(questions.questions)
+app.command("auto")(questions.auto)
 
 
 def main() -> None:

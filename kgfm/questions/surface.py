@@ -1,0 +1,180 @@
+"""Surface forms: questions and noun phrases built from relation words, composed over paths.
+
+Each step (a relation in one direction) has *question* templates with a subject slot ``{S}``
+and *description* templates (a noun phrase for the step's answer set). A k-hop question is
+the last step's question with ``{S}`` set to the description of the path so far, starting from
+the bracketed topic -- so ``the genre of the director of [T]`` and ``who directed the ones
+written by [T]`` come from the same two tables. The templates are general English around
+the relation's own words; none is specific to a dataset.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from kgfm.questions.lexicon import PERSON_NOUNS, PLACE_NOUNS, TIME_NOUNS, RelationWords, plural
+
+# (shape, direction) -> question templates. Fields: S subject, wh/whs wh-word, N noun, Ns plural,
+# H/Hs the other side's noun, phrase, base, past, part (participle).
+ASK: dict[tuple[str, str], list[str]] = {
+    ("passive", "fwd"): [
+        "{wh} {past} {S}", "{S} was {part} by {whom}", "{wh} is the {N} of {S}", "{wh} are the {Ns} of {S}",
+        "list the {Ns} of {S}", "the {N} of {S}", "name the {N} of {S}", "{S} {N}", "{S} {phrase} {wh}",
+        "by {whom} was {S} {part}", "{wh} was {S} {part} by", "give me the {Ns} of {S}",
+    ],
+    ("passive", "inv"): [
+        "what was {part} by {S}", "what did {S} {base}", "which {Hs} did {S} {base}", "which {H} was {part} by {S}",
+        "list the {Hs} {part} by {S}", "{Hs} {part} by {S}", "what {Hs} has {S} {part}", "{S} {past} what",
+        "{S} is the {N} of which {Hs}", "what is {S} the {N} of", "{Hs} with {N} {S}", "name the {Hs} that {S} {past}",
+    ],
+    ("verbal", "fwd"): [
+        "which {Ns} did {S} {base}", "what are the {Ns} of {S}", "list the {Ns} of {S}", "the {Ns} of {S}",
+        "{S} {phrase}", "{S} {Ns}", "{S} {past} which {Ns}", "which {Ns} were {part} by {S}", "which {N} did {S} {base}",
+        "name the {Ns} of {S}", "{wh} are the {Ns} in {S}", "give me the {Ns} of {S}",
+    ],
+    ("verbal", "inv"): [
+        "what {past} {S}", "which {Hs} {past} {S}", "list the {Hs} that {past} {S}", "{Hs} that {past} {S}",
+        "what has {S} as {aN}", "{S} is {aN} of which {Hs}", "which {Hs} have {S} as {N}", "{S} {N} of what",
+        "what {Hs} {past} {S}", "name the {Hs} with {N} {S}", "{S} appears in which {Hs}", "the {Hs} that {past} {S}",
+    ],
+    ("noun", "fwd"): [
+        "{wh} is the {N} of {S}", "what are the {Ns} of {S}", "list the {Ns} of {S}", "the {N} of {S}", "{S} {N}",
+        "what {N} does {S} have", "{S} has which {N}", "{S} {phrase} {wh}", "name the {N} of {S}",
+        "which {N} is {S}", "{wh} is {S} 's {N}", "give me the {N} of {S}",
+    ],
+    ("noun", "inv"): [
+        "what has the {N} {S}", "which {Hs} have {N} {S}", "what {Hs} have {S} as {N}", "list the {Hs} whose {N} is {S}",
+        "{Hs} with the {N} {S}", "{S} is the {N} of what", "{S} is the {N} of which {Hs}", "what is {S} the {N} of",
+        "{Hs} whose {N} is {S}", "which {H} has {S} as its {N}", "name the {Hs} with {N} {S}", "{S} is the {N} of which {H}",
+    ],
+}
+DESCRIBE: dict[tuple[str, str], list[str]] = {
+    ("passive", "fwd"): ["the {N} of {S}", "the {Ns} of {S}", "{S} 's {N}", "the {who} that {past} {S}"],
+    ("passive", "inv"): ["the {Hs} {part} by {S}", "the {Hs} that {S} {past}", "the {Hs} {S} {past}",
+                         "the {Hs} with {N} {S}"],
+    ("verbal", "fwd"): ["the {Ns} of {S}", "the {Ns} {S} {past}", "{S} 's {Ns}", "the {Ns} in {S}"],
+    ("verbal", "inv"): ["the {Hs} that {past} {S}", "the {Hs} with {S} as {N}", "the {Hs} {S} is in",
+                        "the {Hs} that have {N} {S}"],
+    ("noun", "fwd"): ["the {N} of {S}", "the {Ns} of {S}", "{S} 's {N}", "the {N} that {S} has"],
+    ("noun", "inv"): ["the {Hs} whose {N} is {S}", "the {Hs} with {N} {S}", "the {Hs} that have {N} {S}",
+                      "the {Hs} of {N} {S}"],
+}
+GENERIC_HEAD = ("one", "ones")
+
+
+@dataclass(frozen=True)
+class StepWords:
+    """The words of one step: the relation's words, its direction and the nouns of both ends.
+
+    Args:
+        words: The relation's :class:`RelationWords`.
+        inverse: The step goes tail -> head.
+        head_type: Type noun of the relation's head side (``rdf:type``), if known.
+        tail_type: Type noun of the tail side, if known.
+    """
+
+    words: RelationWords
+    inverse: bool
+    head_type: str | None = None
+    tail_type: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.words.shape, "inv" if self.inverse else "fwd"
+
+    def fields(self, subject: str) -> dict[str, str]:
+        w = self.words
+        noun = w.tail_noun
+        head = self.head_type or w.head_noun
+        answer_noun = (head if self.inverse else (self.tail_type or noun)) or ""
+        wh = wh_word(answer_noun, w.tail_person and not self.inverse)
+        h, hs = (head, plural(head)) if head else GENERIC_HEAD
+        return {
+            "S": subject, "wh": wh, "whom": "whom" if wh == "who" else wh, "who": "one" if wh != "who" else "person",
+            "N": noun, "aN": ("an " if noun[:1] in "aeiou" else "a ") + noun, "Ns": plural(noun), "H": h, "Hs": hs, "phrase": w.phrase, "base": w.base or noun,
+            "past": w.past or w.phrase, "part": w.participle or w.phrase,
+        }
+
+
+def wh_word(noun: str, person: bool) -> str:
+    last = noun.split()[-1] if noun.split() else ""
+    if person or last in PERSON_NOUNS:
+        return "who"
+    if last in TIME_NOUNS:
+        return "when"
+    if last in PLACE_NOUNS:
+        return "where"
+    return "what"
+
+
+def _usable(options: list[str], plain_subject: bool) -> list[tuple[int, str]]:
+    """``(template id, template)``; a possessive ``{S} 's`` reads well after a name only."""
+    return [(i, o) for i, o in enumerate(options) if plain_subject or "{S} 's" not in o]
+
+
+def _fill(template: str, fields: dict[str, str]) -> str:
+    return re.sub(r"\s+", " ", template.format(**fields)).strip()
+
+
+def compose(steps: list[StepWords], topic: str, rng: np.random.Generator) -> tuple[str, str]:
+    """A question for the path ``steps`` from ``topic`` (already bracketed or not), and its template id."""
+    subject, ids = topic, []
+    for step in steps[:-1]:
+        options = _usable(DESCRIBE[step.key], subject == topic)
+        k, template = options[int(rng.integers(len(options)))]
+        subject = _fill(template, step.fields(subject))
+        ids.append(f"d.{step.key[0]}.{step.key[1]}.{k}")
+    last = steps[-1]
+    options = _usable(ASK[last.key], subject == topic)
+    k, template = options[int(rng.integers(len(options)))]
+    ids.append(f"q.{last.key[0]}.{last.key[1]}.{k}")
+    return _fill(template, last.fields(subject)), ">".join(ids)
+
+
+NOISE_KINDS = ("lower", "capitalize", "question_mark", "drop_article", "misspell")
+
+
+def add_noise(question: str, topic: str, rng: np.random.Generator, rate: float) -> tuple[str, list[str]]:
+    """Light, seeded noise that never touches the topic span: a dropped article, one misspelt
+    word (two inner letters swapped), lower case or a capital first letter, a trailing ``?``.
+
+    Args:
+        question: The question text containing ``topic`` once.
+        topic: The topic span (bracketed or not), kept exactly.
+        rng: Seeded generator.
+        rate: Probability of each kind of noise.
+    """
+    applied: list[str] = []
+    start = question.find(topic)
+    pieces = [question[:start], question[start + len(topic):]] if start >= 0 else [question, ""]
+    if rng.random() < rate:
+        words = [p.split(" ") for p in pieces]
+        slots = [(i, j) for i, ws in enumerate(words) for j, w in enumerate(ws) if w in ("the", "a", "an")]
+        if slots:
+            i, j = slots[int(rng.integers(len(slots)))]
+            del words[i][j]
+            pieces = [" ".join(ws) for ws in words]
+            applied.append("drop_article")
+    if rng.random() < rate:
+        cands = [(i, m.start(), m.end()) for i, p in enumerate(pieces) for m in re.finditer(r"[a-z]{4,}", p)]
+        if cands:
+            i, s, e = cands[int(rng.integers(len(cands)))]
+            pos = s + int(rng.integers(1, e - s - 2))
+            w = pieces[i]
+            pieces[i] = w[:pos] + w[pos + 1] + w[pos] + w[pos + 2:]
+            applied.append("misspell")
+    r = rng.random()
+    if r < rate / 2:
+        pieces = [p.lower() for p in pieces]
+        applied.append("lower")
+    elif r < rate and pieces[0]:
+        pieces[0] = pieces[0][:1].upper() + pieces[0][1:]
+        applied.append("capitalize")
+    text = re.sub(r"\s+", " ", pieces[0] + (topic if start >= 0 else "") + pieces[1]).strip()
+    if rng.random() < rate:
+        text += "?"
+        applied.append("question_mark")
+    return text, applied

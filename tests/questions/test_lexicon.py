@@ -1,0 +1,87 @@
+"""Relation names -> words, and relation-text files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kgfm.questions.build import relation_texts
+from kgfm.questions.lexicon import RelationTextError, analyse, relation_words, split_words
+from kgfm.store.base import GraphTensors
+
+
+@pytest.mark.parametrize("name,words", [
+    ("/film/film/genre", ["film", "film", "genre"]),
+    ("directed_by", ["directed", "by"]),
+    ("inLanguage", ["in", "language"]),
+    ("http://example.org/vocab#hasTag", ["has", "tag"]),
+    ("http://schema.org/datePublished", ["date", "published"]),
+    ("HTMLParserOf", ["html", "parser", "of"]),
+])
+def test_split_words(name, words):
+    assert split_words(name) == words
+
+
+def test_shapes_and_nouns():
+    d = analyse(["directed", "by"])
+    assert (d.shape, d.tail_noun, d.base, d.past, d.tail_person) == ("passive", "director", "direct", "directed", True)
+    w = analyse(["written", "by"])
+    assert (w.tail_noun, w.base, w.past) == ("writer", "write", "wrote")
+    s = analyse(["starred", "actors"])
+    assert (s.shape, s.tail_noun, s.base) == ("verbal", "actor", "star")
+    g = analyse(["has", "genre"])
+    assert (g.shape, g.tail_noun) == ("noun", "genre")
+    lang = analyse(["in", "language"])
+    assert (lang.shape, lang.tail_noun) == ("noun", "language")
+
+
+def test_freebase_path_gives_head_noun_and_property():
+    w = relation_words("/film/film/genre", "film_film_genre")
+    assert (w.tail_noun, w.head_noun) == ("genre", "film")
+    cvt = relation_words("/film/actor/film./film/performance/film", "x")
+    assert cvt.head_noun == "actor" and cvt.tail_noun == "film"
+    assert relation_words("/people/person/profession", "p", text="job title").tail_noun == "job title"
+
+
+def graph_with(relations: list[str]) -> GraphTensors:
+    z = np.zeros(1, np.int64)
+    return GraphTensors(["a"], ["a"], relations, relations, z, z, z)
+
+
+def test_relation_text_unknown_ids_and_bad_lines_warn_with_counts(tmp_path: Path):
+    f = tmp_path / "rel.txt"
+    f.write_text("directed_by\tdirected by\nnot_a_relation\tfoo\nno tab here\nwritten_by\t\n", encoding="utf-8")
+    texts, warnings = relation_texts(graph_with(["directed_by", "written_by"]), f)
+    assert texts == {0: "directed by"}
+    joined = "\n".join(warnings)
+    assert "2 bad line(s) skipped" in joined and "first at line 3" in joined
+    assert "1 of 2 id(s) are not relations of the store (first: 'not_a_relation')" in joined
+    assert "1 of 2 relation(s) have no text there" in joined
+
+
+def test_relation_text_integer_ids_read_as_relation_index(tmp_path: Path):
+    f = tmp_path / "rel.txt"
+    f.write_text("0\tdirected by\n1\twritten by\n7\tnothing\n", encoding="utf-8")
+    texts, warnings = relation_texts(graph_with(["directed_by", "written_by"]), f)
+    assert texts == {0: "directed by", 1: "written by"}
+    assert any("2 integer id(s)" in w for w in warnings) and any("1 of 3 id(s)" in w for w in warnings)
+
+
+def test_relation_text_unusable_file_is_one_error(tmp_path: Path):
+    with pytest.raises(RelationTextError, match="not found"):
+        relation_texts(graph_with(["r"]), tmp_path / "missing.txt")
+    bad = tmp_path / "bad.txt"
+    bad.write_text("no tabs\nat all\n", encoding="utf-8")
+    with pytest.raises(RelationTextError, match=r"bad.txt:1: no 'id<TAB>text' row \(2 bad lines\)"):
+        relation_texts(graph_with(["r"]), bad)
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes("r\tcaf\xe9\n".encode("latin-1"))
+    with pytest.raises(RelationTextError, match="not UTF-8"):
+        relation_texts(graph_with(["r"]), latin)
+
+
+def test_text_that_only_restates_a_path_name_is_parsed_as_the_path():
+    w = relation_words("/people/person/profession", "p", text="people person profession")
+    assert (w.tail_noun, w.head_noun) == ("profession", "person")
