@@ -1,0 +1,205 @@
+"""The Python API: the same stages as the CLI, for notebooks and scripts.
+
+Every function takes plain Python values or config objects and returns results; nothing here
+prints tables or parses flags (the CLI does that on top). Heavy libraries are imported inside
+the functions, so ``import kgfm`` stays fast. A training config may be given as
+
+* a YAML path, or ``"sample:NAME"`` for a bundled config (``kgfm init`` writes them out);
+* a ``dict`` with the same sections as the YAML file;
+* the stage's pydantic config object;
+
+and ``overrides`` take dotted keys exactly like ``--set`` (``{"train.epochs": 3}``).
+
+Example::
+
+    import kgfm
+    report = kgfm.build_graph("graphs/movies_kb.txt", path=".kgfm/graph.lbug")
+    kgfm.train_graph("configs/graph.yaml", overrides={"train.epochs": 20})
+    model = kgfm.QAModel.from_pretrained("runs/qa/sample/model")
+    print(model.answer("who directed [Orchard of Havana]")["answers"][0]["name"])
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Optional, Sequence, Union
+
+from pydantic import BaseModel
+
+from kgfm.config import StoreConfig
+
+ConfigLike = Union[str, Path, Mapping[str, Any], BaseModel, None]
+PathLike = Union[str, Path]
+
+
+def _stage_args(config: ConfigLike, overrides: Optional[Mapping[str, Any]]) -> tuple[Optional[Path], dict[str, Any]]:
+    """(YAML path or None, overrides) for a stage's ``main(config_path, overrides, resume)``.
+
+    A dict or config object becomes whole-section overrides (so explicit ``None`` values survive);
+    dotted ``overrides`` are applied after it.
+    """
+    from kgfm.samples import resolve
+
+    path: Optional[Path] = None
+    sections: dict[str, Any] = {}
+    if isinstance(config, (str, Path)):
+        path = resolve(config, "configs")
+    elif isinstance(config, BaseModel):
+        sections = config.model_dump(mode="json")
+    elif isinstance(config, Mapping):
+        sections = dict(config)
+    elif config is not None:
+        raise TypeError(f"config: expected a path, a dict or a config object, got {type(config).__name__}")
+    return path, {**sections, **dict(overrides or {})}
+
+
+def _store_config(path: Optional[PathLike], backend: str, store: Optional[StoreConfig]) -> StoreConfig:
+    if store is not None:
+        return store
+    return StoreConfig(backend=backend, **({"path": Path(path)} if path is not None else {}))  # type: ignore[arg-type]
+
+
+def build_graph(*sources: PathLike, path: Optional[PathLike] = None, backend: str = "embedded",
+                names: Iterable[PathLike] = (), on_error: str = "fail", base: Optional[str] = None,
+                store: Optional[StoreConfig] = None, progress: bool = False) -> Any:
+    """Read triple files into the graph store (``kgfm build-graph``); idempotent.
+
+    Args:
+        *sources: RDF / TSV / CSV / pipe files (``sample:movies_kb.txt`` for the bundled sample).
+        path: Embedded store location (default ``.kgfm/graph.lbug``).
+        backend: ``embedded`` or ``neo4j`` (credentials from ``KGFM_NEO4J_*``).
+        names: Name/description files, ``FILE`` or ``FILE:KIND``.
+        on_error: ``fail`` (stop at the first bad line, write nothing of its batch) or ``skip``.
+        base: Base IRI for relative IRIs in RDF sources.
+        store: A full :class:`~kgfm.config.StoreConfig` instead of ``path``/``backend``.
+        progress: Show a progress bar.
+
+    Returns:
+        The :class:`~kgfm.store.loader.LoadReport` (counts written / already stored / rejected).
+    """
+    from kgfm.samples import resolve
+    from kgfm.store.build import BuildGraphConfig, NamesSpec, SourceSpec, run_build
+
+    if not sources:
+        raise ValueError("build_graph: give at least one source file")
+    specs = [NamesSpec(path=Path(f), kind=k) if ":" in str(n) else NamesSpec(path=Path(n))
+             for n in names for f, _, k in [str(n).rpartition(":")]]
+    cfg = BuildGraphConfig(
+        store=_store_config(path, backend, store), on_error=on_error,  # type: ignore[arg-type]
+        sources=[SourceSpec(path=resolve(s, "graphs"), base=base) for s in sources], names=specs,
+    )
+    return run_build(cfg, show_progress=progress)
+
+
+def open_store(path: Optional[PathLike] = None, backend: str = "embedded", read_only: bool = True,
+               store: Optional[StoreConfig] = None) -> Any:
+    """Open the graph store; use it as a context manager (``with kgfm.open_store() as db: db.cypher(...)``).
+
+    Args:
+        path: Embedded store location (default ``.kgfm/graph.lbug``).
+        backend: ``embedded`` or ``neo4j``.
+        read_only: Open read-only (the database itself refuses writes).
+        store: A full :class:`~kgfm.config.StoreConfig` instead of ``path``/``backend``.
+    """
+    from kgfm.store.factory import open_store as _open
+
+    return _open(_store_config(path, backend, store), read_only=read_only)
+
+
+def train_graph(config: ConfigLike, overrides: Optional[Mapping[str, Any]] = None, resume: bool = False) -> dict[str, Any]:
+    """Train the GNN encoder by link prediction and build its FAISS index (``kgfm train --stage graph``).
+
+    Returns:
+        Metrics (valid/test MRR, Hits@k), paths and the index fingerprint.
+    """
+    from kgfm.index.build import main
+
+    return main(*_stage_args(config, overrides), resume)
+
+
+def pretrain(config: ConfigLike, overrides: Optional[Mapping[str, Any]] = None, resume: bool = False) -> dict[str, Any]:
+    """Knowledge-pretrain the fusion transformer (MLM + masked-entity; ``kgfm train --stage pretrain``)."""
+    from kgfm.fusion.pretrain import main
+
+    return main(*_stage_args(config, overrides), resume)
+
+
+def finetune(config: ConfigLike, overrides: Optional[Mapping[str, Any]] = None, resume: bool = False) -> dict[str, Any]:
+    """Fine-tune the QA model (``kgfm train --stage finetune``); returns the metrics and the model path."""
+    from kgfm.qa.finetune import main
+
+    return main(*_stage_args(config, overrides), resume)
+
+
+def generate_questions(out: PathLike, path: Optional[PathLike] = None, backend: str = "embedded",
+                       relation_text: Optional[PathLike] = None, store: Optional[StoreConfig] = None,
+                       **settings: Any) -> dict[str, Any]:
+    """Generate QA training questions from the graph (``kgfm questions``) into the artifact ``out``.
+
+    Args:
+        out: Output folder (JSONL + MetaQA-format train/valid files + manifest).
+        path: Embedded store location.
+        backend: ``embedded`` or ``neo4j``.
+        relation_text: Optional ``id<TAB>text`` file with relation wording.
+        store: A full store config instead of ``path``/``backend``.
+        **settings: :class:`kgfm.questions.QuestionsConfig` fields (``topics``, ``hops``, ``seed``, ...).
+    """
+    from kgfm.questions import QuestionsConfig, build_questions
+
+    return build_questions(_store_config(path, backend, store), Path(out), QuestionsConfig(**settings),
+                           relation_text=Path(relation_text) if relation_text else None)
+
+
+class QAModel:
+    """A fine-tuned QA model with its store and entity index, loaded once.
+
+    Build it with :meth:`from_pretrained`; :meth:`answer` returns the same JSON-ready dict as
+    ``kgfm qa --json`` (answers with ids, names, scores and evidence paths, the linked topic
+    entity, the Cypher that shows the evidence).
+    """
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+
+    @classmethod
+    def from_pretrained(cls, model_dir: PathLike, path: Optional[PathLike] = None, backend: Optional[str] = None,
+                        store: Optional[StoreConfig] = None, hops: Optional[int] = None) -> "QAModel":
+        """Load ``model_dir`` (a ``kgfm train --stage finetune`` output, fp32 or int8).
+
+        Args:
+            model_dir: The model folder.
+            path: Embedded store to read instead of the one recorded in the model.
+            backend: ``embedded`` or ``neo4j`` instead of the recorded backend.
+            store: A full store config (takes precedence over ``path``/``backend``).
+            hops: Candidate radius override.
+        """
+        from kgfm.qa.answer import QAEngine
+
+        if store is None and (path is not None or backend is not None):
+            store = _store_config(path, backend or "embedded", None)
+        return cls(QAEngine.load(Path(model_dir), store_config=store, hops=hops))
+
+    def answer(self, question: str, top_k: int = 5, evidence: bool = True) -> dict[str, Any]:
+        """Answer one question; raises ``LookupError`` (``UnlinkableQuestionError``) when no entity
+        of the graph is in it."""
+        return self.engine.answer_one(question, top_k=top_k, evidence=evidence).as_dict()
+
+    def answer_batch(self, questions: Sequence[str], top_k: int = 5, evidence: bool = True) -> list[dict[str, Any]]:
+        """Answer many questions in batches; an unlinkable one gets ``error`` set instead of raising."""
+        return [r.as_dict() for r in self.engine.answer(list(questions), top_k=top_k, evidence=evidence)]
+
+    def close(self) -> None:
+        self.engine.close()
+
+    def __enter__(self) -> "QAModel":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def write_samples(target: PathLike = ".", force: bool = False) -> list[Path]:
+    """Write the bundled sample ``configs/`` and ``graphs/`` into ``target`` (``kgfm init``)."""
+    from kgfm.samples import init
+
+    return init(Path(target), force=force)
