@@ -8,6 +8,7 @@ Each COPY is one transaction, so an interrupted load leaves whole batches or not
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
@@ -182,6 +183,7 @@ class EmbeddedStore(GraphStore):
         self._run(cy.CHECKPOINT)
         if self.bulk:
             self.close()
+            gc.collect()  # results still referencing the old database must let it go before the reopen
             try:
                 self._open()
             except RuntimeError as exc:
