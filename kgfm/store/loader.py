@@ -26,7 +26,7 @@ input again, or again after an interrupt, ends with exactly the same store: no d
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 from itertools import chain, filterfalse
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
@@ -35,56 +35,12 @@ import numpy as np
 
 from kgfm.sources import EntityInfo, Reject, Triple
 from kgfm.store.base import GraphStore, StoreError
+from kgfm.store.load_report import LoadAborted, LoadReport
 from kgfm.store.names import rel_type_name
 from kgfm.store.triple_keys import TripleKeys, split_by_graph, unique_rows
 
 ProgressHook = Callable[[str, int], None]
 Row = tuple  # (head, relation, tail, line) from kgfm.sources.read_delimited_batches
-
-
-class LoadAborted(StoreError):
-    """``on_error="fail"`` met a bad record; nothing of its batch was written."""
-
-    def __init__(self, reject: Reject, report: "LoadReport") -> None:
-        self.reject = reject
-        self.report = report
-        super().__init__(
-            f"{reject.message()} -- stopped before writing this batch (--on-error fail; written before it: "
-            f"{report.entities_new} entities, {report.triples_new} triples); fix the line, or use "
-            "--on-error skip to load the good rows and list the rejects"
-        )
-
-
-@dataclass
-class LoadReport:
-    """What a load did; printed as the summary and saved as JSON."""
-
-    files: list[str] = field(default_factory=list)
-    records_read: int = 0
-    entities_new: int = 0
-    entities_updated: int = 0
-    relations_new: int = 0
-    triples_read: int = 0
-    triples_new: int = 0
-    triples_existing: int = 0
-    rejected: int = 0
-    rejects_path: str | None = None
-    names_matched: int = 0
-    names_unmatched: int = 0
-    seconds: float = 0.0
-    entities_total: int = 0
-    relations_total: int = 0
-    triples_total: int = 0
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def triples_per_second(self) -> float:
-        return self.triples_read / self.seconds if self.seconds > 0 else 0.0
-
-    def as_dict(self) -> dict:
-        out = asdict(self)
-        out["triples_per_second"] = round(self.triples_per_second, 1)
-        return out
 
 
 class GraphLoader:
