@@ -17,7 +17,6 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from kgfm.artifacts import ArtifactError
 from kgfm.fusion.linking import topic_mention
 from kgfm.qa.candidates import UndirectedAdjacency
 from kgfm.qa.data import PreparedQuestions, link_questions
@@ -78,46 +77,52 @@ class QAEngine:
     @classmethod
     def load(cls, model_dir: Path, store_config: Any | None = None, store: Any | None = None,
              graph: GraphTensors | None = None, hops: int | None = None, device: str = "cpu",
-             store_path: Path | None = None) -> "QAEngine":
+             store_path: Path | None = None, index_path: Path | None = None) -> "QAEngine":
         """Load ``model_dir`` (fp32 or int8 export) with its store and entity index.
 
-        The manifest is read (and verified) once, here, and handed down.
+        The manifest is read (and verified) once, here, and handed down. The store and index are
+        the ones the model references, found from the model folder (:mod:`kgfm.qa.locate`), never
+        from the current directory; the graph is checked by content fingerprint.
 
         Args:
             model_dir: A ``kgfm-qa-model`` or ``kgfm-qa-model-int8`` artifact.
-            store_config: Store to read (default: the one in the model's config).
+            store_config: Store to read (default: the one the model references).
             store: An already open store (tests); takes precedence.
             graph: Pre-exported graph tensors (default: ``store.export_tensors()``).
             hops: Candidate radius override.
             device: Where the model runs (``cpu``, ``cuda``, ``auto``; int8 exports are CPU only).
             store_path: Override just the path of the model's store config.
+            index_path: Override the entity index folder.
         """
-        from kgfm.artifacts import read_manifest
         from kgfm.qa.checkpoint import load_qa_model
         from kgfm.qa.config import QAConfig
+        from kgfm.qa.locate import check_model_dir, locate_index, locate_store
         from kgfm.qa.quantize import INT8_KIND, load_quantized
         from kgfm.training.loop import select_device
 
         model_dir = Path(model_dir)
-        manifest = read_manifest(model_dir)
-        if manifest.get("kind") not in ("kgfm-qa-model", INT8_KIND):
-            raise ArtifactError(f"{model_dir}: is a {manifest.get('kind')!r} artifact, not a fine-tuned QA model")
+        manifest = check_model_dir(model_dir)
         cfg = QAConfig.model_validate(manifest["config"])
         if store is None:
             from kgfm.store.factory import open_store
 
-            store_cfg = store_config or cfg.store
+            store_cfg = store_config or locate_store(model_dir, manifest, cfg.store, None)
             if store_path is not None:
                 store_cfg = store_cfg.model_copy(update={"path": Path(store_path)})
             store = open_store(store_cfg, read_only=True)
-        graph = graph if graph is not None else store.export_tensors()
-        index = None
-        if cfg.index is not None:
-            from kgfm.index.entity_index import EntityIndex
+        try:
+            graph = graph if graph is not None else store.export_tensors()
+            index = None
+            index_dir = locate_index(model_dir, manifest, cfg.index, index_path)
+            if index_dir is not None:
+                from kgfm.index.entity_index import EntityIndex
 
-            index = EntityIndex.load(cfg.index)
-        loader = load_quantized if manifest["kind"] == INT8_KIND else load_qa_model
-        model, manifest = loader(model_dir, graph, index, manifest=manifest)
+                index = EntityIndex.load(index_dir)
+            loader = load_quantized if manifest["kind"] == INT8_KIND else load_qa_model
+            model, manifest = loader(model_dir, graph, index, manifest=manifest)
+        except BaseException:
+            store.close()
+            raise
         if manifest["kind"] != INT8_KIND:
             model.to(select_device(device))
         return cls(model, manifest, graph, store, index, hops or cfg.data.hops)
