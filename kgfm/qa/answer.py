@@ -5,6 +5,14 @@ with fusion, scores every entity of the graph (:mod:`kgfm.qa.model`), and for ea
 reads the KG paths from the topic entity out of the store (``GraphStore.paths``), ranked by
 how strongly the model's relation attention supports each path. It also writes the Cypher
 that shows that evidence subgraph in Neo4j Browser (:func:`kgfm.qa.evidence.browser_cypher`).
+
+What ``score`` means: the head is trained with a multi-positive softmax loss (:func:`kgfm.qa.model.
+multi_positive_loss`, ``-log`` of the summed softmax share of *all* gold answers), so the model puts
+probability mass on the *set* of answers and correct answers of a multi-answer question split it.
+``score`` is that share (the candidates' scores sum to 1), not an independent probability that
+this one answer is right: a second correct answer can score 0.02 beside a first at 0.71. Read the
+``rank``, and ``cumulative`` (the share held by ranks 1..rank) to see where the mass runs out;
+the logit is kept for comparisons within one question.
 """
 
 from __future__ import annotations
@@ -33,8 +41,10 @@ class UnlinkableQuestionError(LookupError):
 class AnswerItem:
     id: str
     name: str | None
-    score: float  # softmax probability over the candidates
+    score: float  # the answer's share of the softmax over the question's candidates (see the module docstring)
     logit: float
+    rank: int = 0  # 1-based
+    cumulative: float = 0.0  # the shares of ranks 1..rank summed
     paths: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -164,6 +174,7 @@ class QAEngine:
                                                         self.adjacency, self.hops, top_k, batch_size)
             probs = np.where(np.isfinite(top_logit), np.exp(top_logit - log_norm[:, None]), 0.0)
             rel_att, hop_att = (a.cpu() for a in self.model.scorer.attention(vectors))
+            cumulative = np.cumsum(probs, axis=1)
             for row, i in enumerate(ok):
                 topic = self._topic_info(topic_mention(mentions[i]))
                 items = []
@@ -172,7 +183,8 @@ class QAEngine:
                         continue
                     item = AnswerItem(self.graph.entity_ids[ent],
                                       self.graph.entity_names[ent] if self.graph.entity_names else None,
-                                      round(float(probs[row, j]), 6), round(float(top_logit[row, j]), 4))
+                                      round(float(probs[row, j]), 6), round(float(top_logit[row, j]), 4),
+                                      rank=j + 1, cumulative=round(float(cumulative[row, j]), 6))
                     if evidence and self.store is not None:
                         paths = self.store.paths(topic["id"], item.id, max_hops=self.hops, limit=50)
                         item.paths = rank_paths(paths, rel_att[row], hop_att[row], self.rel_index)[:max_paths]

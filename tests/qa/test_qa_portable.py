@@ -125,3 +125,31 @@ def test_wrong_model_is_one_clear_line(moved: Path, tmp_path: Path, case: str):
         assert "it holds model/" in lines[0]
     if case == "graph-stage":
         assert "'entity-index' artifact" in lines[0]
+
+
+@pytest.mark.parametrize("evidence", ["--evidence", "--no-evidence"])
+def test_printed_cypher_runs_on_the_embedded_store_and_scores_are_shares(moved: Path, tmp_path: Path, evidence: str):
+    from kgfm.store.factory import open_store
+
+    out = kgfm("qa", "which movies did [Marlene Dietrich] act in", "--model", str(moved / "runs/qa/sample/model"),
+               "--json", "-k", "4", evidence, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    payload = json.loads(out.stdout)
+    answers = payload["answers"]
+    assert [a["rank"] for a in answers] == [1, 2, 3, 4]
+    shares = [a["score"] for a in answers]
+    assert shares == sorted(shares, reverse=True)
+    assert [a["cumulative"] for a in answers] == pytest.approx(list(np.cumsum(shares)), abs=1e-5)
+    assert answers[-1]["cumulative"] <= 1.0 + 1e-6
+    cypher = payload["cypher"]
+    assert "allShortestPaths" not in cypher
+    with open_store(StoreConfig(path=moved / ".kgfm/movies.lbug"), read_only=True) as store:
+        rows = store.cypher(cypher)
+    assert rows, cypher  # every answer is within 1 hop of the topic: at least one path comes back
+
+
+def test_help_shows_the_brackets(tmp_path: Path):
+    out = subprocess.run([*KGFM, "qa", "--help"], capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                         env={**os.environ, "COLUMNS": "200", "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    assert out.returncode == 0, out.stderr
+    assert "[brackets] around the entity optional" in out.stdout, out.stdout
