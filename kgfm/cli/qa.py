@@ -27,13 +27,16 @@ class QuestionLine:
 
 
 def qa(
-    question: Optional[str] = typer.Argument(None, help="a question in words; [brackets] around the entity optional"),
+    question: Optional[str] = typer.Argument(None, help="a question in words; \\[brackets] around the entity optional"),
     file: Optional[Path] = typer.Option(None, "--file", "-f", help="answer every line of this file (batch mode; TAB and what follows ignored, # lines skipped)"),
     model: Path = typer.Option(DEFAULT_MODEL, "--model", "-m", help="fine-tuned model (kgfm train --stage finetune)"),
     top_k: int = typer.Option(5, "--top-k", "-k", min=1, help="answers per question"),
     as_json: bool = typer.Option(False, "--json", help="print JSON (one object, or a list with --file, each with its line)"),
     evidence: bool = typer.Option(True, "--evidence/--no-evidence", help="read KG paths from the store"),
     hops: Optional[int] = typer.Option(None, "--hops", min=1, max=3, help="candidate radius (default: as trained)"),
+    store: Optional[str] = typer.Option(None, "--store", help="embedded | neo4j (default: the store the model was trained on)"),
+    path: Optional[Path] = typer.Option(None, "--path", help="embedded store folder (default: found from the model folder)"),
+    index: Optional[Path] = typer.Option(None, "--index", help="entity index folder (default: found from the model folder)"),
 ) -> None:
     """Answer questions from the knowledge graph: ranked entities, the linked topic entity,
     the KG paths behind each answer and a Cypher query showing them in Neo4j Browser.
@@ -47,7 +50,8 @@ def qa(
         asked = [q for q in lines if q.question is not None and q.error is None and q.skipped is None]
         results: list[Any] = []
         if asked:
-            engine = QAEngine.load(model, hops=hops)
+            engine = QAEngine.load(model, store_config=model_store(model, store), store_path=path,
+                                   index_path=index, hops=hops)
             try:
                 results = engine.answer([q.question for q in asked], top_k=top_k, evidence=evidence)
             finally:
@@ -61,6 +65,21 @@ def qa(
                        f"{errors} error(s), {skipped} skipped", err=True)
         if errors:
             raise typer.Exit(1)
+
+
+def model_store(model: Path, backend: Optional[str]) -> Any:
+    """``--store BACKEND``: the model's own store section with another backend (``None``: as referenced)."""
+    if backend is None:
+        return None
+    from kgfm.config import ConfigError, StoreConfig
+    from kgfm.qa.locate import check_model_dir
+
+    if backend not in ("embedded", "neo4j"):
+        raise ConfigError(f"--store {backend!r}: expected embedded or neo4j")
+    stored = check_model_dir(model)["config"].get("store") or {}
+    if stored.get("backend", "embedded") == backend:
+        return None  # the model's own store, found from the model folder
+    return StoreConfig.model_validate({**stored, "backend": backend})
 
 
 def _question_lines(question: Optional[str], file: Optional[Path]) -> list[QuestionLine]:

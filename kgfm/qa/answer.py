@@ -5,6 +5,14 @@ with fusion, scores every entity of the graph (:mod:`kgfm.qa.model`), and for ea
 reads the KG paths from the topic entity out of the store (``GraphStore.paths``), ranked by
 how strongly the model's relation attention supports each path. It also writes the Cypher
 that shows that evidence subgraph in Neo4j Browser (:func:`kgfm.qa.evidence.browser_cypher`).
+
+What ``score`` means: the head is trained with a multi-positive softmax loss (:func:`kgfm.qa.model.
+multi_positive_loss`, ``-log`` of the summed softmax share of *all* gold answers), so the model puts
+probability mass on the *set* of answers and correct answers of a multi-answer question split it.
+``score`` is that share (the candidates' scores sum to 1), not an independent probability that
+this one answer is right: a second correct answer can score 0.02 beside a first at 0.71. Read the
+``rank``, and ``cumulative`` (the share held by ranks 1..rank) to see where the mass runs out;
+the logit is kept for comparisons within one question.
 """
 
 from __future__ import annotations
@@ -17,7 +25,6 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from kgfm.artifacts import ArtifactError
 from kgfm.fusion.linking import topic_mention
 from kgfm.qa.candidates import UndirectedAdjacency
 from kgfm.qa.data import PreparedQuestions, link_questions
@@ -34,8 +41,10 @@ class UnlinkableQuestionError(LookupError):
 class AnswerItem:
     id: str
     name: str | None
-    score: float  # softmax probability over the candidates
+    score: float  # the answer's share of the softmax over the question's candidates (see the module docstring)
     logit: float
+    rank: int = 0  # 1-based
+    cumulative: float = 0.0  # the shares of ranks 1..rank summed
     paths: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -78,46 +87,52 @@ class QAEngine:
     @classmethod
     def load(cls, model_dir: Path, store_config: Any | None = None, store: Any | None = None,
              graph: GraphTensors | None = None, hops: int | None = None, device: str = "cpu",
-             store_path: Path | None = None) -> "QAEngine":
+             store_path: Path | None = None, index_path: Path | None = None) -> "QAEngine":
         """Load ``model_dir`` (fp32 or int8 export) with its store and entity index.
 
-        The manifest is read (and verified) once, here, and handed down.
+        The manifest is read (and verified) once, here, and handed down. The store and index are
+        the ones the model references, found from the model folder (:mod:`kgfm.qa.locate`), never
+        from the current directory; the graph is checked by content fingerprint.
 
         Args:
             model_dir: A ``kgfm-qa-model`` or ``kgfm-qa-model-int8`` artifact.
-            store_config: Store to read (default: the one in the model's config).
+            store_config: Store to read (default: the one the model references).
             store: An already open store (tests); takes precedence.
             graph: Pre-exported graph tensors (default: ``store.export_tensors()``).
             hops: Candidate radius override.
             device: Where the model runs (``cpu``, ``cuda``, ``auto``; int8 exports are CPU only).
             store_path: Override just the path of the model's store config.
+            index_path: Override the entity index folder.
         """
-        from kgfm.artifacts import read_manifest
         from kgfm.qa.checkpoint import load_qa_model
         from kgfm.qa.config import QAConfig
+        from kgfm.qa.locate import check_model_dir, locate_index, locate_store
         from kgfm.qa.quantize import INT8_KIND, load_quantized
         from kgfm.training.loop import select_device
 
         model_dir = Path(model_dir)
-        manifest = read_manifest(model_dir)
-        if manifest.get("kind") not in ("kgfm-qa-model", INT8_KIND):
-            raise ArtifactError(f"{model_dir}: is a {manifest.get('kind')!r} artifact, not a fine-tuned QA model")
+        manifest = check_model_dir(model_dir)
         cfg = QAConfig.model_validate(manifest["config"])
         if store is None:
             from kgfm.store.factory import open_store
 
-            store_cfg = store_config or cfg.store
+            store_cfg = store_config or locate_store(model_dir, manifest, cfg.store, None)
             if store_path is not None:
                 store_cfg = store_cfg.model_copy(update={"path": Path(store_path)})
             store = open_store(store_cfg, read_only=True)
-        graph = graph if graph is not None else store.export_tensors()
-        index = None
-        if cfg.index is not None:
-            from kgfm.index.entity_index import EntityIndex
+        try:
+            graph = graph if graph is not None else store.export_tensors()
+            index = None
+            index_dir = locate_index(model_dir, manifest, cfg.index, index_path)
+            if index_dir is not None:
+                from kgfm.index.entity_index import EntityIndex
 
-            index = EntityIndex.load(cfg.index)
-        loader = load_quantized if manifest["kind"] == INT8_KIND else load_qa_model
-        model, manifest = loader(model_dir, graph, index, manifest=manifest)
+                index = EntityIndex.load(index_dir)
+            loader = load_quantized if manifest["kind"] == INT8_KIND else load_qa_model
+            model, manifest = loader(model_dir, graph, index, manifest=manifest)
+        except BaseException:
+            store.close()
+            raise
         if manifest["kind"] != INT8_KIND:
             model.to(select_device(device))
         return cls(model, manifest, graph, store, index, hops or cfg.data.hops)
@@ -159,6 +174,7 @@ class QAEngine:
                                                         self.adjacency, self.hops, top_k, batch_size)
             probs = np.where(np.isfinite(top_logit), np.exp(top_logit - log_norm[:, None]), 0.0)
             rel_att, hop_att = (a.cpu() for a in self.model.scorer.attention(vectors))
+            cumulative = np.cumsum(probs, axis=1)
             for row, i in enumerate(ok):
                 topic = self._topic_info(topic_mention(mentions[i]))
                 items = []
@@ -167,7 +183,8 @@ class QAEngine:
                         continue
                     item = AnswerItem(self.graph.entity_ids[ent],
                                       self.graph.entity_names[ent] if self.graph.entity_names else None,
-                                      round(float(probs[row, j]), 6), round(float(top_logit[row, j]), 4))
+                                      round(float(probs[row, j]), 6), round(float(top_logit[row, j]), 4),
+                                      rank=j + 1, cumulative=round(float(cumulative[row, j]), 6))
                     if evidence and self.store is not None:
                         paths = self.store.paths(topic["id"], item.id, max_hops=self.hops, limit=50)
                         item.paths = rank_paths(paths, rel_att[row], hop_att[row], self.rel_index)[:max_paths]

@@ -10,7 +10,8 @@ Layout (the toolkit's checkpoint format, :mod:`kgfm.training.checkpoint`, plus t
     encoder/model/...              the backbone (its own save_pretrained, safetensors)
     encoder/tokenizer/...          the tokenizer files
 
-Loading checks the checksums (once), that the graph has the relation vocabulary the scorer was
+``refs`` names the store and the index by content fingerprint and by a path relative to the
+artifact (and absolute), see :mod:`kgfm.qa.locate`. Loading checks the checksums (once), that the graph has the relation vocabulary the scorer was
 trained on, that the entity index is the one the model was trained against, and that its
 rows are the store's entities in idx order (so index embeddings are used as they are).
 """
@@ -27,6 +28,7 @@ import numpy as np
 import torch
 
 from kgfm.artifacts import ArtifactError, read_manifest, write_artifact
+from kgfm.qa.locate import check_graph, graph_fingerprint, model_refs
 from kgfm.qa.model import AnswerScorer, KGQAModel, ScorerShape
 from kgfm.store.base import GraphTensors
 from kgfm.training.checkpoint import STATE, WEIGHTS, Progress, checkpoint_writers, load_safetensors
@@ -40,6 +42,7 @@ def graph_signature(graph: GraphTensors) -> dict[str, Any]:
         "num_entities": graph.num_entities,
         "num_triples": graph.num_triples,
         "relation_types": list(graph.relation_types),
+        "fingerprint": graph_fingerprint(list(graph.relation_types), list(graph.entity_ids)),
     }
 
 
@@ -78,12 +81,14 @@ def save_qa_model(
     with tempfile.TemporaryDirectory(prefix="kgfm-qa-") as tmp:
         stage = Path(tmp)
         save_encoder(model.encoder, stage / "encoder")
+        signature = graph_signature(graph)
         manifest: dict[str, Any] = {
             "config": config,
+            "refs": model_refs(config, Path(dest), signature["fingerprint"], index_fingerprint),
             "encoder_kind": model.encoder.kind,
             "max_length": model.encoder.max_length,
             "scorer_shape": dataclasses.asdict(model.scorer.shape),
-            "graph": graph_signature(graph),
+            "graph": signature,
             "index_fingerprint": index_fingerprint,
             **(extra or {}),
         }
@@ -102,6 +107,7 @@ def check_compatible(manifest: dict[str, Any], src: Path, graph: GraphTensors, i
             f"{src}: trained on a graph with relations {trained}, the store has {list(graph.relation_types)} "
             "(load the same KB, or fine-tune again)"
         )
+    check_graph(src, manifest, graph.relation_types, graph.entity_ids, "given")
     if index is not None:
         index.check_rows(graph.entity_ids, str(src))
     want = manifest.get("index_fingerprint")

@@ -2,8 +2,8 @@
 
 Every section is a :class:`~kgfm.config.StrictModel`, so a misspelt key is an error naming
 the field. Relative paths are resolved against the current directory (the repository root
-when the commands are run as documented), except ``data.root`` whose default points at
-``../shared/data/MetaQA`` beside the checkout.
+when the commands are run as documented); ``data.root`` defaults to ``$KGFM_DATA_ROOT/MetaQA``
+when that variable is set, else ``../shared/data/MetaQA``.
 """
 
 from __future__ import annotations
@@ -17,8 +17,18 @@ from kgfm.config import StoreConfig, StrictModel
 from kgfm.fusion.model import LoraSettings
 from kgfm.training.settings import OptimSettings, RunSettings, reject_legacy_keys
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_METAQA = REPO_ROOT / ".." / "shared" / "data" / "MetaQA"
+DATA_ROOT_ENV = "KGFM_DATA_ROOT"
+
+
+def default_metaqa_root() -> Path:
+    """``$KGFM_DATA_ROOT/MetaQA`` when the variable is set, else ``../shared/data/MetaQA`` from the current directory."""
+    import os
+
+    env = os.environ.get(DATA_ROOT_ENV)
+    return Path(env) / "MetaQA" if env else Path("..") / "shared" / "data" / "MetaQA"
+
+
+DEFAULT_METAQA = default_metaqa_root()  # as resolved at import (benchmarks); configs use the factory
 
 
 class QADataConfig(StrictModel):
@@ -30,7 +40,8 @@ class QADataConfig(StrictModel):
     """
 
     dataset: Literal["metaqa", "files"] = "metaqa"
-    root: Path = DEFAULT_METAQA
+    root: Path = Field(default_factory=default_metaqa_root,
+                       description="MetaQA folder (default $KGFM_DATA_ROOT/MetaQA, else ../shared/data/MetaQA)")
     hops: int = Field(1, ge=1, le=3, description="MetaQA hop setting (also the candidate radius)")
     train: Optional[Path] = None
     valid: Optional[Path] = None

@@ -93,7 +93,7 @@ def _pattern(path: dict[str, Any]) -> str:
 
 
 def browser_cypher(topic_id: str, answers: Sequence[Any], max_hops: int) -> str:
-    """Neo4j Browser query showing the evidence subgraph of the answers.
+    """Neo4j Browser query showing the evidence subgraph of the answers (also runs on the embedded store).
 
     Args:
         topic_id: The linked topic entity id.
@@ -109,7 +109,8 @@ def browser_cypher(topic_id: str, answers: Sequence[Any], max_hops: int) -> str:
                 seen.append(pattern)
         return "\nUNION\n".join(f"MATCH p = {pat} RETURN p" for pat in seen)
     ids = ", ".join(cypher_string(a.id) for a in answers)
+    # a plain variable-length pattern: runs on Neo4j and LadybugDB alike (LadybugDB has no allShortestPaths)
     return (
-        f"MATCH (a:Entity {{id: {cypher_string(topic_id)}}}), (b:Entity) WHERE b.id IN [{ids}] "
-        f"MATCH p = allShortestPaths((a)-[*..{int(max_hops)}]-(b)) RETURN p"
+        f"MATCH p = (a:Entity {{id: {cypher_string(topic_id)}}})-[*1..{int(max_hops)}]-(b:Entity) "
+        f"WHERE b.id IN [{ids}] RETURN p LIMIT 100"
     )

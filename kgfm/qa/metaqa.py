@@ -115,6 +115,8 @@ def metaqa_files(root: Path, hops: int, split: str) -> tuple[Path, Path | None]:
     if not qa.is_file():
         hint = " (3-hop test is withheld on purpose: evaluate 3-hop on the held-out dev slice, --split valid)" if (
             hops == 3 and split == "test") else ""
+        hint = hint or (" (point at the MetaQA folder with --data-root DIR, --set data.root=DIR, or the environment "
+                        "variable KGFM_DATA_ROOT=DIR-holding-MetaQA)")
         raise QADataError(str(qa), f"MetaQA {hops}-hop {split} file not found{hint}")
     qtype = root / f"{hops}-hop" / f"qa_{split}_qtype.txt"
     return qa, (qtype if qtype.is_file() else None)

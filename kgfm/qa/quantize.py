@@ -143,6 +143,9 @@ def export_int8(src: Path, dest: Path, graph: GraphTensors, index: Any | None) -
             if f.is_file() and f.name not in _WEIGHT_FILES and f.name != "manifest.json":
                 writers[str(rel)] = _copy_writer(f)
         keep = {k: v for k, v in manifest.items() if k not in ("files", "kind", "format", "created", "optimizer")}
+        from kgfm.qa.locate import rebase_refs
+
+        keep["refs"] = rebase_refs(manifest, src, dest)
         keep.update({"quantized_from": str(src), "fp32_encoder_bytes": fp32_bytes,
                      "int8_encoder_bytes": weights.stat().st_size, "quantization": "dynamic int8, nn.Linear"})
         return write_artifact(dest, INT8_KIND, writers, keep)

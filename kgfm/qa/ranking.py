@@ -127,3 +127,60 @@ def paired_comparison(hits_a: np.ndarray, hits_b: np.ndarray) -> dict[str, Any]:
     p = float(binomtest(a_only, n, 0.5).pvalue) if n else 1.0
     diff = float(hits_a.mean() - hits_b.mean()) if len(hits_a) else 0.0
     return {"a_only": a_only, "b_only": b_only, "difference": diff, "mcnemar_p": p}
+
+
+@torch.no_grad()
+def gold_ranks(
+    scorer: torch.nn.Module,
+    vectors: torch.Tensor,
+    topics: np.ndarray,
+    answers: list[np.ndarray],
+    adjacency: UndirectedAdjacency,
+    hops: int,
+    batch_size: int = 64,
+) -> np.ndarray:
+    """``[Q]`` 1-based rank of the best-scored gold answer among the question's candidates
+    (``0``: no gold answer is a candidate, or no linked topic). Ties count against the gold answer."""
+    was_training = scorer.training
+    scorer.eval()
+    ranks = np.zeros(len(topics), dtype=np.int64)
+    for idx in batch_indices(len(topics), batch_size):
+        t = topics[idx]
+        cands = candidate_sets(adjacency, t, hops).to(vectors.device)
+        logits = scorer(vectors[idx], torch.from_numpy(np.maximum(t, 0)), cands).float()
+        valid = (logits > NEG_INF / 2) & (cands >= 0)
+        for row, q in enumerate(idx):
+            gold = torch.as_tensor(answers[q], dtype=cands.dtype, device=cands.device)
+            if t[row] < 0 or gold.numel() == 0:
+                continue
+            is_gold = torch.isin(cands[row], gold) & valid[row]
+            if not bool(is_gold.any()):
+                continue
+            best = logits[row][is_gold].max()
+            ranks[q] = 1 + int(((logits[row] >= best) & valid[row] & ~is_gold).sum())
+    scorer.train(was_training)
+    return ranks
+
+
+def question_ranks(
+    model: torch.nn.Module,
+    prepared: PreparedQuestions,
+    adjacency: UndirectedAdjacency,
+    hops: int,
+    use_fusion: bool | None = None,
+    batch_size: int = 64,
+    progress: bool = False,
+) -> np.ndarray:
+    """``[Q]`` gold ranks (:func:`gold_ranks`) for one fusion setting; ``ranks == 1`` is Hits@1."""
+    vectors = encode_questions(model.encoder, prepared, batch_size, use_fusion, progress)
+    return gold_ranks(model.scorer, vectors, prepared.topics, prepared.answers, adjacency, hops, batch_size)
+
+
+def rank_summary(ranks: np.ndarray, prepared: PreparedQuestions) -> dict[str, Any]:
+    """Hits@1/3/10 and MRR (unranked gold counts 0) overall, Hits@1 per question type."""
+    out = summarize(ranks == 1, prepared)
+    ranked = ranks > 0
+    for k in (3, 10):
+        out[f"hits@{k}"] = float((ranked & (ranks <= k)).mean()) if len(ranks) else 0.0
+    out["mrr"] = float(np.where(ranked, 1.0 / np.maximum(ranks, 1), 0.0).mean()) if len(ranks) else 0.0
+    return out

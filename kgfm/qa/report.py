@@ -20,8 +20,10 @@ def print_results(results: Sequence["object"], out: TextIO | None = None) -> Non
         label = t["name"] or t["id"]
         extra = f" (id {t['id']})" if t["name"] and t["name"] != t["id"] else ""
         print(f"   topic entity: {label}{extra}  [linked from {t['surface']!r}, score {t['link_score']:.2f}]", file=out)
+        if r.answers:
+            print("   rank  share (cumulative)  answer   [share: of the model's probability over the candidates]", file=out)
         for rank, a in enumerate(r.answers, start=1):
-            print(f"{rank:4d}. {a.score:7.4f}  {a.name or a.id}", file=out)
+            print(f"{rank:6d}. {a.score:7.4f} ({getattr(a, 'cumulative', 0.0):6.4f})  {a.name or a.id}", file=out)
             for p in a.paths:
                 print(f"          via {p['text']}", file=out)
         if r.cypher:

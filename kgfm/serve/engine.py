@@ -121,29 +121,9 @@ def _load_qa_engine(model_dir: Path, store: StoreConfig | None, index_dir: Path 
     """A loaded :class:`kgfm.qa.answer.QAEngine`; ``index_dir`` overrides the index the model names."""
     from kgfm.qa.answer import QAEngine
 
-    if index_dir is None:
-        return QAEngine.load(model_dir, store_config=store, hops=hops)
-    # QAEngine.load takes no index override: assemble the same pieces with the given index.
-    from kgfm.index.entity_index import EntityIndex
-    from kgfm.qa.checkpoint import load_qa_model
-    from kgfm.qa.config import QAConfig
-    from kgfm.qa.quantize import INT8_KIND, load_quantized
-    from kgfm.store.factory import open_store
-
-    kind = read_manifest(model_dir, verify=False).get("kind")
-    cfg = QAConfig.model_validate(read_manifest(model_dir, kind, verify=False)["config"])
-    if not Path(index_dir).is_dir():
+    if index_dir is not None and not Path(index_dir).is_dir():
         raise FileNotFoundError(f"{index_dir}: no entity index here")
-    db = open_store(store or cfg.store, read_only=True)
-    try:
-        graph = db.export_tensors()
-        index = EntityIndex.load(Path(index_dir))
-        loader = load_quantized if kind == INT8_KIND else load_qa_model
-        model, manifest = loader(model_dir, graph, index)
-    except BaseException:
-        db.close()
-        raise
-    return QAEngine(model, manifest, graph, db, index, hops or cfg.data.hops)
+    return QAEngine.load(model_dir, store_config=store, hops=hops, index_path=index_dir)
 
 
 class _MemoryPathStore:

@@ -1,0 +1,155 @@
+"""Portable QA models, through the real CLI: a model trained with paths relative to the training
+directory is copied (with its store and index) to another folder, the original is deleted, and
+``kgfm qa`` answers from a third directory; a rebuilt identical store is accepted (content
+fingerprint), a different graph is refused, and a wrong ``--model`` is one clear line."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from kgfm.config import StoreConfig
+
+TINY_BERT = dict(model_type="bert", hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                 intermediate_size=64, vocab_size=30522, max_position_embeddings=64)
+KGFM = [sys.executable, "-m", "kgfm.cli.main"]
+
+
+def train_tiny(root: Path, kb: Path, qa: Path) -> Path:
+    """Build store + index + a 1-epoch tiny model under ``root`` with cwd-relative config paths."""
+    from kgfm.index.entity_index import EntityIndex
+    from kgfm.qa.config import QAConfig
+    from kgfm.qa.finetune import finetune
+    from kgfm.store.build import BuildGraphConfig, SourceSpec, run_build
+    from kgfm.store.factory import open_store
+
+    here = os.getcwd()
+    os.chdir(root)
+    try:
+        store_cfg = StoreConfig(path=Path(".kgfm/movies.lbug"))
+        run_build(BuildGraphConfig(store=store_cfg, sources=[SourceSpec(path=kb)]), show_progress=False)
+        with open_store(store_cfg) as store:
+            graph = store.export_tensors()
+        emb = np.random.default_rng(0).normal(size=(graph.num_entities, 16)).astype(np.float32)
+        EntityIndex.build(emb, graph.entity_ids, graph.entity_names, metric="ip", use_gpu=False).save(Path("runs/graph/index"))
+        cfg = QAConfig.model_validate({
+            "store": {"path": ".kgfm/movies.lbug"},
+            "index": "runs/graph/index",
+            "data": {"dataset": "files", "train": str(qa), "valid": str(qa), "hops": 1},
+            "encoder": {"kind": "fusion", "init": "base", "backbone_config": TINY_BERT, "fusion_layers": [0],
+                        "max_length": 24},
+            "scorer": {"max_hops": 1, "proj_dim": 16, "dropout": 0.0},
+            "train": {"epochs": 1, "batch_size": 10},
+            "optim": {"warmup": 0.0},
+            "run": {"threads": 1, "output_dir": "runs/qa/sample"},
+        })
+        torch.manual_seed(0)
+        finetune(cfg, graph, EntityIndex.load(Path("runs/graph/index")), progress=False)
+    finally:
+        os.chdir(here)
+    return root / "runs" / "qa" / "sample" / "model"
+
+
+def kgfm(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    return subprocess.run([*KGFM, *args], capture_output=True, timeout=300, cwd=cwd, env=env, text=True)
+
+
+@pytest.fixture(scope="module")
+def moved(tmp_path_factory, qa_inputs) -> Path:
+    """The whole tree (store, runs/) copied elsewhere; the original deleted. Returns the new root."""
+    kb, qa = qa_inputs
+    first = tmp_path_factory.mktemp("trained-here")
+    train_tiny(first, kb, qa)
+    second = tmp_path_factory.mktemp("moved") / "copy"
+    shutil.copytree(first, second)
+    shutil.rmtree(first)
+    return second
+
+
+def test_copied_model_answers_from_another_directory(moved: Path, tmp_path: Path):
+    manifest = json.loads((moved / "runs/qa/sample/model/manifest.json").read_text())
+    assert manifest["refs"]["store"]["relative"] == "../../../../.kgfm/movies.lbug"
+    assert manifest["refs"]["index"]["relative"] == "../../../graph/index"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out = kgfm("qa", "who directed [Kismet]", "--model", str(moved / "runs/qa/sample/model"), "--json", cwd=elsewhere)
+    assert out.returncode == 0, out.stderr
+    payload = json.loads(out.stdout)
+    assert payload["topic"]["id"] == "Kismet" and payload["answers"]
+
+
+def test_rebuilt_identical_store_is_accepted_and_other_graph_refused(moved: Path, tmp_path: Path, qa_inputs):
+    from kgfm.store.build import BuildGraphConfig, SourceSpec, run_build
+
+    kb, _ = qa_inputs
+    rebuilt = tmp_path / "rebuilt.lbug"
+    run_build(BuildGraphConfig(store=StoreConfig(path=rebuilt), sources=[SourceSpec(path=kb)]), show_progress=False)
+    model = str(moved / "runs/qa/sample/model")
+    out = kgfm("qa", "who directed [Kismet]", "--model", model, "--path", str(rebuilt), "--no-evidence", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    other_kb = tmp_path / "other.txt"
+    other_kb.write_text(kb.read_text() + "Zelig|directed_by|Woody Allen\n")
+    other = tmp_path / "other.lbug"
+    run_build(BuildGraphConfig(store=StoreConfig(path=other), sources=[SourceSpec(path=other_kb)]), show_progress=False)
+    out = kgfm("qa", "who directed [Kismet]", "--model", model, "--path", str(other), cwd=tmp_path)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "trained on graph" in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
+
+
+def test_missing_store_names_both_places_and_the_flag(moved: Path, tmp_path: Path):
+    model = tmp_path / "lonely" / "model"
+    shutil.copytree(moved / "runs/qa/sample/model", model)
+    out = kgfm("qa", "who directed [Kismet]", "--model", str(model), cwd=tmp_path)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "its store is not at" in out.stderr and "--path" in out.stderr, out.stderr
+
+
+@pytest.mark.parametrize("case", ["missing", "not-a-model", "parent", "graph-stage"])
+def test_wrong_model_is_one_clear_line(moved: Path, tmp_path: Path, case: str):
+    target = {"missing": tmp_path / "nope", "not-a-model": tmp_path, "parent": moved / "runs/qa/sample",
+              "graph-stage": moved / "runs/graph/index"}[case]
+    out = kgfm("qa", "who directed [Kismet]", "--model", str(target), cwd=tmp_path)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "expected a fine-tuned QA model folder" in lines[0], out.stderr
+    if case == "parent":
+        assert "it holds model/" in lines[0]
+    if case == "graph-stage":
+        assert "'entity-index' artifact" in lines[0]
+
+
+@pytest.mark.parametrize("evidence", ["--evidence", "--no-evidence"])
+def test_printed_cypher_runs_on_the_embedded_store_and_scores_are_shares(moved: Path, tmp_path: Path, evidence: str):
+    from kgfm.store.factory import open_store
+
+    out = kgfm("qa", "which movies did [Marlene Dietrich] act in", "--model", str(moved / "runs/qa/sample/model"),
+               "--json", "-k", "4", evidence, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    payload = json.loads(out.stdout)
+    answers = payload["answers"]
+    assert [a["rank"] for a in answers] == [1, 2, 3, 4]
+    shares = [a["score"] for a in answers]
+    assert shares == sorted(shares, reverse=True)
+    assert [a["cumulative"] for a in answers] == pytest.approx(list(np.cumsum(shares)), abs=1e-5)
+    assert answers[-1]["cumulative"] <= 1.0 + 1e-6
+    cypher = payload["cypher"]
+    assert "allShortestPaths" not in cypher
+    with open_store(StoreConfig(path=moved / ".kgfm/movies.lbug"), read_only=True) as store:
+        rows = store.cypher(cypher)
+    assert rows, cypher  # every answer is within 1 hop of the topic: at least one path comes back
+
+
+def test_help_shows_the_brackets(tmp_path: Path):
+    out = subprocess.run([*KGFM, "qa", "--help"], capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                         env={**os.environ, "COLUMNS": "200", "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    assert out.returncode == 0, out.stderr
+    assert "[brackets] around the entity optional" in out.stdout, out.stdout
