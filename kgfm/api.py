@@ -150,6 +150,36 @@ def generate_questions(out: PathLike, path: Optional[PathLike] = None, backend: 
                            relation_text=Path(relation_text) if relation_text else None)
 
 
+def evaluate(model_dir: PathLike, file: Optional[PathLike] = None, dataset: str = "metaqa",
+             hops: Optional[int] = None, split: str = "test", limit: Optional[int] = None,
+             data_root: Optional[PathLike] = None, path: Optional[PathLike] = None,
+             index: Optional[PathLike] = None, out: Optional[PathLike] = None) -> dict[str, Any]:
+    """Score a QA model (``kgfm eval``): Hits@1/3/10, MRR with and without fusion, the answerable
+    ceiling on its graph, the linking rate, and the paired fusion on/off comparison.
+
+    Args:
+        model_dir: The fine-tuned model folder.
+        file: Your own questions: MetaQA text (``question [topic]<TAB>a|b``) or JSONL
+            (``{"question", "answers", "topic"?}``); without it, a public ``dataset`` split.
+        dataset: ``metaqa`` (found under ``data_root`` / ``$KGFM_DATA_ROOT``).
+        hops: Candidate radius (default: as trained).
+        split: ``test`` or ``dev`` (public datasets).
+        limit: Score a seeded sample of this many questions.
+        data_root: Folder holding the public dataset.
+        path: Embedded store instead of the one the model records.
+        index: Entity index instead of the one the model records.
+        out: Also write the report JSON here (atomically).
+
+    Raises:
+        UnscorableError: when most questions have no gold answer entity in the graph.
+    """
+    from kgfm.qa.evaluate import run_eval
+
+    opt = lambda v: Path(v) if v is not None else None  # noqa: E731
+    return run_eval(Path(model_dir), dataset=dataset, hops=hops, split=split, limit=limit, out_path=opt(out),
+                    store_path=opt(path), data_root=opt(data_root), file=opt(file), index_path=opt(index))
+
+
 class QAModel:
     """A fine-tuned QA model with its store and entity index, loaded once.
 
