@@ -26,9 +26,9 @@ where=$("$WORK/venv/bin/python" -c "import kgfm, pathlib; print(pathlib.Path(kgf
 case "$where" in "$REPO"*) echo "[wheel] FAIL: kgfm imported from the checkout ($where)"; exit 1;; esac
 "$KGFM" --version
 "$KGFM" init .
-"$KGFM" build-graph sample:movies_kb.txt --path .kgfm/movies.lbug
-"$KGFM" cypher 'MATCH (m:Entity)-[:directed_by]->(d:Entity) RETURN d.name AS director, count(m) AS films ORDER BY films DESC, director LIMIT 3' --path .kgfm/movies.lbug
-"$KGFM" stats --path .kgfm/movies.lbug --top 3 >/dev/null
+"$KGFM" build-graph sample:movies_kb.txt --path .kgfm/graph.lbug
+"$KGFM" cypher 'MATCH (m:Entity)-[:directed_by]->(d:Entity) RETURN d.name AS director, count(m) AS films ORDER BY films DESC, director LIMIT 3' --path .kgfm/graph.lbug
+"$KGFM" stats --path .kgfm/graph.lbug --top 3 >/dev/null
 step "README's Python block"
 "$WORK/venv/bin/python" "$REPO/tests/readme_python.py" "$REPO/README.md" --run
 step "OK: wheel installed and ran from $WORK/user"
