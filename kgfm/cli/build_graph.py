@@ -19,7 +19,7 @@ def build_graph(
     base: Optional[str] = typer.Option(None, "--base", help="RDF: base IRI for relative references (default: each file's absolute file: IRI)"),
     names: Optional[list[str]] = typer.Option(None, "--names", help="name/description file, FILE or FILE:KIND"),
     on_error: Optional[str] = typer.Option(None, help="fail (default): stop at the first bad line; skip: write good rows, list rejects"),
-    rejects: Optional[Path] = typer.Option(None, help="rejects file (default <out>/rejects.tsv)"),
+    rejects: Optional[Path] = typer.Option(None, help="rejects file (default <store>.rejects.tsv beside the store)"),
     set_: Optional[list[str]] = typer.Option(None, "--set", help="override a config value: key.sub=value"),
 ) -> None:
     """Read triples into the graph store (idempotent: re-running adds nothing twice)."""
