@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from kgfm.config import StoreConfig, StrictModel, save_config
 from kgfm.sources import (
@@ -25,15 +25,26 @@ from kgfm.store.factory import open_store
 from kgfm.store.loader import GraphLoader, LoadReport
 
 
+def _sample_graph(value: object) -> object:
+    """``sample:NAME`` -> the bundled graph file (``kgfm.samples``); anything else unchanged."""
+    from kgfm.samples import PREFIX, resolve
+
+    return resolve(value, "graphs") if isinstance(value, str) and value.startswith(PREFIX) else value
+
+
 class SourceSpec(StrictModel):
     path: Path
     format: str | None = Field(None, description="override the format detected from the extension")
     base: str | None = Field(None, description="RDF: base IRI for relative references (default: the file's absolute file: IRI)")
 
+    _sample = field_validator("path", mode="before")(_sample_graph)
+
 
 class NamesSpec(StrictModel):
     path: Path
     kind: str = Field("auto", description="auto | name | description | name-gloss | wikidata-json")
+
+    _sample = field_validator("path", mode="before")(_sample_graph)
 
 
 class BuildGraphConfig(StrictModel):
