@@ -60,10 +60,12 @@ def check_safetensors(path: Path) -> None:
             head = handle.read(9)
     except OSError as exc:
         raise ArtifactError(f"{path}: cannot read ({exc})") from None
+    header_len = int.from_bytes(head[:8], "little") if len(head) >= 8 else 0
+    if len(head) == 9 and head[8:9] == b"{" and 0 < header_len <= path.stat().st_size - 8:
+        return  # a plausible safetensors header (its length bytes may look like a pickle opcode)
     if head[:2] in _PICKLE_MAGIC:
         raise ArtifactError(f"{path}: is a pickle/zip file, not safetensors; kgfm never unpickles weights")
-    if len(head) < 9 or head[8:9] != b"{":
-        raise ArtifactError(f"{path}: not a safetensors file (no header)")
+    raise ArtifactError(f"{path}: not a safetensors file (no header)")
 
 
 def _exchange(a: Path, b: Path) -> bool:

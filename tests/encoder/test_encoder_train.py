@@ -248,3 +248,23 @@ def test_decoders_are_classes_with_hand_computed_scores() -> None:
     q = RotatE().query(h, torch.tensor([[0.5, 9.0]]))
     assert float(RotatE().score_pairs(q, t)) == pytest.approx(-(13 ** 0.5), rel=1e-5)
     assert float(RotatE().score_candidates(q, t)[0, 0]) == pytest.approx(-(13 ** 0.5), rel=1e-5)
+
+
+def test_safetensors_whose_header_length_looks_like_a_pickle_opcode_loads(tmp_path):
+    """A 1,152-byte header is stored as b'\\x80\\x04...', the pickle protocol-4 signature."""
+    import struct
+
+    from safetensors.numpy import load_file
+
+    from kgfm.artifacts import check_safetensors
+
+    import json
+
+    path = tmp_path / "w.safetensors"
+
+    meta = json.dumps({"__metadata__": {"k": "x" * (1152 - 30)}}).encode()
+    meta = meta + b" " * (1152 - len(meta))
+    assert len(meta) == 1152 and struct.pack("<Q", 1152)[:2] == b"\x80\x04"
+    path.write_bytes(struct.pack("<Q", len(meta)) + meta)
+    check_safetensors(path)  # no error
+    assert load_file(path) == {}
