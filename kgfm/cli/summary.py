@@ -60,14 +60,15 @@ def print_rows(rows: list[dict[str, Any]], as_json: bool) -> None:
     console.print(f"{len(rows)} row(s)")
 
 
-def print_stage_summary(stage: str, rows: list[tuple[str, str]]) -> None:
+def print_stage_summary(stage: str, rows: list[tuple[str, str]], title: str | None = None) -> None:
     """The end-of-stage table (paths written, key metrics, wall time) on stdout.
 
     Args:
-        stage: Its title.
+        stage: The stage (``graph``, ``pretrain``, ``finetune``).
         rows: ``(label, value)`` pairs from :func:`kgfm.training.report.stage_summary`.
+        title: Instead of ``kgfm train --stage STAGE: done``.
     """
-    table = Table(title=f"kgfm train --stage {stage}: done", show_header=False, title_justify="left")
+    table = Table(title=title or f"kgfm train --stage {stage}: done", show_header=False, title_justify="left")
     table.add_column("", style="bold")
     table.add_column("", overflow="fold")
     for label, value in rows:
