@@ -26,11 +26,12 @@ def corpus(
     """Write entity descriptions and verbalised triples, with their entity mention spans, as JSONL."""
     with friendly_errors():
         from kgfm.cli.store_options import store_config
+        from kgfm.config import ConfigError
         from kgfm.fusion.corpus import main
 
         if backend is not None:
-            raise typer.BadParameter(f"--backend was replaced by --store {backend} (and a store location "
-                                     "by --path PATH), as in every other command", param_hint="--backend")
+            raise ConfigError(f"--backend was replaced by --store {backend} (and a store location by --path PATH), "
+                              "as in every other command")
         manifest = main(store_config(config, store, path), out, relation_text, valid_fraction,
                         not no_descriptions, not no_triples, max_triples, seed)
         typer.echo(f"corpus written to {out}: {manifest['counts']}")

@@ -12,15 +12,12 @@ def store_config(config: Optional[Path], store: Optional[str], path: Optional[Pa
     """The ``store:`` section of ``config`` (a build-graph YAML), with ``--store``/``--path`` applied.
 
     Raises:
-        typer.BadParameter: ``--store`` is not a backend name (e.g. a path, the old ``corpus`` form).
+        ConfigError: ``--store`` is not a backend name (e.g. a path, the old ``corpus`` form).
     """
-    import typer
-
-    from kgfm.config import load_config
+    from kgfm.config import ConfigError, load_config
 
     if store is not None and store not in ("embedded", "neo4j"):
-        raise typer.BadParameter(f"--store takes embedded or neo4j, got {store!r}; "
-                                 f"for a store location use --path {store}", param_hint="--store")
+        raise ConfigError(f"--store takes embedded or neo4j, got {store!r}; for a store location use --path {store}")
     from kgfm.store.build import BuildGraphConfig
 
     overrides = {"store.backend": store, "store.path": path and str(path)}
