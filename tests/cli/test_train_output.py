@@ -62,3 +62,22 @@ def test_stage_summary_rows_for_each_stage(tmp_path: Path):
     graph = {"epochs": 5, "stopped": False, "test": {"mrr": 0.5, "hits@1": 0.25, "hits@10": 1.0}}
     rows = dict(stage_summary("graph", tmp_path, graph, 2.0))
     assert "stopped" not in rows and rows["test MRR"] == "0.5000" and "checkpoint" not in rows
+
+
+def test_pretrain_stage_in_a_log_ends_with_its_table(tmp_path: Path):
+    """Pretraining printed nothing at the end before: now the model path, metrics and wall time."""
+    from tests.fusion.conftest import write_toy_setup
+
+    config = write_toy_setup(tmp_path, steps=6)
+    out = _run("train", "--stage", "pretrain", "--config", str(config), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    text = out.stdout + out.stderr
+    assert "\r" not in text and not re.search(r"\d+%\|", text), text
+    assert len([line for line in text.splitlines() if line.startswith("pretrain: ")]) <= 11
+    table = out.stdout[out.stdout.index("kgfm train --stage pretrain: done"):]
+    model = tmp_path / "out" / "model"
+    assert model.is_dir()
+    for label in ("model", "metrics", "curve", "steps", "entity MRR", "MLM accuracy", "wall time"):
+        assert label in table, (label, table)
+    assert re.search(r"steps\s+│?\s*6\b", table), table
+    assert re.search(rf"model\s+│?\s*{re.escape(str(model))}\s", table), table  # COLUMNS=120: no wrapping
