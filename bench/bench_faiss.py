@@ -5,11 +5,11 @@ does), batched throughput (what the fusion model does inside a forward pass) and
 each approximate index against exact search. All through :class:`kgfm.index.EntityIndex`
 except IVF, which the index class does not build (shown for reference).
 
-Embeddings: an entity-index artifact (``--index runs/graph_metaqa/index``, written by
+Embeddings: an entity-index artifact (``--index runs/graph-metaqa/index``, written by
 ``kgfm train --stage graph --config configs/graph_metaqa.yaml``); without one, random
 Gaussian vectors of the same shape (stated in the JSON).
 
-    python bench/bench_faiss.py --index runs/graph_metaqa/index --out bench/results/faiss_metaqa.json
+    python bench/bench_faiss.py --index runs/graph-metaqa/index --out bench/results/faiss_metaqa.json
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def main() -> None:
     from kgfm.index.entity_index import EntityIndex
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--index", type=Path, default=REPO / "runs" / "graph_metaqa" / "index")
+    p.add_argument("--index", type=Path, default=REPO / "runs" / "graph-metaqa" / "index")
     p.add_argument("--random", type=str, default="42718x200", help="NxD random vectors when --index is absent")
     p.add_argument("--queries", type=int, default=1000)
     p.add_argument("--k", type=int, default=10)

@@ -87,7 +87,7 @@ def _size_mb(path: Path) -> float:
 def build(tsv: Path, store: Path, env: dict[str, str]) -> dict:
     kgfm = [sys.executable, "-c", "from kgfm.cli.main import main; main()"]
     out = _timed([*kgfm, "build-graph", str(tsv), "--path", str(store)], env)
-    report = json.loads((store.parent / "build-graph.report.json").read_text())
+    report = json.loads((store.parent / f"{store.stem}.build-graph.report.json").read_text())
     out.update(
         triples_read=report["triples_read"], triples_new=report["triples_new"],
         entities=report["entities_total"], relations=report["relations_total"],

@@ -208,11 +208,17 @@ def read_yaml(path: Path) -> Any:
 def load_config(model: type[M], path: Path | None = None, overrides: Mapping[str, Any] | None = None) -> M:
     """Read ``path`` (YAML; optional), apply dotted ``overrides`` whose value is not None, validate.
 
+    ``path`` may name a bundled sample: ``sample:graph`` is the packaged ``configs/graph.yaml``.
+
     Raises:
         ConfigError: with the file and the failing field(s) named.
+        kgfm.samples.SampleError: ``sample:NAME`` names no bundled config (the available ones listed).
     """
+    from kgfm.samples import resolve
+
     tree: dict[str, Any] = {}
     if path is not None:
+        path = resolve(path, "configs")
         loaded = read_yaml(Path(path))
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"{path}: top level must be a mapping")

@@ -86,7 +86,13 @@ def build_backbone(base_model: str | Path, backbone_config: dict[str, Any] | Non
     """
     from transformers import AutoConfig, AutoModel
 
+    from kgfm.progress import progress_mode
+
     offline_env()
+    if progress_mode() != "bar":  # a log or a pipe: no "Loading weights: 0%|" bar fragments
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
     if backbone_config is not None:
         bcfg = dict(backbone_config)
         config = AutoConfig.for_model(bcfg.pop("model_type", "bert"), **bcfg)

@@ -68,7 +68,7 @@ class LogProgress:
     def set_postfix_str(self, text: str, refresh: bool = True) -> None:
         self.postfix = text
 
-    def set_postfix(self, **kwargs: Any) -> None:
+    def set_postfix(self, refresh: bool = True, **kwargs: Any) -> None:
         self.postfix = " ".join(f"{k}={v}" for k, v in kwargs.items())
 
     def write(self, text: str) -> None:
@@ -102,7 +102,7 @@ def progress(iterable: Optional[Iterable[Any]] = None, total: Optional[int] = No
         initial: Steps already done.
         **tqdm_kwargs: Passed to tqdm when a bar is drawn (``leave``, ``mininterval``, ...).
     """
-    mode = os.environ.get("KGFM_PROGRESS", "").lower() or ("bar" if sys.stderr.isatty() else "log")
+    mode = progress_mode()
     if disable or mode == "off":
         mode = "off"
     if mode == "bar":
@@ -111,6 +111,15 @@ def progress(iterable: Optional[Iterable[Any]] = None, total: Optional[int] = No
         return tqdm(iterable, total=total, desc=desc, initial=initial, **tqdm_kwargs)
     return LogProgress(iterable, total=total, desc=desc, initial=initial,
                        stream=_NullStream() if mode == "off" else None)
+
+
+def progress_mode() -> str:
+    """``bar`` (stderr is a terminal), ``log`` (otherwise) or ``off``; ``KGFM_PROGRESS`` overrides.
+
+    Inner bars that restart every epoch use it to stay quiet in a log (``disable=progress_mode() != "bar"``):
+    a line per 10 % of every epoch would be hundreds of lines.
+    """
+    return os.environ.get("KGFM_PROGRESS", "").lower() or ("bar" if sys.stderr.isatty() else "log")
 
 
 class _NullStream(io.TextIOBase):

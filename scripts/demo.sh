@@ -11,7 +11,7 @@ source scripts/setup.sh
 kgfm() { .venv/bin/kgfm "$@"; }
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-STORE=.kgfm/movies.lbug
+STORE=.kgfm/graph.lbug   # the default store path (kgfm.config.StoreConfig)
 step "1/7 build the graph store (LadybugDB, embedded)"
 kgfm build-graph graphs/movies_kb.txt --path "$STORE"
 step "2/7 graph statistics"
@@ -21,7 +21,7 @@ step "3/7 GNN encoder (CompGCN + ComplEx) trained by link prediction, FAISS enti
 kgfm train --stage graph --config configs/graph.yaml
 kgfm neighbors "Orchard of Havana" -k 5
 step "4/7 KG-aligned pretraining corpus (descriptions + verbalised triples)"
-kgfm corpus --store "$STORE" --out runs/corpus/movies
+kgfm corpus --path "$STORE" --out runs/corpus/movies
 step "5/7 knowledge pretraining of the fusion transformer (MLM + masked-entity prediction)"
 kgfm train --stage pretrain --config configs/pretrain.yaml --set train.steps="${KGFM_DEMO_PRETRAIN_STEPS:-40}" \
     --set optim.warmup=4 --set train.eval_every=20 --set train.save_every=20

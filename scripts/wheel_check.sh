@@ -26,9 +26,11 @@ where=$("$WORK/venv/bin/python" -c "import kgfm, pathlib; print(pathlib.Path(kgf
 case "$where" in "$REPO"*) echo "[wheel] FAIL: kgfm imported from the checkout ($where)"; exit 1;; esac
 "$KGFM" --version
 "$KGFM" init .
-"$KGFM" build-graph graphs/movies_kb.txt --path .kgfm/movies.lbug
-"$KGFM" cypher 'MATCH (m:Entity)-[:directed_by]->(d:Entity) RETURN d.name AS director, count(m) AS films ORDER BY films DESC, director LIMIT 3' --path .kgfm/movies.lbug
-"$KGFM" stats --path .kgfm/movies.lbug --top 3 >/dev/null
+"$KGFM" build-graph sample:movies_kb.txt --path .kgfm/graph.lbug
+"$KGFM" cypher 'MATCH (m:Entity)-[:directed_by]->(d:Entity) RETURN d.name AS director, count(m) AS films ORDER BY films DESC, director LIMIT 3' --path .kgfm/graph.lbug
+"$KGFM" stats --path .kgfm/graph.lbug --top 3 >/dev/null
+"$KGFM" build-graph graphs/movies.ttl --path .kgfm/rdf.lbug
+"$KGFM" export --path .kgfm/rdf.lbug --format nt -o movies.nt
 if [ "${KGFM_WHEEL_SKIP_PYTHON_BLOCK:-0}" = 1 ]; then
   step "README's Python block skipped (KGFM_WHEEL_SKIP_PYTHON_BLOCK=1; CI never sets it)"
 else

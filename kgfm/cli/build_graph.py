@@ -11,7 +11,7 @@ from kgfm.cli.errors import friendly_errors
 
 
 def build_graph(
-    sources: Optional[list[Path]] = typer.Argument(None, help="RDF (.ttl .nt .nq .trig .rdf .jsonld), .tsv/.csv/.txt triples or pipe KBs; .gz ok"),
+    sources: Optional[list[str]] = typer.Argument(None, help="RDF (.ttl .nt .nq .trig .rdf .jsonld), .tsv/.csv/.txt triples or pipe KBs; .gz ok; sample:NAME for a bundled graph"),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config (store, sources, names...)"),
     store: Optional[str] = typer.Option(None, help="embedded (default) or neo4j"),
     path: Optional[Path] = typer.Option(None, help="embedded store location (default .kgfm/graph.lbug)"),
@@ -19,13 +19,14 @@ def build_graph(
     base: Optional[str] = typer.Option(None, "--base", help="RDF: base IRI for relative references (default: each file's absolute file: IRI)"),
     names: Optional[list[str]] = typer.Option(None, "--names", help="name/description file, FILE or FILE:KIND"),
     on_error: Optional[str] = typer.Option(None, help="fail (default): stop at the first bad line; skip: write good rows, list rejects"),
-    rejects: Optional[Path] = typer.Option(None, help="rejects file (default <out>/rejects.tsv)"),
+    rejects: Optional[Path] = typer.Option(None, help="rejects file (default <store>.rejects.tsv beside the store)"),
     set_: Optional[list[str]] = typer.Option(None, "--set", help="override a config value: key.sub=value"),
 ) -> None:
     """Read triples into the graph store (idempotent: re-running adds nothing twice)."""
     with friendly_errors():
         from kgfm.cli.summary import print_load_report
         from kgfm.config import load_config, parse_overrides
+        from kgfm.samples import resolve
         from kgfm.store.build import BuildGraphConfig, run_build
         from kgfm.store.loader import LoadAborted
 
@@ -34,9 +35,9 @@ def build_graph(
             "rejects": rejects and str(rejects), **parse_overrides(set_),
         }
         if sources:
-            overrides["sources"] = [{"path": str(s), "format": fmt, "base": base} for s in sources]
+            overrides["sources"] = [{"path": str(resolve(s, "graphs")), "format": fmt, "base": base} for s in sources]
         if names:
-            overrides["names"] = [dict(zip(("path", "kind"), n.rsplit(":", 1))) if ":" in n else {"path": n} for n in names]
+            overrides["names"] = [_names_spec(n) for n in names]
         cfg = load_config(BuildGraphConfig, config, overrides)
         if not cfg.sources and not cfg.names:
             raise typer.BadParameter("give at least one SOURCE (or sources: in --config)")
@@ -48,3 +49,14 @@ def build_graph(
         print_load_report(report)
         for warning in report.warnings:
             typer.echo(f"kgfm: warning: {warning}", err=True)
+
+
+def _names_spec(value: str) -> dict[str, str]:
+    """``--names FILE`` or ``FILE:KIND`` (FILE may be ``sample:NAME``) as a names entry."""
+    from kgfm.samples import PREFIX, resolve
+
+    prefix = PREFIX if value.startswith(PREFIX) else ""
+    rest = value[len(prefix):]
+    path, kind = rest.rsplit(":", 1) if ":" in rest else (rest, None)
+    spec = {"path": str(resolve(prefix + path, "graphs"))}
+    return spec | ({"kind": kind} if kind else {})

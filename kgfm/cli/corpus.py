@@ -12,8 +12,10 @@ from kgfm.cli.errors import friendly_errors
 
 def corpus(
     out: Path = typer.Option(..., "--out", "-o", help="corpus directory to write (train.jsonl, valid.jsonl, manifest)"),
-    store_path: Path = typer.Option(Path(".kgfm/graph.lbug"), "--store", help="embedded store path"),
-    backend: str = typer.Option("embedded", help="embedded | neo4j (Neo4j settings from KGFM_NEO4J_* env vars)"),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML with a store: section"),
+    store: Optional[str] = typer.Option(None, help="embedded (default) or neo4j (Neo4j settings from KGFM_NEO4J_* env vars)"),
+    path: Optional[Path] = typer.Option(None, help="embedded store location (default .kgfm/graph.lbug)"),
+    backend: Optional[str] = typer.Option(None, hidden=True, help="removed: use --store embedded|neo4j"),
     relation_text: Optional[Path] = typer.Option(None, help="relation<TAB>words file (e.g. WN18RR relation2text.txt)"),
     valid_fraction: float = typer.Option(0.02, help="share of records held out for validation"),
     max_triples: Optional[int] = typer.Option(None, help="sample at most this many triples"),
@@ -23,10 +25,13 @@ def corpus(
 ) -> None:
     """Write entity descriptions and verbalised triples, with their entity mention spans, as JSONL."""
     with friendly_errors():
-        from kgfm.config import StoreConfig, load_config
+        from kgfm.cli.store_options import store_config
+        from kgfm.config import ConfigError
         from kgfm.fusion.corpus import main
 
-        store = load_config(StoreConfig, None, {"backend": backend, "path": str(store_path)})
-        manifest = main(store, out, relation_text, valid_fraction,
+        if backend is not None:
+            raise ConfigError(f"--backend was replaced by --store {backend} (and a store location by --path PATH), "
+                              "as in every other command")
+        manifest = main(store_config(config, store, path), out, relation_text, valid_fraction,
                         not no_descriptions, not no_triples, max_triples, seed)
         typer.echo(f"corpus written to {out}: {manifest['counts']}")

@@ -19,4 +19,4 @@ def init(
 
         written = write_samples(target, force=force)
         typer.echo(f"wrote {len(written)} files under {target}/configs and {target}/graphs. Next:")
-        typer.echo(f"  cd {target} && kgfm build-graph graphs/movies_kb.txt --path .kgfm/movies.lbug")
+        typer.echo(f"  cd {target} && kgfm build-graph graphs/movies_kb.txt --path .kgfm/graph.lbug")

@@ -18,6 +18,7 @@ def neighbors(
 ) -> None:
     """Print the entities whose GNN embeddings are nearest to ENTITY, with scores."""
     with friendly_errors():
+        from kgfm.cli.terminal import printable
         from kgfm.index.entity_index import EntityIndex, UnknownEntityError
 
         if not index.is_dir():
@@ -27,11 +28,12 @@ def neighbors(
             row = idx.resolve(entity)
             hits = idx.neighbors(idx.entity_ids[row], k)
         except UnknownEntityError as exc:
-            typer.echo(f"kgfm: error: {exc.args[0]}", err=True)
+            typer.echo(f"kgfm: error: {printable(str(exc.args[0]))}", err=True)
             raise typer.Exit(2) from None
-        name = idx.entity_names[row]
-        typer.echo(f"nearest to {idx.entity_ids[row]}" + (f" ({name})" if name and name != idx.entity_ids[row] else "")
+        name, row_id = printable(idx.entity_names[row] or ""), printable(idx.entity_ids[row])
+        typer.echo(f"nearest to {row_id}" + (f" ({name})" if name and name != row_id else "")
                    + f"  [{idx.metric}, {idx.config.get('index_type')}]")
         for rank, (eid, ename, score) in enumerate(hits, start=1):
+            eid, ename = printable(eid), printable(ename or "")
             label = eid if not ename or ename == eid else f"{ename}  ({eid})"
             typer.echo(f"{rank:3d}. {score:9.4f}  {label}")

@@ -80,10 +80,17 @@ def auto(
             typer.echo(f"kgfm: warning: {warning}", err=True)
         typer.echo(f"questions: {summary['counts']['questions']} -> {out / 'questions'}")
         store_overrides = {"store.backend": scfg.backend, "store.path": str(scfg.path)}
-        from kgfm.index.build import main as graph_stage
+        import time
 
-        graph_stage(None, {**store_overrides, "run.output_dir": str(out / "graph"),
-                           "run.max_minutes": graph_minutes}, False)
+        from kgfm.cli.summary import print_stage_summary
+        from kgfm.index.build import main as graph_stage
+        from kgfm.training.report import stage_summary
+
+        started = time.perf_counter()
+        doc = graph_stage(None, {**store_overrides, "run.output_dir": str(out / "graph"),
+                                 "run.max_minutes": graph_minutes}, False)
+        print_stage_summary("graph", stage_summary("graph", out / "graph", doc, time.perf_counter() - started),
+                            title="kgfm auto: graph encoder + index done")
         from kgfm.qa.finetune import main as finetune
 
         frozen = encoder == "frozen"
@@ -96,5 +103,8 @@ def auto(
             "run.max_minutes": qa_minutes, "optim.head_lr": 3e-3,
             **parse_overrides(set_),
         }
-        finetune(None, qa_overrides, False)
+        started = time.perf_counter()
+        doc = finetune(None, qa_overrides, False)
+        print_stage_summary("finetune", stage_summary("finetune", out / "qa", doc, time.perf_counter() - started),
+                            title="kgfm auto: QA fine-tune done")
         typer.echo(f'done: kgfm qa --model {out / "qa" / "model"} "your question"')

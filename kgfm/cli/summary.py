@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from kgfm.store.loader import LoadReport
@@ -57,3 +58,19 @@ def print_rows(rows: list[dict[str, Any]], as_json: bool) -> None:
         table.add_row(*(Text(printable(c)) for c in cells))
     console.print(table)
     console.print(f"{len(rows)} row(s)")
+
+
+def print_stage_summary(stage: str, rows: list[tuple[str, str]], title: str | None = None) -> None:
+    """The end-of-stage table (paths written, key metrics, wall time) on stdout.
+
+    Args:
+        stage: The stage (``graph``, ``pretrain``, ``finetune``).
+        rows: ``(label, value)`` pairs from :func:`kgfm.training.report.stage_summary`.
+        title: Instead of ``kgfm train --stage STAGE: done``.
+    """
+    table = Table(title=title or f"kgfm train --stage {stage}: done", show_header=False, title_justify="left")
+    table.add_column("", style="bold")
+    table.add_column("", overflow="fold")
+    for label, value in rows:
+        table.add_row(label, escape(value))
+    Console(soft_wrap=False).print(table)

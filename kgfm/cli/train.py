@@ -25,13 +25,24 @@ def train(
 ) -> None:
     """Train one stage from a YAML config; the resolved config is saved beside the outputs."""
     with friendly_errors():
-        from kgfm.config import parse_overrides
+        import time
+
+        from kgfm.cli.summary import print_stage_summary
+        from kgfm.config import load_config, parse_overrides
+        from kgfm.training.report import stage_summary
 
         overrides = parse_overrides(set_)
+        started = time.perf_counter()
         if stage is Stage.graph:
+            from kgfm.encoder.config import GraphTrainConfig as Config
             from kgfm.index.build import main as run  # trains the encoder, then builds the index
         elif stage is Stage.pretrain:
+            from kgfm.fusion.pretrain import PretrainConfig as Config
             from kgfm.fusion.pretrain import main as run
         else:
+            from kgfm.qa.config import QAConfig as Config
             from kgfm.qa.finetune import main as run
-        run(config, overrides, resume)
+        doc = run(config, overrides, resume)
+        if doc:  # {} on the non-zero ranks of a distributed run
+            out = load_config(Config, config, overrides).run.output_dir
+            print_stage_summary(stage.value, stage_summary(stage.value, out, doc, time.perf_counter() - started))

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Sequence
 
 import torch
-from tqdm.auto import tqdm
+from kgfm.progress import progress
 
 
 def entity_texts(
@@ -64,7 +64,7 @@ def encode_texts(
     tokenizer = AutoTokenizer.from_pretrained(path)
     model = build_backbone(path, pooler=True).to(device).eval()
     chunks = []
-    for start in tqdm(range(0, len(texts), batch_size), desc="encoding entity texts", mininterval=2.0):
+    for start in progress(range(0, len(texts), batch_size), desc="encoding entity texts", mininterval=2.0):
         batch = tokenizer(
             list(texts[start : start + batch_size]), padding=True, truncation=True,
             max_length=max_length, return_tensors="pt",

@@ -123,6 +123,24 @@ def iter_records(
             }
 
 
+def count_records(graph: GraphTensors, descriptions: bool = True, triples: bool = True,
+                  max_triples: int | None = None) -> int:
+    """Exactly how many records :func:`iter_records` yields (the progress total).
+
+    Args:
+        graph: Exported graph.
+        descriptions: Descriptions included (only non-blank ones are records).
+        triples: Triples included.
+        max_triples: The triple sample size (``None``: all).
+    """
+    n = 0
+    if descriptions and graph.entity_descriptions is not None:
+        n += sum(1 for desc in graph.entity_descriptions if desc and desc.strip())
+    if triples and graph.num_triples:
+        n += graph.num_triples if max_triples is None else min(graph.num_triples, max_triples)
+    return n
+
+
 def build_corpus(
     graph: GraphTensors,
     out: Path,
@@ -147,16 +165,15 @@ def build_corpus(
         seed: Sampling seed.
         source: Where the graph came from (recorded in the manifest).
     """
-    from tqdm import tqdm
+    from kgfm.progress import progress
 
     if not 0.0 <= valid_fraction < 1.0:
         raise ValueError(f"valid_fraction must be in [0, 1), got {valid_fraction}")
     lines: dict[str, list[str]] = {"train": [], "valid": []}
     counts: dict[str, int] = {}
-    total = (graph.num_entities if descriptions else 0) + (
-        min(graph.num_triples, max_triples or graph.num_triples) if triples else 0)
-    for key, record in tqdm(iter_records(graph, relation_text, descriptions, triples, max_triples, seed),
-                            total=total, desc="corpus", unit="rec", mininterval=1.0):
+    total = count_records(graph, descriptions, triples, max_triples)
+    for key, record in progress(iter_records(graph, relation_text, descriptions, triples, max_triples, seed),
+                                total=total, desc="corpus", unit="rec", mininterval=1.0):
         split = "valid" if _bucket(key) < valid_fraction else "train"
         lines[split].append(json.dumps(record, ensure_ascii=False))
         counts[f"{split}_{record['kind']}"] = counts.get(f"{split}_{record['kind']}", 0) + 1

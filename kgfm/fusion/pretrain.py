@@ -193,14 +193,14 @@ def evaluate(module: Any, collator: Any, records: list[dict[str, Any]], batch_si
 def _train(st: _Setup, progress: Progress) -> Progress:
     """Steps until ``train.steps``/``stop_after``, early stopping or the time budget; logs, evaluates, saves."""
     import torch.distributed as dist
-    from tqdm import tqdm
+    from kgfm.progress import progress as report_progress
 
     cfg, tr = st.cfg, st.cfg.train
     out, ckpt = cfg.run.output_dir, cfg.run.output_dir / "checkpoint"
     stopper = EarlyStopping(tr.monitor, tr.patience or 10**9)
     budget = Budget(cfg.run.max_minutes, progress.elapsed_s)
     scalars = ScalarLog(out / "tensorboard", cfg.run.tensorboard and st.rank == 0)
-    bar = tqdm(total=tr.steps, initial=progress.step, desc="pretrain", disable=st.rank != 0, mininterval=2.0)
+    bar = report_progress(total=tr.steps, initial=progress.step, desc="pretrain", disable=st.rank != 0, mininterval=2.0)
     st.module.train()
     t0, tokens, stop, first = time.perf_counter(), 0.0, min(tr.steps, tr.stop_after or tr.steps), progress.step
     while progress.step < stop and not progress.stopped:

@@ -150,7 +150,7 @@ def train_step(model: KGQAModel, data: QAData, idx: np.ndarray, cfg: QAConfig, c
 def _epoch(model: KGQAModel, data: QAData, cfg: QAConfig, optimizer: Any, progress: Progress,
            cached: torch.Tensor | None, budget: Budget, progress_bar: bool) -> tuple[list[float], bool]:
     """One pass over the training questions; returns the losses and whether the budget ran out."""
-    from tqdm.auto import tqdm
+    from kgfm.progress import progress as tqdm  # a bar on a terminal, log lines otherwise
 
     model.train()
     if cfg.encoder.freeze:

@@ -28,7 +28,7 @@ def encode_questions(
     progress: bool = False,
 ) -> torch.Tensor:
     """``[Q, H]`` question vectors (encoder in eval mode, no gradients)."""
-    from tqdm.auto import tqdm
+    from kgfm.progress import progress as tqdm  # a bar on a terminal, log lines otherwise
 
     was_training = encoder.training
     encoder.eval()

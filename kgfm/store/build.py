@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from kgfm.config import StoreConfig, StrictModel, save_config
 from kgfm.sources import (
@@ -25,15 +25,26 @@ from kgfm.store.factory import open_store
 from kgfm.store.loader import GraphLoader, LoadReport
 
 
+def _sample_graph(value: object) -> object:
+    """``sample:NAME`` -> the bundled graph file (``kgfm.samples``); anything else unchanged."""
+    from kgfm.samples import PREFIX, resolve
+
+    return resolve(value, "graphs") if isinstance(value, str) and value.startswith(PREFIX) else value
+
+
 class SourceSpec(StrictModel):
     path: Path
     format: str | None = Field(None, description="override the format detected from the extension")
     base: str | None = Field(None, description="RDF: base IRI for relative references (default: the file's absolute file: IRI)")
 
+    _sample = field_validator("path", mode="before")(_sample_graph)
+
 
 class NamesSpec(StrictModel):
     path: Path
     kind: str = Field("auto", description="auto | name | description | name-gloss | wikidata-json")
+
+    _sample = field_validator("path", mode="before")(_sample_graph)
 
 
 class BuildGraphConfig(StrictModel):
@@ -43,7 +54,7 @@ class BuildGraphConfig(StrictModel):
     sources: list[SourceSpec] = Field(default_factory=list)
     names: list[NamesSpec] = Field(default_factory=list)
     on_error: Literal["fail", "skip"] = "fail"
-    rejects: Path | None = Field(None, description="rejects file (default: <out_dir>/rejects.tsv)")
+    rejects: Path | None = Field(None, description="rejects file (default: <out_dir>/<store>.rejects.tsv)")
     batch_size: int = Field(200_000, ge=1)
     out_dir: Path | None = Field(None, description="where the resolved config and report go (default: beside the store)")
 
@@ -51,6 +62,22 @@ class BuildGraphConfig(StrictModel):
         if self.out_dir is not None:
             return self.out_dir
         return self.store.path.parent if self.store.backend == "embedded" else Path(".kgfm")
+
+    def store_name(self) -> str:
+        """The prefix of this store's report files: the store's file name without its suffix (``graph``), or
+        ``neo4j-<database>`` (config, then ``KGFM_NEO4J_DATABASE``, else ``neo4j``)."""
+        if self.store.backend == "embedded":
+            return self.store.path.stem or self.store.path.name
+        database = self.store.neo4j_database or os.environ.get("KGFM_NEO4J_DATABASE") or "neo4j"
+        return f"neo4j-{database}"
+
+    def output_file(self, kind: str) -> Path:
+        """This store's own report file, e.g. ``.kgfm/graph.build-graph.report.json`` for ``.kgfm/graph.lbug``.
+
+        Args:
+            kind: ``build-graph.yaml``, ``build-graph.report.json`` or ``rejects.tsv``.
+        """
+        return self.output_dir() / f"{self.store_name()}.{kind}"
 
 
 def validate_rdf(path: Path, fmt: str, base: str | None) -> None:
@@ -87,7 +114,7 @@ def run_build(config: BuildGraphConfig, show_progress: bool = True) -> LoadRepor
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     out = config.output_dir()
-    rejects = config.rejects or out / "rejects.tsv"
+    rejects = config.rejects or config.output_file("rejects.tsv")
     _check_paths(config, rejects)
     if config.on_error == "fail":
         for spec in config.sources:
@@ -95,7 +122,7 @@ def run_build(config: BuildGraphConfig, show_progress: bool = True) -> LoadRepor
             if fmt in RDF_FORMATS:
                 validate_rdf(spec.path, fmt, spec.base)
     out.mkdir(parents=True, exist_ok=True)
-    save_config(config, out / "build-graph.yaml")
+    save_config(config, config.output_file("build-graph.yaml"))
     if rejects.exists():
         rejects.unlink()
     started = time.perf_counter()
@@ -123,7 +150,7 @@ def run_build(config: BuildGraphConfig, show_progress: bool = True) -> LoadRepor
             finally:
                 report = loader.report
                 report.seconds = round(time.perf_counter() - started, 3)
-                _save_report(report, out / "build-graph.report.json")
+                _save_report(report, config.output_file("build-graph.report.json"))
         finally:
             store.close()
     return report

@@ -102,3 +102,52 @@ def summary(stage: str, fields: dict[str, Any]) -> str:
     line = f"[{stage}] " + "  ".join(parts)
     print(line)
     return line
+
+
+# (label, path into the stage's returned document, format) of the key metrics of each stage
+_STAGE_METRICS: dict[str, list[tuple[str, tuple[str, ...], str]]] = {
+    "graph": [("epochs", ("epochs",), "d"), ("stopped", ("stopped",), "s"),
+              ("test MRR", ("test", "mrr"), ".4f"), ("test Hits@1", ("test", "hits@1"), ".4f"),
+              ("test Hits@10", ("test", "hits@10"), ".4f"), ("valid MRR", ("valid", "mrr"), ".4f"),
+              ("index type", ("index", "type"), "s"), ("index fingerprint", ("index", "fingerprint"), "s")],
+    "pretrain": [("steps", ("steps",), "d"), ("stopped", ("stopped",), "s"), ("steps/s", ("steps_per_s",), ".2f"),
+                 ("entity MRR", ("final_eval", "entity_mrr"), ".4f"),
+                 ("entity Hits@1", ("final_eval", "entity_hits1"), ".4f"),
+                 ("MLM accuracy", ("final_eval", "mlm_accuracy"), ".4f")],
+    "finetune": [("epochs", ("epochs_run",), "d"), ("stopped", ("stopped_by",), "s"),
+                 ("best epoch", ("best_epoch",), "d"), ("best valid Hits@1", ("best_valid_hits1",), ".4f"),
+                 ("train questions", ("train_questions",), "d"), ("valid questions", ("valid_questions",), "d")],
+}
+_STAGE_PATHS = {"graph": [("checkpoint", "checkpoint"), ("index", "index")],
+                "pretrain": [("model", "model")], "finetune": [("model", "model")]}
+
+
+def _lookup(doc: dict[str, Any], keys: tuple[str, ...]) -> Any:
+    for key in keys:
+        if not isinstance(doc, dict) or doc.get(key) is None:
+            return None
+        doc = doc[key]
+    return doc
+
+
+def stage_summary(stage: str, output_dir: Path, doc: dict[str, Any], wall_s: float) -> list[tuple[str, str]]:
+    """The rows of the end-of-stage table: the paths written (those that exist), key metrics, wall time.
+
+    Args:
+        stage: ``graph``, ``pretrain`` or ``finetune``.
+        output_dir: The stage's ``run.output_dir``.
+        doc: What the stage returned (its metrics document).
+        wall_s: Seconds the whole stage took.
+    """
+    rows: list[tuple[str, str]] = []
+    out = Path(output_dir)
+    for label, name in [*_STAGE_PATHS.get(stage, []), ("metrics", "metrics.json"), ("curve", "curve.png")]:
+        if (out / name).exists():
+            rows.append((label, str(out / name)))
+    for label, keys, fmt in _STAGE_METRICS.get(stage, []):
+        value = _lookup(doc, keys)
+        if value is None or value is False:
+            continue
+        rows.append((label, format(value, fmt) if fmt != "s" and isinstance(value, (int, float)) else str(value)))
+    rows.append(("wall time", f"{wall_s:.1f} s"))
+    return rows

@@ -24,12 +24,12 @@ def test_build_graph_cypher_stats(tmp_path: Path, graphs_dir: Path):
     kb = graphs_dir / "movies_kb.txt"
     first = run("build-graph", str(kb), cwd=tmp_path)
     assert first.returncode == 0, first.stderr
-    report = json.loads((tmp_path / ".kgfm" / "build-graph.report.json").read_text())
+    report = json.loads((tmp_path / ".kgfm" / "graph.build-graph.report.json").read_text())
     assert report["triples_new"] == report["triples_read"] > 500 and report["rejected"] == 0
-    assert (tmp_path / ".kgfm" / "build-graph.yaml").is_file()
+    assert (tmp_path / ".kgfm" / "graph.build-graph.yaml").is_file()
     again = run("build-graph", str(kb), cwd=tmp_path)
     assert again.returncode == 0, again.stderr
-    report2 = json.loads((tmp_path / ".kgfm" / "build-graph.report.json").read_text())
+    report2 = json.loads((tmp_path / ".kgfm" / "graph.build-graph.report.json").read_text())
     assert report2["triples_new"] == 0 and report2["triples_total"] == report["triples_total"]
     movie = kb.read_text(encoding="utf-8").splitlines()[0].split("|")[0]
     out = run("cypher", "MATCH (m:Entity {id: $id})-[r]->(x:Entity) RETURN x.id AS tail ORDER BY tail", "--param", f"id={movie}", "--json", cwd=tmp_path)
@@ -52,6 +52,19 @@ def test_bad_input_is_one_clear_line(tmp_path: Path, graphs_dir: Path):
     assert f"{bad}:3" in failed.stderr
     skipped = run("build-graph", str(bad), "--on-error", "skip", cwd=tmp_path)
     assert skipped.returncode == 0, skipped.stderr
-    assert len((tmp_path / ".kgfm" / "rejects.tsv").read_text().splitlines()) == 2
+    assert len((tmp_path / ".kgfm" / "graph.rejects.tsv").read_text().splitlines()) == 2
     unknown = run("build-graph", "x.unknown", cwd=tmp_path)
     assert unknown.returncode == 2 and "--format" in unknown.stderr
+
+
+def test_two_stores_in_one_folder_keep_their_own_reports(tmp_path: Path, graphs_dir: Path):
+    kb, ttl = graphs_dir / "movies_kb.txt", graphs_dir / "movies.ttl"
+    assert run("build-graph", str(kb), cwd=tmp_path).returncode == 0
+    rdf = run("build-graph", str(ttl), "--path", ".kgfm/rdf.lbug", cwd=tmp_path)
+    assert rdf.returncode == 0, rdf.stderr
+    default = json.loads((tmp_path / ".kgfm" / "graph.build-graph.report.json").read_text())
+    other = json.loads((tmp_path / ".kgfm" / "rdf.build-graph.report.json").read_text())
+    assert default["files"] == [str(kb)] and other["files"] == [str(ttl)]
+    assert "rdf.lbug" in (tmp_path / ".kgfm" / "rdf.build-graph.yaml").read_text()
+    assert "rdf.lbug" not in (tmp_path / ".kgfm" / "graph.build-graph.yaml").read_text()
+    assert not (tmp_path / ".kgfm" / "build-graph.report.json").exists()

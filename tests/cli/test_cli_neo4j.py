@@ -36,10 +36,10 @@ def test_build_graph_on_bolt_matches_embedded(tmp_path: Path, graphs_dir: Path, 
     assert wiped.returncode == 0, wiped.stderr
     embedded = run("build-graph", str(kb), "--path", str(tmp_path / ".kgfm" / "e.lbug"), cwd=tmp_path, env=neo4j_env)
     assert embedded.returncode == 0, embedded.stderr
-    e_report = json.loads((tmp_path / ".kgfm" / "build-graph.report.json").read_text())
+    e_report = json.loads((tmp_path / ".kgfm" / "e.build-graph.report.json").read_text())
     bolt = run("build-graph", str(kb), "--store", "neo4j", cwd=tmp_path, env=neo4j_env)
     assert bolt.returncode == 0, bolt.stderr
-    b_report = json.loads((tmp_path / ".kgfm" / "build-graph.report.json").read_text())
+    b_report = json.loads((tmp_path / ".kgfm" / f"neo4j-{neo4j_env.get('KGFM_NEO4J_DATABASE') or 'neo4j'}.build-graph.report.json").read_text())
     keys = ("entities_total", "relations_total", "triples_total", "triples_new", "rejected")
     assert {k: b_report[k] for k in keys} == {k: e_report[k] for k in keys}
     query = "MATCH (m:Entity)-[:directed_by]->(d:Entity) RETURN d.name AS d, count(m) AS n ORDER BY n DESC, d LIMIT 5"
@@ -48,7 +48,7 @@ def test_build_graph_on_bolt_matches_embedded(tmp_path: Path, graphs_dir: Path, 
     assert rows[0] == rows[1] and len(rows[0]) == 5
     again = run("build-graph", str(kb), "--store", "neo4j", cwd=tmp_path, env=neo4j_env)
     assert again.returncode == 0, again.stderr
-    assert json.loads((tmp_path / ".kgfm" / "build-graph.report.json").read_text())["triples_new"] == 0
+    assert json.loads((tmp_path / ".kgfm" / f"neo4j-{neo4j_env.get('KGFM_NEO4J_DATABASE') or 'neo4j'}.build-graph.report.json").read_text())["triples_new"] == 0
     refused = run("cypher", "MATCH (n) DETACH DELETE n", "--store", "neo4j", cwd=tmp_path, env=neo4j_env)
     assert refused.returncode == 2 and "--write" in refused.stderr and "Traceback" not in refused.stderr
     count = run("cypher", "MATCH (n:Entity) RETURN count(n) AS n", "--store", "neo4j", "--json", cwd=tmp_path, env=neo4j_env)

@@ -15,7 +15,7 @@ def test_corpus_command_on_embedded_store(tmp_path, graphs_dir):
     built = runner.invoke(app, ["build-graph", str(graphs_dir / "movies_kb.txt"), "--path", str(store)])
     assert built.exit_code == 0, built.output
     out = tmp_path / "corpus"
-    res = runner.invoke(app, ["corpus", "--store", str(store), "--out", str(out), "--valid-fraction", "0.1"])
+    res = runner.invoke(app, ["corpus", "--path", str(store), "--out", str(out), "--valid-fraction", "0.1"])
     assert res.exit_code == 0, res.output
     manifest = json.loads((out / "manifest.json").read_text())
     n = manifest["counts"]["train_triple"] + manifest["counts"].get("valid_triple", 0)
@@ -28,6 +28,27 @@ def test_corpus_command_on_embedded_store(tmp_path, graphs_dir):
 
 
 def test_corpus_command_missing_store_is_one_line(tmp_path):
-    res = CliRunner().invoke(app, ["corpus", "--store", str(tmp_path / "none.lbug"), "--out", str(tmp_path / "c")])
+    res = CliRunner().invoke(app, ["corpus", "--path", str(tmp_path / "none.lbug"), "--out", str(tmp_path / "c")])
     assert res.exit_code == 2
     assert "Traceback" not in res.output
+
+
+def test_corpus_old_flags_give_a_clear_error(tmp_path):
+    runner = CliRunner()
+    old_path = runner.invoke(app, ["corpus", "--store", str(tmp_path / "x.lbug"), "--out", str(tmp_path / "c")])
+    assert old_path.exit_code == 2 and "--path" in old_path.output and "embedded or neo4j" in old_path.output
+    old_backend = runner.invoke(app, ["corpus", "--backend", "neo4j", "--out", str(tmp_path / "c")])
+    assert old_backend.exit_code == 2 and "--store neo4j" in old_backend.output
+    assert not (tmp_path / "c").exists()
+
+
+def test_corpus_progress_total_is_exact():
+    from kgfm.fusion.corpus import count_records, iter_records
+
+    from tests.fusion.conftest import toy_graph
+
+    graph = toy_graph(with_text=True)
+    blank = sum(1 for d in graph.entity_descriptions if not d)
+    assert 0 < blank < graph.num_entities  # some entities have no description: they are no records
+    for kwargs in ({}, {"descriptions": False}, {"triples": False}, {"max_triples": 3}, {"max_triples": 10**6}):
+        assert count_records(graph, **kwargs) == sum(1 for _ in iter_records(graph, **kwargs)), kwargs

@@ -116,6 +116,8 @@ def test_auto_chain_rdf_to_qa_model(tmp_path: Path, graphs_dir: Path):
               "--qa-minutes", "2", "--set", "train.epochs=3", "--set", "run.threads=1", cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-2000:]
     assert "done: kgfm qa --model runs/auto/qa/model" in res.stdout
+    assert "kgfm auto: graph encoder + index done" in res.stdout and "kgfm auto: QA fine-tune done" in res.stdout
+    assert "\r" not in res.stdout + res.stderr and "0%|" not in res.stdout + res.stderr
     read_manifest(tmp_path / "runs" / "auto" / "questions", "generated-questions")
     read_manifest(tmp_path / "runs" / "auto" / "graph" / "index")
     cfg = (tmp_path / "runs" / "auto" / "qa" / "config.yaml").read_text(encoding="utf-8")

@@ -22,7 +22,7 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 
 def _report(folder: Path) -> dict:
-    return json.loads((folder / ".kgfm" / "build-graph.report.json").read_text())
+    return json.loads((folder / ".kgfm" / "graph.build-graph.report.json").read_text())
 
 
 def test_truncated_gzip_with_skip_writes_the_good_rows_and_names_the_break(tmp_path: Path) -> None:
@@ -36,7 +36,7 @@ def test_truncated_gzip_with_skip_writes_the_good_rows_and_names_the_break(tmp_p
     break_line = report["triples_new"] + 1
     warning = [line for line in out.stderr.splitlines() if "truncated" in line]
     assert warning == [f"kgfm: warning: {path}:{break_line}: " + warning[0].split(f"{path}:{break_line}: ", 1)[1]]
-    rejects = (tmp_path / ".kgfm" / "rejects.tsv").read_text().splitlines()
+    rejects = (tmp_path / ".kgfm" / "graph.rejects.tsv").read_text().splitlines()
     assert rejects[0].split("\t")[:2] == [str(path), str(break_line)]
     failed = run("build-graph", str(path), "--path", "other/graph.lbug", cwd=tmp_path)
     assert failed.returncode == 2 and f"{path}:{break_line}" in failed.stderr and "Traceback" not in failed.stderr
