@@ -16,7 +16,6 @@ trains on the cached vectors -- minutes instead of tens of minutes on a small CP
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,7 +78,6 @@ def main(config_path: Path | None, overrides: dict[str, Any] | None = None, resu
     graph = export_graph(cfg)
     index = load_index(cfg)
     result = finetune(cfg, graph, index, resume=resume, device=device)
-    print(json.dumps({k: v for k, v in result.items() if k != "history"}, indent=2))
     return result
 
 
@@ -150,7 +148,7 @@ def train_step(model: KGQAModel, data: QAData, idx: np.ndarray, cfg: QAConfig, c
 def _epoch(model: KGQAModel, data: QAData, cfg: QAConfig, optimizer: Any, progress: Progress,
            cached: torch.Tensor | None, budget: Budget, progress_bar: bool) -> tuple[list[float], bool]:
     """One pass over the training questions; returns the losses and whether the budget ran out."""
-    from kgfm.progress import progress as tqdm  # a bar on a terminal, log lines otherwise
+    from kgfm.progress import progress as tqdm, progress_mode  # a bar on a terminal, log lines otherwise
 
     model.train()
     if cfg.encoder.freeze:
@@ -160,7 +158,7 @@ def _epoch(model: KGQAModel, data: QAData, cfg: QAConfig, optimizer: Any, progre
     rng = np.random.default_rng(cfg.run.seed + epoch)
     losses: list[float] = []
     bar = tqdm(list(batch_indices(len(data.train), cfg.train.batch_size, rng)), desc=f"epoch {epoch}",
-               disable=not progress_bar, leave=False)
+               disable=not progress_bar or progress_mode() != "bar", leave=False)
     for idx in bar:
         set_lr(optimizer, progress.step, total, cfg.optim)
         loss = train_step(model, data, idx, cfg, cached)
@@ -257,7 +255,7 @@ def finetune(cfg: QAConfig, graph: GraphTensors, index: Any | None, resume: bool
         state.history.append(record)
         scalars.log(state.epoch, record)
         if progress:
-            print(json.dumps(record))
+            print(_epoch_line(record), flush=True)
         if stopper.update(state, record, state.epoch):
             save_qa_model(out / "model", model, config_doc, graph, index_fp,
                           {"epoch": state.epoch, "valid_hits1": state.best, "trained_questions": len(data.train)})
@@ -267,6 +265,13 @@ def finetune(cfg: QAConfig, graph: GraphTensors, index: Any | None, resume: bool
                       optimizer=optimizer, progress=state)
     scalars.close()
     return _report(cfg, data, state)
+
+
+def _epoch_line(record: dict[str, Any]) -> str:
+    """One readable line per epoch (the full record goes to metrics.json)."""
+    off = record.get("valid_hits1_no_fusion")
+    return (f"epoch {record['epoch']:>3}  loss {record['train_loss']:.4f}  valid Hits@1 {record.get('valid_hits1', 0.0):.4f}"
+            + (f" (fusion off {off:.4f})" if off is not None else "") + f"  {record['elapsed_s']:.1f}s")
 
 
 def _report(cfg: QAConfig, data: QAData, state: Progress) -> dict[str, Any]:
