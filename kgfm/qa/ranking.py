@@ -97,19 +97,6 @@ def summarize(hits: np.ndarray, prepared: PreparedQuestions) -> dict[str, Any]:
     return out
 
 
-def question_hits(
-    model: torch.nn.Module,
-    prepared: PreparedQuestions,
-    adjacency: UndirectedAdjacency,
-    hops: int,
-    use_fusion: bool | None = None,
-    batch_size: int = 64,
-    progress: bool = False,
-) -> np.ndarray:
-    """``[Q]`` bool: encode, rank, and check each question's top answer (one fusion setting)."""
-    vectors = encode_questions(model.encoder, prepared, batch_size, use_fusion, progress)
-    top, _, _ = rank_answers(model.scorer, vectors, prepared.topics, adjacency, hops, 1, batch_size)
-    return hits_at_1(top, prepared.answers)
 
 
 def paired_comparison(hits_a: np.ndarray, hits_b: np.ndarray) -> dict[str, Any]:
@@ -184,3 +171,16 @@ def rank_summary(ranks: np.ndarray, prepared: PreparedQuestions) -> dict[str, An
         out[f"hits@{k}"] = float((ranked & (ranks <= k)).mean()) if len(ranks) else 0.0
     out["mrr"] = float(np.where(ranked, 1.0 / np.maximum(ranks, 1), 0.0).mean()) if len(ranks) else 0.0
     return out
+
+
+def question_hits(
+    model: torch.nn.Module,
+    prepared: PreparedQuestions,
+    adjacency: UndirectedAdjacency,
+    hops: int,
+    use_fusion: bool | None = None,
+    batch_size: int = 64,
+    progress: bool = False,
+) -> np.ndarray:
+    """``[Q]`` bool: is a gold answer ranked first (ties count against it; :func:`question_ranks` == 1)."""
+    return question_ranks(model, prepared, adjacency, hops, use_fusion, batch_size, progress) == 1
