@@ -77,16 +77,14 @@ def build_graph(*sources: PathLike, path: Optional[PathLike] = None, backend: st
     Returns:
         The :class:`~kgfm.store.loader.LoadReport` (counts written / already stored / rejected).
     """
-    from kgfm.samples import resolve
     from kgfm.store.build import BuildGraphConfig, NamesSpec, SourceSpec, run_build
 
     if not sources:
         raise ValueError("build_graph: give at least one source file")
-    specs = [NamesSpec(path=Path(f), kind=k) if ":" in str(n) else NamesSpec(path=Path(n))
-             for n in names for f, _, k in [str(n).rpartition(":")]]
     cfg = BuildGraphConfig(
         store=_store_config(path, backend, store), on_error=on_error,  # type: ignore[arg-type]
-        sources=[SourceSpec(path=resolve(s, "graphs"), base=base) for s in sources], names=specs,
+        sources=[SourceSpec(path=str(s), base=base) for s in sources],  # sample:NAME resolved by SourceSpec
+        names=[NamesSpec.parse(str(n)) for n in names],
     )
     return run_build(cfg, show_progress=progress)
 

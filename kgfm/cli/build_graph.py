@@ -27,7 +27,7 @@ def build_graph(
         from kgfm.cli.summary import print_load_report
         from kgfm.config import load_config, parse_overrides
         from kgfm.samples import resolve
-        from kgfm.store.build import BuildGraphConfig, run_build
+        from kgfm.store.build import BuildGraphConfig, NamesSpec, run_build
         from kgfm.store.loader import LoadAborted
 
         overrides = {
@@ -37,7 +37,7 @@ def build_graph(
         if sources:
             overrides["sources"] = [{"path": str(resolve(s, "graphs")), "format": fmt, "base": base} for s in sources]
         if names:
-            overrides["names"] = [_names_spec(n) for n in names]
+            overrides["names"] = [NamesSpec.parse(n).model_dump(mode="json") for n in names]
         cfg = load_config(BuildGraphConfig, config, overrides)
         if not cfg.sources and not cfg.names:
             raise typer.BadParameter("give at least one SOURCE (or sources: in --config)")
@@ -49,14 +49,3 @@ def build_graph(
         print_load_report(report)
         for warning in report.warnings:
             typer.echo(f"kgfm: warning: {warning}", err=True)
-
-
-def _names_spec(value: str) -> dict[str, str]:
-    """``--names FILE`` or ``FILE:KIND`` (FILE may be ``sample:NAME``) as a names entry."""
-    from kgfm.samples import PREFIX, resolve
-
-    prefix = PREFIX if value.startswith(PREFIX) else ""
-    rest = value[len(prefix):]
-    path, kind = rest.rsplit(":", 1) if ":" in rest else (rest, None)
-    spec = {"path": str(resolve(prefix + path, "graphs"))}
-    return spec | ({"kind": kind} if kind else {})

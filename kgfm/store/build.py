@@ -46,6 +46,16 @@ class NamesSpec(StrictModel):
 
     _sample = field_validator("path", mode="before")(_sample_graph)
 
+    @classmethod
+    def parse(cls, value: str) -> "NamesSpec":
+        """``FILE`` or ``FILE:KIND`` (``--names``; FILE may be ``sample:NAME``)."""
+        from kgfm.samples import PREFIX
+
+        prefix = PREFIX if value.startswith(PREFIX) else ""
+        rest = value[len(prefix):]
+        path, kind = rest.rsplit(":", 1) if ":" in rest else (rest, None)
+        return cls(path=prefix + path, **({"kind": kind} if kind else {}))
+
 
 class BuildGraphConfig(StrictModel):
     """What ``kgfm build-graph`` reads and where it writes."""

@@ -42,3 +42,24 @@ def test_readme_python_block_runs_in_an_empty_folder(tmp_path: Path):
     assert "716 triples, 266 entities" in out.stdout
     assert (tmp_path / "runs" / "qa" / "sample" / "model" / "manifest.json").is_file()
     assert "which films did [Rosa Kimura] act in ->" in out.stdout
+
+
+def test_names_spec_parse_is_shared_by_cli_and_api(tmp_path: Path):
+    from kgfm.store.build import NamesSpec
+
+    assert NamesSpec.parse("names.tsv") == NamesSpec(path=Path("names.tsv"))
+    assert NamesSpec.parse("e2t.txt:name-gloss") == NamesSpec(path=Path("e2t.txt"), kind="name-gloss")
+    sample = NamesSpec.parse("sample:movies_kb.txt")  # no KIND: the sample's own colon is not a kind separator
+    assert sample.kind == "auto" and sample.path == REPO / "graphs" / "movies_kb.txt"
+    assert NamesSpec.parse("sample:movies_kb.txt:name").kind == "name"
+
+
+def test_build_graph_from_the_api(tmp_path: Path):
+    import kgfm
+
+    names = tmp_path / "names.tsv"
+    names.write_text("Orchard of Havana\tOrchard of Havana (1979)\n", encoding="utf-8")
+    report = kgfm.build_graph("sample:movies_kb.txt", path=tmp_path / "g.lbug", names=[f"{names}:name"])
+    assert (report.triples_new, report.entities_total, report.names_matched) == (716, 266, 1)
+    with kgfm.open_store(tmp_path / "g.lbug") as db:
+        assert db.get_entity("Orchard of Havana")["name"] == "Orchard of Havana (1979)"
