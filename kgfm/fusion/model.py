@@ -30,6 +30,7 @@ from torch import nn
 from kgfm.artifacts import ArtifactError, read_manifest, write_artifact
 from kgfm.config import ConfigError, StrictModel
 from kgfm.hf import base_module, build_backbone, encoder_layers
+from kgfm.fusion.kg_head import KGHead
 from kgfm.fusion.layer import COSINE_SCALE, FusionLayer, FusionTrace, pool_spans, span_mask
 from kgfm.training.checkpoint import load_safetensors as load_safetensors_file
 
@@ -66,6 +67,9 @@ class FusionConfig(StrictModel):
     gate_bias: float = -2.0
     include_linked: bool = True
     fusion: bool = True
+    kg_head: bool = Field(False, description="score masked entities with the graph encoder's decoder too "
+                          "(kgfm.fusion.kg_head; needs an index from `kgfm train --stage graph`)")
+    kg_head_relations: int = Field(4, ge=1, description="most probable relations mixed by the KG head")
     lora: LoraSettings = LoraSettings()
 
 
@@ -117,6 +121,7 @@ class KnowledgeFusionModel(nn.Module):
                         config.include_linked, index.metric, eps)
             for _ in config.fusion_layers
         )
+        self.kg_head = KGHead(self.hidden_size, index, config.kg_head_relations, eps) if config.kg_head else None
         self.entity_head = nn.Sequential(
             nn.Linear(self.hidden_size, self.hidden_size), nn.GELU(), nn.LayerNorm(self.hidden_size, eps=eps),
             nn.Linear(self.hidden_size, index.dim),

@@ -42,6 +42,7 @@ class PretrainSettings(StrictModel):
     mlm_probability: float = Field(0.15, ge=0.0, le=1.0)
     entity_token_mask: float = Field(0.9, ge=0.0, le=1.0)
     entity_weight: float = Field(1.0, ge=0.0)
+    relation_weight: float = Field(1.0, ge=0.0, description="KG head's relation cross-entropy (model.kg_head)")
     negatives: int = Field(-1, ge=-1, description="-1: full softmax over all entities; else sampled count")
     log_every: int = Field(10, ge=1)
     eval_every: int = Field(200, ge=1)
@@ -118,8 +119,11 @@ def _setup(cfg: PretrainConfig) -> _Setup:
                           "orders); rebuild both from the same store")
     tokenizer = AutoTokenizer.from_pretrained(resolve_model(cfg.model.base_model))
     valid = [r for r in read_corpus(cfg.corpus, "valid") if r["mentions"]][: tr.eval_examples]
-    collator = PretrainCollator(tokenizer, tr.max_length, tr.mlm_probability, tr.entity_token_mask)
-    module = PretrainModule(KnowledgeFusionModel(cfg.model, index), tr.negatives, tr.entity_weight).to(device)
+    forward = index.relation_types[: len(index.relation_types) // 2] if cfg.model.kg_head else []
+    collator = PretrainCollator(tokenizer, tr.max_length, tr.mlm_probability, tr.entity_token_mask,
+                                {name: i for i, name in enumerate(forward)})
+    module = PretrainModule(KnowledgeFusionModel(cfg.model, index), tr.negatives, tr.entity_weight,
+                            tr.relation_weight).to(device)
     if not cfg.model.fusion:  # the without-KG baseline: fusion layers exist but never run
         module.model.fusion_layers.requires_grad_(False)
     optimizer = make_optimizer(module, cfg.optim, is_head=lambda n: not n.startswith("model.backbone."))
@@ -214,7 +218,7 @@ def _train(st: _Setup, progress: Progress) -> Progress:
         last = step == stop or bool(progress.stopped)
         if st.rank == 0 and (step % tr.log_every == 0 or last):
             rec = {"step": step, "loss": float(losses["loss"].detach()), "mlm": float(losses["mlm"]),
-                   "entity": float(losses["entity"]), "lr": st.optimizer.param_groups[0]["lr"],
+                   "entity": float(losses["entity"]), "relation": float(losses["relation"]), "lr": st.optimizer.param_groups[0]["lr"],
                    "tokens_per_s": tokens * st.world / max(time.perf_counter() - t0, 1e-9),
                    "steps_per_s": (step - first) / max(time.perf_counter() - t0, 1e-9)}
             progress.history.append(rec)
