@@ -4,50 +4,25 @@ LadybugDB store, then answer with evidence, export int8, and use the CLI."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from kgfm.config import StoreConfig
+from tests.qa.tiny import tiny_bert, train_tiny_qa
 
-TINY_BERT = dict(model_type="bert", hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                 intermediate_size=64, vocab_size=30522, max_position_embeddings=64)
-
+TINY_BERT = tiny_bert(layers=2)
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, qa_inputs) -> dict:
     """One fine-tuning run shared by the tests of this module (a few seconds)."""
-    from kgfm.index.entity_index import EntityIndex
-    from kgfm.qa.config import QAConfig
-    from kgfm.qa.finetune import finetune
-    from kgfm.store.build import BuildGraphConfig, SourceSpec, run_build
-    from kgfm.store.factory import open_store
-
     root = tmp_path_factory.mktemp("qa")
     kb, qa = qa_inputs
-    store_cfg = StoreConfig(path=root / "graph.lbug")
-    run_build(BuildGraphConfig(store=store_cfg, sources=[SourceSpec(path=kb)]), show_progress=False)
-    with open_store(store_cfg) as store:
-        graph = store.export_tensors()
-    emb = np.random.default_rng(0).normal(size=(graph.num_entities, 16)).astype(np.float32)
-    EntityIndex.build(emb, graph.entity_ids, graph.entity_names, metric="ip", use_gpu=False).save(root / "index")
-    index = EntityIndex.load(root / "index")
-    cfg = QAConfig.model_validate({
-        "store": {"path": str(store_cfg.path)},
-        "index": str(root / "index"),
-        "data": {"dataset": "files", "train": str(qa), "valid": str(qa), "hops": 1},
-        "encoder": {"kind": "fusion", "init": "base", "backbone_config": TINY_BERT, "fusion_layers": [1],
-                    "max_length": 24},
-        "scorer": {"max_hops": 1, "proj_dim": 16, "dropout": 0.0},
-        "run": {"threads": 1, "output_dir": str(root / "run")},
-        "optim": {"lr": 1e-3, "head_lr": 2e-2, "warmup": 0.0},
+    out = train_tiny_qa(root, kb, qa, layers=2, fusion_layers=(1,), overrides={
+        "optim": {"lr": 1e-3, "head_lr": 2e-2},
         "train": {"epochs": 8, "batch_size": 10, "patience": 8, "eval_fusion_off": True},
     })
-    torch.manual_seed(0)
-    summary = finetune(cfg, graph, index, progress=False)
-    return {"root": root, "summary": summary, "graph": graph, "index": index, "store": store_cfg, "cfg": cfg}
+    return {"root": root, **out}
 
 
 def test_fine_tuning_fits_the_training_questions(trained):

@@ -12,47 +12,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
-from kgfm.config import StoreConfig
+from tests.qa.tiny import train_tiny_qa
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE_TEST = REPO / "graphs" / "movies_qa_test.txt"
-TINY_BERT = dict(model_type="bert", hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                 intermediate_size=64, vocab_size=30522, max_position_embeddings=64)
 KGFM = [sys.executable, "-m", "kgfm.cli.main"]
 
 
 @pytest.fixture(scope="module")
 def sample_model(tmp_path_factory) -> Path:
-    from kgfm.index.entity_index import EntityIndex
-    from kgfm.qa.config import QAConfig
-    from kgfm.qa.finetune import finetune
-    from kgfm.store.build import BuildGraphConfig, SourceSpec, run_build
-    from kgfm.store.factory import open_store
-
-    root = tmp_path_factory.mktemp("eval-file")
-    store_cfg = StoreConfig(path=root / "movies.lbug")
-    run_build(BuildGraphConfig(store=store_cfg, sources=[SourceSpec(path=REPO / "graphs" / "movies_kb.txt")]),
-              show_progress=False)
-    with open_store(store_cfg) as store:
-        graph = store.export_tensors()
-    emb = np.random.default_rng(0).normal(size=(graph.num_entities, 16)).astype(np.float32)
-    EntityIndex.build(emb, graph.entity_ids, graph.entity_names, metric="ip", use_gpu=False).save(root / "index")
-    cfg = QAConfig.model_validate({
-        "store": {"path": str(store_cfg.path)}, "index": str(root / "index"),
-        "data": {"dataset": "files", "train": str(REPO / "graphs" / "movies_qa_train.txt"),
-                 "valid": str(SAMPLE_TEST), "hops": 2, "limit_train": 60},
-        "encoder": {"kind": "fusion", "init": "base", "backbone_config": TINY_BERT, "fusion_layers": [0],
-                    "max_length": 32},
-        "scorer": {"max_hops": 2, "proj_dim": 16, "dropout": 0.0},
-        "train": {"epochs": 1, "batch_size": 20},
-        "optim": {"warmup": 0.0},
-        "run": {"threads": 1, "output_dir": str(root / "run")},
-    })
-    torch.manual_seed(0)
-    finetune(cfg, graph, EntityIndex.load(root / "index"), progress=False)
-    return root / "run" / "model"
+    return train_tiny_qa(tmp_path_factory.mktemp("eval-file"), REPO / "graphs" / "movies_kb.txt",
+                         REPO / "graphs" / "movies_qa_train.txt", valid=SAMPLE_TEST, hops=2, overrides={
+                             "data": {"limit_train": 60}, "encoder": {"max_length": 32},
+                             "train": {"epochs": 1, "batch_size": 20}})["model"]
 
 
 def kgfm(*args: str, cwd: Path = REPO, env: dict | None = None) -> subprocess.CompletedProcess:

@@ -14,48 +14,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from kgfm.config import StoreConfig
+from tests.qa.tiny import train_tiny_qa
 
-TINY_BERT = dict(model_type="bert", hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                 intermediate_size=64, vocab_size=30522, max_position_embeddings=64)
 KGFM = [sys.executable, "-m", "kgfm.cli.main"]
 
 
 def train_tiny(root: Path, kb: Path, qa: Path) -> Path:
-    """Build store + index + a 1-epoch tiny model under ``root`` with cwd-relative config paths."""
-    from kgfm.index.entity_index import EntityIndex
-    from kgfm.qa.config import QAConfig
-    from kgfm.qa.finetune import finetune
-    from kgfm.store.build import BuildGraphConfig, SourceSpec, run_build
-    from kgfm.store.factory import open_store
-
-    here = os.getcwd()
-    os.chdir(root)
-    try:
-        store_cfg = StoreConfig(path=Path(".kgfm/movies.lbug"))
-        run_build(BuildGraphConfig(store=store_cfg, sources=[SourceSpec(path=kb)]), show_progress=False)
-        with open_store(store_cfg) as store:
-            graph = store.export_tensors()
-        emb = np.random.default_rng(0).normal(size=(graph.num_entities, 16)).astype(np.float32)
-        EntityIndex.build(emb, graph.entity_ids, graph.entity_names, metric="ip", use_gpu=False).save(Path("runs/graph/index"))
-        cfg = QAConfig.model_validate({
-            "store": {"path": ".kgfm/movies.lbug"},
-            "index": "runs/graph/index",
-            "data": {"dataset": "files", "train": str(qa), "valid": str(qa), "hops": 1},
-            "encoder": {"kind": "fusion", "init": "base", "backbone_config": TINY_BERT, "fusion_layers": [0],
-                        "max_length": 24},
-            "scorer": {"max_hops": 1, "proj_dim": 16, "dropout": 0.0},
-            "train": {"epochs": 1, "batch_size": 10},
-            "optim": {"warmup": 0.0},
-            "run": {"threads": 1, "output_dir": "runs/qa/sample"},
-        })
-        torch.manual_seed(0)
-        finetune(cfg, graph, EntityIndex.load(Path("runs/graph/index")), progress=False)
-    finally:
-        os.chdir(here)
-    return root / "runs" / "qa" / "sample" / "model"
+    """Store + index + a 1-epoch tiny model under ``root`` with cwd-relative config paths."""
+    return train_tiny_qa(root, kb, qa, relative=True)["model"]
 
 
 def kgfm(*args: str, cwd: Path) -> subprocess.CompletedProcess:
