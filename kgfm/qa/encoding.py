@@ -148,6 +148,9 @@ def build_encoder(cfg: QAEncoderConfig, index: Any | None) -> QuestionEncoder:
     if cfg.init == "pretrained":
         src = Path(cfg.checkpoint)
         model = KnowledgeFusionModel.from_pretrained(src, index)
+        if model.kg_head is not None:  # a pretraining head, like the MLM head: QA scores with its own scorer
+            model.kg_head = None
+            model.config = model.config.model_copy(update={"kg_head": False})
         if cfg.lora.enabled and not model.config.lora.enabled:
             model.enable_lora(cfg.lora)
         tok_dir = src / "tokenizer"

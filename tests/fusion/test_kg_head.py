@@ -139,3 +139,17 @@ def test_module_adds_kg_scores_trains_the_relation_and_round_trips(tmp_path):
     a = module.entity_logits(batch, module._encode(batch, None))[0]
     b = reloaded.entity_logits(batch, reloaded._encode(batch, None))[0]
     assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_qa_fine_tuning_from_a_kg_head_checkpoint_drops_the_head(tmp_path):
+    from kgfm.fusion.model import FusionConfig, KnowledgeFusionModel
+    from kgfm.qa.config import QAEncoderConfig
+    from kgfm.qa.encoding import build_encoder
+
+    index = _toy_kg_index(toy_graph(with_text=False))
+    cfg = FusionConfig(backbone_config=tiny_backbone(), fusion_layers=[1], kg_head=True)
+    KnowledgeFusionModel(cfg, index).save_pretrained(tmp_path / "pre", tokenizer=tokenizer())
+    enc = build_encoder(QAEncoderConfig(kind="fusion", init="pretrained", checkpoint=tmp_path / "pre"), index)
+    assert enc.backbone.kg_head is None and enc.backbone.config.kg_head is False
+    enc.backbone.save_pretrained(tmp_path / "qa")  # and it reloads without the head's weights
+    assert KnowledgeFusionModel.from_pretrained(tmp_path / "qa", index).kg_head is None
