@@ -7,7 +7,7 @@ paraphrased ``1-hop/ntm/qa_dev.txt`` (never trained on). Fusion models are also 
 switched off inside the trained model. Reported: Hits@1 per run, mean +- sd per kind, and a paired
 t-test across seeds (fusion vs plain, same seed = same data order and question sample).
 
-    nice -n 5 python bench/bench_qa_seeds.py --hops 1 --seeds 0 1 2 --limit 3000 --epochs 1
+    nice -n 5 python bench/bench_qa_seeds.py --hops 1 --seeds 0 1 2 --limit 1000 --epochs 1 --limit-train 2000
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ def run_one(args, kind: str, seed: int) -> dict:
     out = args.work / f"{args.hops}hop-{kind}-s{seed}"
     overrides = {"encoder.kind": kind, "run.seed": seed, "run.output_dir": str(out), "run.threads": args.threads,
                  "train.epochs": args.epochs, "index": str(args.index)}
+    if args.limit_train:
+        overrides["data.limit_train"] = args.limit_train
     t0 = time.perf_counter()
     if not (out / "model" / "manifest.json").is_file() or args.retrain:
         summary = finetune(REPO / "configs" / f"metaqa_{args.hops}hop.yaml", overrides, False)
@@ -87,6 +89,7 @@ def main() -> None:
     ap.add_argument("--kinds", nargs="+", default=["fusion", "plain"])
     ap.add_argument("--limit", type=int, default=3000)
     ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--limit-train", type=int, default=None, help="a seeded sample of N training questions")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--index", type=Path, default=REPO / "runs/graph-metaqa/index")
     ap.add_argument("--work", type=Path, default=REPO / "runs/qa-seeds")
@@ -101,7 +104,7 @@ def main() -> None:
         for kind in args.kinds:
             runs[f"{kind}-{seed}"] = run_one(args, kind, seed)
             ordered = sorted(runs.values(), key=lambda r: (r["seed"], r["kind"]))
-            doc = {"hops": args.hops, "limit": args.limit, "epochs": args.epochs, "index": str(args.index),
+            doc = {"hops": args.hops, "limit": args.limit, "epochs": args.epochs, "limit_train": args.limit_train, "index": str(args.index),
                    "threads": args.threads, "runs": ordered,
                    "summary": {k: summarise(ordered, k) for k in ("test", "paraphrase_dev") if any(k in r for r in ordered)},
                    "target": "fusion ahead by >= 1 point on 2-hop and on the paraphrases (mean over seeds)",

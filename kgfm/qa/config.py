@@ -48,7 +48,7 @@ class QADataConfig(StrictModel):
     test: Optional[Path] = None
     valid_fraction: float = Field(0.1, gt=0.0, lt=0.9)
     split_seed: int = 13
-    limit_train: Optional[int] = Field(None, ge=1, description="use only the first N training questions")
+    limit_train: Optional[int] = Field(None, ge=1, description="train on a seeded random sample of N questions (seed: split_seed)")
 
     @model_validator(mode="after")
     def _files_need_train(self) -> "QADataConfig":

@@ -51,8 +51,9 @@ def load_questions(cfg: QAConfig) -> tuple[list[QAExample], list[QAExample]]:
             train, valid = examples, read_qa_file(data.valid)
         else:
             train, valid = split_train_valid(examples, data.valid_fraction, data.split_seed)
-    if data.limit_train:
-        train = train[: data.limit_train]
+    if data.limit_train and data.limit_train < len(train):  # seeded sample: the files are grouped by type
+        keep = np.sort(np.random.default_rng(data.split_seed).choice(len(train), data.limit_train, replace=False))
+        train = [train[i] for i in keep]
     return train, valid
 
 
