@@ -18,7 +18,7 @@ the logit is kept for comparisons within one question.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -47,6 +47,12 @@ class AnswerItem:
     cumulative: float = 0.0  # the shares of ranks 1..rank summed
     paths: list[dict[str, Any]] = field(default_factory=list)
 
+    def as_dict(self) -> dict[str, Any]:
+        """``dataclasses.asdict`` of this item, built directly (its deep copy walk cost ~5% of a batch)."""
+        return {"id": self.id, "name": self.name, "score": self.score, "logit": self.logit, "rank": self.rank,
+                "cumulative": self.cumulative,
+                "paths": [{k: list(v) if isinstance(v, list) else v for k, v in p.items()} for p in self.paths]}
+
 
 @dataclass
 class QAResult:
@@ -58,7 +64,10 @@ class QAResult:
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """``dataclasses.asdict`` of the result (the same keys and values, fresh containers)."""
+        return {"question": self.question, "topic": None if self.topic is None else dict(self.topic),
+                "answers": [a.as_dict() for a in self.answers], "cypher": self.cypher, "error": self.error,
+                "seconds": self.seconds}
 
 
 class QAEngine:

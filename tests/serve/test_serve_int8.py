@@ -105,3 +105,24 @@ def test_encode_fast_path_matches_encode_questions(sample_model):
         assert torch.equal(again, shared) and engine.model.encoder.training
     finally:
         engine.close()
+
+
+def test_result_as_dict_is_dataclasses_asdict(sample_model):
+    """The direct ``as_dict`` gives what ``dataclasses.asdict`` gives (answers, topic, evidence paths)."""
+    import dataclasses
+
+    from kgfm.qa.answer import QAEngine
+
+    engine = QAEngine.load(sample_model)
+    try:
+        results = engine.answer(QUESTIONS + ["what is the meaning of all this"], top_k=3, evidence=True)
+    finally:
+        engine.close()
+    assert results[2].answers[0].paths and results[3].error
+    for r in results:
+        got = r.as_dict()
+        assert got == dataclasses.asdict(r) and list(got) == list(dataclasses.asdict(r))
+        assert [list(a) for a in got["answers"]] == [list(a) for a in dataclasses.asdict(r)["answers"]]
+        if r.answers and r.answers[0].paths:  # fresh containers: editing the dict leaves the result alone
+            got["answers"][0]["paths"][0]["nodes"].append("x")
+            assert r.answers[0].paths[0]["nodes"][-1] != "x"
