@@ -51,19 +51,19 @@ def _summary(lat_s: list[float], questions: int, wall_s: float, cpu_s: float) ->
             "loadavg": [round(x, 2) for x in os.getloadavg()]}
 
 
-def _env(threads: int) -> dict[str, str]:
-    return dict(os.environ, PYTHONPATH=str(REPO), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
+def _env(threads: int, repo: Path = REPO) -> dict[str, str]:
+    return dict(os.environ, PYTHONPATH=str(repo), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
                 OMP_NUM_THREADS=str(threads))
 
 
-def start(model: Path, threads: int, extra: list[str]) -> tuple[subprocess.Popen, str, float, float, float]:
-    """Spawn the server; returns (process, url, seconds to the ready line, seconds to the first answer,
+def start(model: Path, threads: int, extra: list[str], repo: Path = REPO) -> tuple[subprocess.Popen, str, float, float, float]:
+    """Spawn the server (the ``kgfm`` of the checkout ``repo``); returns (process, url, seconds to the ready line, seconds to the first answer,
     server CPU seconds by the first answer)."""
     log = open(REPO / "bench" / "results" / f"serve-{next(_LOGS)}.log.tmp", "w", encoding="utf-8")
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "kgfm.cli.main", "serve", "--model", str(model), "--port", "0",
                              "--threads", str(threads), "--no-access-log", *extra], stdout=log, stderr=subprocess.STDOUT,
-                            env=_env(threads), cwd=REPO)
+                            env=_env(threads, repo), cwd=repo)
     url = None
     while url is None:
         if proc.poll() is not None:
@@ -106,21 +106,31 @@ def concurrent(url: str, pid: int, questions: list[str], n: int, clients: int, p
     return out
 
 
-def cli_cold_start(model: Path, threads: int, runs: int) -> dict[str, Any]:
+def cli_cold_start(model: Path, threads: int, runs: int, repos: dict[str, Path] | None = None) -> dict[str, Any]:
+    """``kgfm qa`` on one question, ``runs`` times; with several checkouts in ``repos`` they take turns
+    (A, B, A, B...) so both see the same load, and each gets its own figures."""
     import resource
 
-    times, cpus = [], []
+    repos = repos or {"base": REPO}
+    times: dict[str, list[float]] = {name: [] for name in repos}
+    cpus: dict[str, list[float]] = {name: [] for name in repos}
     for _ in range(runs):
-        t = time.perf_counter()
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        subprocess.run([sys.executable, "-m", "kgfm.cli.main", "qa", "who directed [Orchard of Havana]", "--model",
-                        str(model), "--json"], check=True, capture_output=True, env=_env(threads), cwd=REPO)
-        times.append(time.perf_counter() - t)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
-    return {"runs": runs, "seconds": [round(t, 2) for t in times], "median_s": round(statistics.median(times), 2),
-            "cpu_s": [round(c, 2) for c in cpus], "median_cpu_s": round(statistics.median(cpus), 2),
-            "loadavg": [round(x, 2) for x in os.getloadavg()]}
+        for name, repo in repos.items():
+            t = time.perf_counter()
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            subprocess.run([sys.executable, "-m", "kgfm.cli.main", "qa", "who directed [Orchard of Havana]", "--model",
+                            str(model), "--json"], check=True, capture_output=True, env=_env(threads, repo), cwd=repo)
+            times[name].append(time.perf_counter() - t)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpus[name].append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    out = {name: {"runs": runs, "seconds": [round(t, 2) for t in times[name]], "median_s": round(statistics.median(times[name]), 2),
+                  "cpu_s": [round(c, 2) for c in cpus[name]], "median_cpu_s": round(statistics.median(cpus[name]), 2)}
+           for name in repos}
+    report = out.pop("base")
+    report["loadavg"] = [round(x, 2) for x in os.getloadavg()]
+    if out:
+        report["others"] = out
+    return report
 
 
 def engine_paths(model: Path, threads: int, questions: list[str]) -> dict[str, Any]:
@@ -182,10 +192,11 @@ def single_paired(servers: dict[str, tuple[str, int]], questions: list[str], n: 
     return out
 
 
-def measure(model: Path, threads: int, extra: list[str], questions: list[str], n: int, clients: int) -> tuple[dict[str, Any], Any]:
+def measure(model: Path, threads: int, extra: list[str], questions: list[str], n: int, clients: int,
+            repo: Path = REPO) -> tuple[dict[str, Any], Any]:
     """Start one server and run the concurrent and batched phases; returns (report, (proc, url))."""
-    proc, url, ready, first, cpu = start(model, threads, extra)
-    out: dict[str, Any] = {"server_args": extra, "start": {"to_ready_s": round(ready, 2), "to_first_answer_s": round(first, 2),
+    proc, url, ready, first, cpu = start(model, threads, extra, repo)
+    out: dict[str, Any] = {"server_args": extra, "checkout": str(repo), "start": {"to_ready_s": round(ready, 2), "to_first_answer_s": round(first, 2),
                                                            "server_cpu_s_by_first_answer": round(cpu, 2)}}
     print(extra, "start", out["start"], flush=True)
     out["concurrent"] = concurrent(url, proc.pid, questions, n, clients)
@@ -213,7 +224,10 @@ def main() -> None:
     ap.add_argument("--server-arg", action="append", default=[], help="extra kgfm serve option (repeatable)")
     ap.add_argument("--variant", action="append", default=[], metavar="NAME=ARGS",
                     help="another server setting measured in the same run, e.g. 'int8=--int8' (repeatable); "
-                         "its figures divided by the base setting's are under 'ratios'")
+                         "under 'ratios': each variant's figure divided by the base setting's")
+    ap.add_argument("--before", type=Path, default=None, metavar="CHECKOUT",
+                    help="also measure the kgfm of another checkout (e.g. the code before a change, from `git archive`) "
+                         "in the same run, as the variant 'before' (server and CLI cold start)")
     ap.add_argument("--engine-only", action="store_true", help="only the in-process evidence-paths comparison")
     args = ap.parse_args()
     questions = [line.split("\t")[0] for line in args.questions.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -224,15 +238,17 @@ def main() -> None:
         print("engine_paths", report["engine_paths"], flush=True)
         _write(args.out, report)
         return
-    settings = {"base": args.server_arg}
+    settings = {"base": (args.server_arg, REPO)}
+    if args.before is not None:
+        settings["before"] = (args.server_arg, args.before.resolve())
     for spec in args.variant:
         name, _, extra = spec.partition("=")
-        settings[name] = args.server_arg + extra.split()
+        settings[name] = (args.server_arg + extra.split(), REPO)
     results: dict[str, dict[str, Any]] = {}
     running: dict[str, Any] = {}
     try:
-        for name, extra in settings.items():
-            results[name], running[name] = measure(args.model, args.threads, extra, questions, args.n, args.clients)
+        for name, (extra, repo) in settings.items():
+            results[name], running[name] = measure(args.model, args.threads, extra, questions, args.n, args.clients, repo)
         paired = single_paired({k: (url, proc.pid) for k, (proc, url) in running.items()}, questions, args.n)
         for name, single_out in paired.items():
             results[name]["single"] = single_out
@@ -247,7 +263,12 @@ def main() -> None:
         report["ratios"] = {name: {f"{a}.{b}": round(r[a][b] / report[a][b], 3) for a, b in RATIO_KEYS if report[a][b]}
                             for name, r in results.items()}
         print("ratios", report["ratios"], flush=True)
-    report["cli_cold_start"] = cli_cold_start(args.model, args.threads, args.cli_runs)
+    repos = {"base": REPO, **({"before": args.before.resolve()} if args.before is not None else {})}
+    report["cli_cold_start"] = cli_cold_start(args.model, args.threads, args.cli_runs, repos)
+    if args.before is not None:
+        before = report["cli_cold_start"]["others"]["before"]
+        report["ratios"]["before"]["cli_cold_start.median_cpu_s"] = round(
+            before["median_cpu_s"] / report["cli_cold_start"]["median_cpu_s"], 3)
     print("cli", report["cli_cold_start"], flush=True)
     report["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     _write(args.out, report)
