@@ -207,6 +207,40 @@ def measure(model: Path, threads: int, extra: list[str], questions: list[str], n
     return out, (proc, url)
 
 
+def int8_accuracy(model: Path, files: list[Path], threads: int) -> dict[str, Any]:
+    """``kgfm eval --file`` of the float model and of its int8 export (what ``kgfm serve --int8``
+    computes: the same quantisation, checked equal in tests/serve/test_serve_int8.py) on each file."""
+    import tempfile
+
+    import torch
+
+    from kgfm.qa.answer import QAEngine
+    from kgfm.qa.evaluate import run_eval
+    from kgfm.qa.quantize import export_int8
+
+    torch.set_num_threads(threads)
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="kgfm-int8-acc-") as tmp:
+        int8 = Path(tmp) / "model"
+        engine = QAEngine.load(model)
+        try:
+            export_int8(model, int8, engine.graph, engine.index)
+        finally:
+            engine.close()
+        for f in files:
+            row: dict[str, Any] = {}
+            for name, m in (("float", model), ("int8", int8)):
+                r = run_eval(m, file=f, out_path=Path(tmp) / f"{name}-{f.stem}.json")
+                fused = r.get("with_fusion") or r.get("plain_encoder")
+                row[name] = {"questions": r["questions"], "hits@1": round(fused["hits@1"], 4),
+                             "hits_at_1_count": round(fused["hits@1"] * r["questions"]), "hits@3": round(fused["hits@3"], 4),
+                             "mrr": round(fused["mrr"], 4)}
+            row["hits@1_change"] = round(row["int8"]["hits@1"] - row["float"]["hits@1"], 4)
+            out[str(f)] = row
+            print(f, row, flush=True)
+    return out
+
+
 RATIO_KEYS = (("start", "to_first_answer_s"), ("start", "server_cpu_s_by_first_answer"), ("single", "p50_ms"),
               ("single", "server_cpu_ms_per_question"), ("concurrent", "questions_per_s"),
               ("concurrent", "server_cpu_ms_per_question"))
@@ -228,11 +262,17 @@ def main() -> None:
     ap.add_argument("--before", type=Path, default=None, metavar="CHECKOUT",
                     help="also measure the kgfm of another checkout (e.g. the code before a change, from `git archive`) "
                          "in the same run, as the variant 'before' (server and CLI cold start)")
+    ap.add_argument("--int8-accuracy", type=Path, action="append", default=None, metavar="QA_FILE",
+                    help="only: Hits@1/MRR of the float model and its int8 quantisation on these question files")
     ap.add_argument("--engine-only", action="store_true", help="only the in-process evidence-paths comparison")
     args = ap.parse_args()
     questions = [line.split("\t")[0] for line in args.questions.read_text(encoding="utf-8").splitlines() if line.strip()]
     report: dict[str, Any] = {"model": str(args.model), "threads": args.threads, "cpus": os.cpu_count(),
                               "loadavg_start": [round(x, 2) for x in os.getloadavg()]}
+    if args.int8_accuracy:
+        report["int8_accuracy"] = int8_accuracy(args.model, args.int8_accuracy, args.threads)
+        _write(args.out, report)
+        return
     if args.engine_only:
         report["engine_paths"] = engine_paths(args.model, args.threads, questions[:60])
         print("engine_paths", report["engine_paths"], flush=True)
