@@ -177,9 +177,14 @@ class ServeEngine:
             store's, see :mod:`kgfm.serve.paths`) instead of one store query per answer.
     """
 
-    def __init__(self, qa: Any, model_dir: Path, memory_paths: bool = True, quantization: str | None = None) -> None:
+    def __init__(self, qa: Any, model_dir: Path, memory_paths: bool = True, quantization: str | None = None,
+                 threads: int | None = None) -> None:
+        import torch
+
         self.qa = qa
         self.quantization = quantization
+        self.threads = int(threads or torch.get_num_threads())
+        self._threads_now = torch.get_num_threads()
         self.store = qa.store  # the real store (entities, neighbours, Cypher)
         if memory_paths and qa.store is not None and qa.graph.num_triples <= MEMORY_PATHS_MAX_TRIPLES:
             qa.store = _MemoryPathStore(qa.store, qa.graph)
@@ -200,7 +205,7 @@ class ServeEngine:
             store: The store to read (default: the one in the model's config), opened read-only.
             index_dir: Entity index (default: the one in the model's config).
             hops: Candidate radius override.
-            threads: torch intra-op threads (default: torch's choice).
+            threads: torch intra-op threads for batches (default: torch's choice); see the class docstring.
             warm_up: Run one question through the model after loading.
             memory_paths: See the class docstring.
             int8: Quantise the encoder's linear layers to int8 at load (PyTorch dynamic
@@ -218,7 +223,7 @@ class ServeEngine:
             raise FileNotFoundError(f"{model_dir}: no model here (train one with `kgfm train --stage finetune`)")
         qa = _load_qa_engine(model_dir, store, index_dir, hops)
         quantization = _quantize(qa, int8)
-        engine = cls(qa, model_dir, memory_paths, quantization)
+        engine = cls(qa, model_dir, memory_paths, quantization, threads)
         if warm_up:
             engine.warm_up()
         return engine
@@ -246,15 +251,27 @@ class ServeEngine:
         }
 
     def warm_up(self) -> None:
-        """Answer one question about the first entity (pays the first-forward costs now)."""
+        """Answer one question about the first entity, and a batch of two when batches get more
+        threads (pays the first-forward and thread-pool start costs now)."""
         graph = self.qa.graph
         if graph.num_entities:
             name = (graph.entity_names[0] if graph.entity_names else None) or graph.entity_ids[0]
-            self.qa.answer([f"what about [{name}]"], top_k=1, evidence=True)
+            for n in (1, 2) if self.threads > 1 else (1,):
+                self.answer([f"what about [{name}]"] * n, top_k=1, evidence=True)
+
+    def _use_threads(self, questions: int) -> None:
+        """One intra-op thread for a single question, :attr:`threads` for a batch."""
+        want = 1 if questions == 1 else self.threads
+        if want != self._threads_now:
+            import torch
+
+            torch.set_num_threads(want)
+            self._threads_now = want
 
     # ---- QA ---------------------------------------------------------------------------
     def answer(self, questions: Sequence[str], top_k: int, evidence: bool) -> list[dict[str, Any]]:
         """``kgfm qa --json`` objects for ``questions`` (unlinkable ones carry ``error``)."""
+        self._use_threads(len(questions))
         return [jsonable(r.as_dict()) for r in self.qa.answer(list(questions), top_k=top_k, evidence=evidence)]
 
     # ---- entities ---------------------------------------------------------------------

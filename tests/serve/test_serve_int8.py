@@ -126,3 +126,25 @@ def test_result_as_dict_is_dataclasses_asdict(sample_model):
         if r.answers and r.answers[0].paths:  # fresh containers: editing the dict leaves the result alone
             got["answers"][0]["paths"][0]["nodes"].append("x")
             assert r.answers[0].paths[0]["nodes"][-1] != "x"
+
+
+def test_single_questions_on_one_thread_batches_on_all(sample_model):
+    """``threads=2``: a lone question runs with one intra-op thread, a batch with two; same answers."""
+    import torch
+
+    from kgfm.serve.engine import ServeEngine
+
+    before = torch.get_num_threads()
+    engine = ServeEngine.load(sample_model, threads=2)
+    try:
+        assert engine.threads == 2
+        single = [engine.answer([q], 3, True)[0] for q in QUESTIONS]
+        assert torch.get_num_threads() == 1
+        batch = engine.answer(QUESTIONS, 3, True)
+        assert torch.get_num_threads() == 2
+        assert [[a["id"] for a in r["answers"]] for r in single] == [[a["id"] for a in r["answers"]] for r in batch]
+        engine.answer(QUESTIONS[:1], 3, True)
+        assert torch.get_num_threads() == 1
+    finally:
+        engine.close()
+        torch.set_num_threads(before)
