@@ -175,6 +175,13 @@ class ServeEngine:
         model_dir: Where the model was loaded from (reported by :meth:`info`).
         memory_paths: Answer evidence-path look-ups from the graph in memory (same paths as the
             store's, see :mod:`kgfm.serve.paths`) instead of one store query per answer.
+        quantization: How the encoder is quantised (reported by :meth:`info`).
+        threads: torch intra-op threads for a batch of several questions (default: torch's
+            current setting). A single question always runs on one thread: its matrix products
+            (~16 tokens) are too small to split, and a second thread made it slower and cost 14%
+            more CPU (bench/results/serve_int8_threads.json). Whether a second thread helps a
+            batch depends on what else the box runs (two runs at load 4-5: 1.7x and 0.7x the
+            8-client throughput of one thread).
     """
 
     def __init__(self, qa: Any, model_dir: Path, memory_paths: bool = True, quantization: str | None = None,
