@@ -18,7 +18,7 @@ the logit is kept for comparisons within one question.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -27,10 +27,32 @@ import torch
 
 from kgfm.fusion.linking import topic_mention
 from kgfm.qa.candidates import UndirectedAdjacency
-from kgfm.qa.data import PreparedQuestions, link_questions
+from kgfm.qa.data import PreparedQuestions, batch_indices, link_questions, mention_triples
 from kgfm.qa.evidence import browser_cypher, rank_paths
 from kgfm.qa.ranking import encode_questions, rank_answers
 from kgfm.store.base import GraphTensors
+
+
+def _no_random_init() -> Any:
+    """Skip the random initialisation of a model whose every weight is then loaded from disk.
+
+    Building the MiniLM backbone draws ~22M random numbers (``normal_``/``kaiming_uniform_``), about
+    half of a warm load (0.4 s on this box) for weights overwritten at once. ``transformers``'
+    ``no_init_weights`` turns the torch init functions into no-ops for the duration; it is safe here
+    because the loaders refuse a weights file that misses any parameter or buffer
+    (``load_state_dict`` missing/unexpected checks) and non-persistent buffers are not made by
+    init functions. Not thread-safe (it patches ``torch.nn.init`` for the process): loading only.
+    """
+    try:
+        from transformers.initialization import no_init_weights  # transformers >= 5
+    except ImportError:
+        try:
+            from transformers.modeling_utils import no_init_weights  # 4.x
+        except ImportError:
+            import contextlib
+
+            return contextlib.nullcontext()
+    return no_init_weights()
 
 
 class UnlinkableQuestionError(LookupError):
@@ -47,6 +69,12 @@ class AnswerItem:
     cumulative: float = 0.0  # the shares of ranks 1..rank summed
     paths: list[dict[str, Any]] = field(default_factory=list)
 
+    def as_dict(self) -> dict[str, Any]:
+        """``dataclasses.asdict`` of this item, built directly (its deep copy walk cost ~5% of a batch)."""
+        return {"id": self.id, "name": self.name, "score": self.score, "logit": self.logit, "rank": self.rank,
+                "cumulative": self.cumulative,
+                "paths": [{k: list(v) if isinstance(v, list) else v for k, v in p.items()} for p in self.paths]}
+
 
 @dataclass
 class QAResult:
@@ -58,7 +86,10 @@ class QAResult:
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """``dataclasses.asdict`` of the result (the same keys and values, fresh containers)."""
+        return {"question": self.question, "topic": None if self.topic is None else dict(self.topic),
+                "answers": [a.as_dict() for a in self.answers], "cypher": self.cypher, "error": self.error,
+                "seconds": self.seconds}
 
 
 class QAEngine:
@@ -73,7 +104,7 @@ class QAEngine:
         from kgfm.fusion.linking import EntityLinker
         from kgfm.qa.config import QAConfig
 
-        self.model = model
+        self.model = model.eval()  # once: answering never trains (see _encode)
         self.manifest = manifest
         self.config = QAConfig.model_validate(manifest["config"])
         self.graph = graph
@@ -128,8 +159,11 @@ class QAEngine:
                 from kgfm.index.entity_index import EntityIndex
 
                 index = EntityIndex.load(index_dir)
-            loader = load_quantized if manifest["kind"] == INT8_KIND else load_qa_model
-            model, manifest = loader(model_dir, graph, index, manifest=manifest)
+            if manifest["kind"] == INT8_KIND:
+                model, manifest = load_quantized(model_dir, graph, index, manifest=manifest)
+            else:
+                with _no_random_init():
+                    model, manifest = load_qa_model(model_dir, graph, index, manifest=manifest)
         except BaseException:
             store.close()
             raise
@@ -151,7 +185,20 @@ class QAEngine:
             "bracketed": bool(getattr(mention, "bracketed", False)),
         }
 
-    @torch.no_grad()
+    def _encode(self, prepared: PreparedQuestions, batch_size: int) -> torch.Tensor:
+        """Question vectors; the per-call ``eval()``/``train()`` round trip of :func:`encode_questions`
+        (a walk over every module, ~5% of a warm single question) is skipped while the model is in
+        eval mode, as :meth:`__init__` left it."""
+        encoder = self.model.encoder
+        if encoder.training or not len(prepared):
+            return encode_questions(encoder, prepared, batch_size)
+        out = []
+        for idx in batch_indices(len(prepared), batch_size):
+            mentions = mention_triples([prepared.mentions[i] for i in idx])
+            out.append(encoder(encoder.tokenize([prepared.texts[i] for i in idx], mentions)))
+        return torch.cat(out)
+
+    @torch.inference_mode()
     def answer(self, questions: Sequence[str], top_k: int = 5, evidence: bool = True, max_paths: int = 3,
                batch_size: int = 32) -> list[QAResult]:
         """Answer a batch of questions (one encoder pass per ``batch_size`` questions).
@@ -169,7 +216,7 @@ class QAEngine:
         if ok.size:
             prepared = PreparedQuestions([texts[i] for i in ok], [mentions[i] for i in ok], topics[ok],
                                          [np.zeros(0, dtype=np.int64)] * ok.size)
-            vectors = encode_questions(self.model.encoder, prepared, batch_size)
+            vectors = self._encode(prepared, batch_size)
             top_idx, top_logit, log_norm = rank_answers(self.model.scorer, vectors, prepared.topics,
                                                         self.adjacency, self.hops, top_k, batch_size)
             probs = np.where(np.isfinite(top_logit), np.exp(top_logit - log_norm[:, None]), 0.0)

@@ -126,6 +126,19 @@ def _load_qa_engine(model_dir: Path, store: StoreConfig | None, index_dir: Path 
     return QAEngine.load(model_dir, store_config=store, hops=hops, index_path=index_dir)
 
 
+def _quantize(qa: Any, int8: bool) -> str | None:
+    """How the served encoder is quantised: ``int8-export``, ``int8-at-load`` (done here) or ``None``
+    (the server loads on CPU, where dynamic quantisation runs)."""
+    from kgfm.qa.quantize import INT8_KIND, quantize_encoder
+
+    if qa.manifest.get("kind") == INT8_KIND:
+        return "int8-export"
+    if not int8:
+        return None
+    quantize_encoder(qa.model)
+    return "int8-at-load"
+
+
 class _MemoryPathStore:
     """The store, with ``paths`` answered from the in-memory graph (:mod:`kgfm.serve.paths`)
     where that gives the store's exact answer; every other call goes to the store."""
@@ -162,10 +175,23 @@ class ServeEngine:
         model_dir: Where the model was loaded from (reported by :meth:`info`).
         memory_paths: Answer evidence-path look-ups from the graph in memory (same paths as the
             store's, see :mod:`kgfm.serve.paths`) instead of one store query per answer.
+        quantization: How the encoder is quantised (reported by :meth:`info`).
+        threads: torch intra-op threads for a batch of several questions (default: torch's
+            current setting). A single question always runs on one thread: its matrix products
+            (~16 tokens) are too small to split, and a second thread made it slower and cost 14%
+            more CPU (bench/results/serve_int8_threads.json). Whether a second thread helps a
+            batch depends on what else the box runs (two runs at load 4-5: 1.7x and 0.7x the
+            8-client throughput of one thread).
     """
 
-    def __init__(self, qa: Any, model_dir: Path, memory_paths: bool = True) -> None:
+    def __init__(self, qa: Any, model_dir: Path, memory_paths: bool = True, quantization: str | None = None,
+                 threads: int | None = None) -> None:
+        import torch
+
         self.qa = qa
+        self.quantization = quantization
+        self.threads = int(threads or torch.get_num_threads())
+        self._threads_now = torch.get_num_threads()
         self.store = qa.store  # the real store (entities, neighbours, Cypher)
         if memory_paths and qa.store is not None and qa.graph.num_triples <= MEMORY_PATHS_MAX_TRIPLES:
             qa.store = _MemoryPathStore(qa.store, qa.graph)
@@ -178,7 +204,7 @@ class ServeEngine:
     @classmethod
     def load(cls, model_dir: Path, store: StoreConfig | None = None, index_dir: Path | None = None,
              hops: int | None = None, threads: int | None = None, warm_up: bool = True,
-             memory_paths: bool = True) -> "ServeEngine":
+             memory_paths: bool = True, int8: bool = False) -> "ServeEngine":
         """Load everything once (and answer one question so the first request is warm).
 
         Args:
@@ -186,9 +212,14 @@ class ServeEngine:
             store: The store to read (default: the one in the model's config), opened read-only.
             index_dir: Entity index (default: the one in the model's config).
             hops: Candidate radius override.
-            threads: torch intra-op threads (default: torch's choice).
+            threads: torch intra-op threads for batches (default: torch's choice); see the class docstring.
             warm_up: Run one question through the model after loading.
             memory_paths: See the class docstring.
+            int8: Quantise the encoder's linear layers to int8 at load (PyTorch dynamic
+                quantisation, :func:`kgfm.qa.quantize.quantize_encoder`: the same layers and
+                rounding as a ``kgfm-qa-model-int8`` export). About 2x faster matrix products on
+                CPU; answers can differ (see the README's Serving section). A model that is
+                already an int8 export is served as it is.
         """
         import torch
 
@@ -197,7 +228,9 @@ class ServeEngine:
         model_dir = Path(model_dir)
         if not model_dir.is_dir():
             raise FileNotFoundError(f"{model_dir}: no model here (train one with `kgfm train --stage finetune`)")
-        engine = cls(_load_qa_engine(model_dir, store, index_dir, hops), model_dir, memory_paths)
+        qa = _load_qa_engine(model_dir, store, index_dir, hops)
+        quantization = _quantize(qa, int8)
+        engine = cls(qa, model_dir, memory_paths, quantization, threads)
         if warm_up:
             engine.warm_up()
         return engine
@@ -220,19 +253,32 @@ class ServeEngine:
             "triples": self.qa.graph.num_triples,
             "index_fingerprint": getattr(index, "fingerprint", None),
             "store_backend": getattr(self.store, "backend", None),
+            "quantization": self.quantization,
             "evidence_paths": "memory" if isinstance(self.qa.store, _MemoryPathStore) else "store",
         }
 
     def warm_up(self) -> None:
-        """Answer one question about the first entity (pays the first-forward costs now)."""
+        """Answer one question about the first entity, and a batch of two when batches get more
+        threads (pays the first-forward and thread-pool start costs now)."""
         graph = self.qa.graph
         if graph.num_entities:
             name = (graph.entity_names[0] if graph.entity_names else None) or graph.entity_ids[0]
-            self.qa.answer([f"what about [{name}]"], top_k=1, evidence=True)
+            for n in (1, 2) if self.threads > 1 else (1,):
+                self.answer([f"what about [{name}]"] * n, top_k=1, evidence=True)
+
+    def _use_threads(self, questions: int) -> None:
+        """One intra-op thread for a single question, :attr:`threads` for a batch."""
+        want = 1 if questions == 1 else self.threads
+        if want != self._threads_now:
+            import torch
+
+            torch.set_num_threads(want)
+            self._threads_now = want
 
     # ---- QA ---------------------------------------------------------------------------
     def answer(self, questions: Sequence[str], top_k: int, evidence: bool) -> list[dict[str, Any]]:
         """``kgfm qa --json`` objects for ``questions`` (unlinkable ones carry ``error``)."""
+        self._use_threads(len(questions))
         return [jsonable(r.as_dict()) for r in self.qa.answer(list(questions), top_k=top_k, evidence=evidence)]
 
     # ---- entities ---------------------------------------------------------------------

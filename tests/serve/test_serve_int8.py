@@ -1,0 +1,150 @@
+"""int8 serving: ``kgfm serve --int8`` (quantised at load) and ``--model INT8DIR`` (an int8 export),
+each a real uvicorn on 127.0.0.1 answered through httpx; plus the engine's encode fast path.
+
+Expectations come from ``graphs/movies_kb.txt`` by hand (directors, the two-hop path through the
+movies). Quantising at load and loading an export of the same model must give the same answers
+and scores: both round the same float weights the same way (:mod:`kgfm.qa.quantize`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+KB = [line.split("|") for line in (REPO / "graphs" / "movies_kb.txt").read_text(encoding="utf-8").splitlines()]
+QUESTIONS = ["who directed [Orchard of Havana]", "who directed [Iron Echo]",
+             "who are the directors of the films [Rosa Kimura] starred in"]
+
+
+def _directors_of(movies: set[str]) -> set[str]:
+    return {t for h, rel, t in KB if rel == "directed_by" and h in movies}
+
+
+def _ask(url: str) -> list[dict]:
+    r = httpx.post(url + "/qa", json={"questions": QUESTIONS, "top_k": 3, "evidence": True}, timeout=60)
+    assert r.status_code == 200, r.text
+    return [{k: v for k, v in a.items() if k != "seconds"} for a in r.json()]
+
+
+def _check_answers(answers: list[dict]) -> None:
+    havana, iron, rosa = answers
+    assert _directors_of({"Orchard of Havana"}) == {"Noah Lindqvist"}
+    assert havana["answers"][0]["id"] == "Noah Lindqvist"
+    assert havana["answers"][0]["paths"][0]["nodes"] == ["Orchard of Havana", "Noah Lindqvist"]
+    assert _directors_of({"Iron Echo"}) == {"Noah Dalton"} and iron["answers"][0]["id"] == "Noah Dalton"
+    movies = {h for h, rel, t in KB if rel == "starred_actors" and t == "Rosa Kimura"}
+    assert _directors_of(movies) == {"Noah Dalton"} and rosa["answers"][0]["id"] == "Noah Dalton"
+    assert {tuple(p["nodes"]) for p in rosa["answers"][0]["paths"]} == {("Rosa Kimura", m, "Noah Dalton") for m in movies}
+    for a in answers:
+        scores = [x["score"] for x in a["answers"]]
+        assert scores == sorted(scores, reverse=True) and 0 < sum(scores) <= 1.0 + 1e-6
+
+
+@pytest.fixture(scope="module")
+def int8_export(sample_model, tmp_path_factory) -> Path:
+    """``sample_model`` exported as a ``kgfm-qa-model-int8`` artifact."""
+    from kgfm.qa.answer import QAEngine
+    from kgfm.qa.quantize import INT8_KIND, export_int8
+
+    dest = tmp_path_factory.mktemp("int8") / "model"
+    engine = QAEngine.load(sample_model)
+    try:
+        assert export_int8(sample_model, dest, engine.graph, engine.index)["kind"] == INT8_KIND
+    finally:
+        engine.close()
+    return dest
+
+
+def test_int8_at_load_and_int8_export_serve_the_same_right_answers(sample_model, int8_export, launcher):
+    proc, url, log = launcher.start(sample_model, "--int8")
+    try:
+        assert "encoder int8-at-load" in log.read_text(encoding="utf-8")
+        assert httpx.get(url + "/version").json()["model"]["quantization"] == "int8-at-load"
+        at_load = _ask(url)
+    finally:
+        assert launcher.stop(proc) == 0
+    _check_answers(at_load)
+    proc, url, log = launcher.start(int8_export)
+    try:
+        version = httpx.get(url + "/version").json()["model"]
+        assert version["quantization"] == "int8-export" and version["model_kind"] == "kgfm-qa-model-int8"
+        exported = _ask(url)
+    finally:
+        assert launcher.stop(proc) == 0
+    assert exported == at_load
+
+
+def test_float_is_the_default_and_says_so(server):
+    assert httpx.get(server["url"] + "/version").json()["model"]["quantization"] is None
+    assert "int8" not in server["log"].read_text(encoding="utf-8").split("ready on", 1)[1].splitlines()[0]
+
+
+def test_encode_fast_path_matches_encode_questions(sample_model):
+    """The engine's encode (no per-call eval()/train() walk) gives the shared ranking path's vectors
+    bit for bit, and falls back to it when the model was put in training mode."""
+    import torch
+
+    from kgfm.qa.answer import QAEngine
+    from kgfm.qa.data import PreparedQuestions, link_questions
+    from kgfm.qa.ranking import encode_questions
+
+    engine = QAEngine.load(sample_model)
+    try:
+        texts, mentions, topics = link_questions(QUESTIONS, engine.linker)
+        prepared = PreparedQuestions(texts, mentions, topics, [None] * len(texts))
+        assert not engine.model.training
+        with torch.inference_mode():
+            fast = engine._encode(prepared, batch_size=2)
+            shared = encode_questions(engine.model.encoder, prepared, batch_size=2)
+            assert torch.equal(fast, shared) and fast.shape[0] == len(QUESTIONS)
+            engine.model.train()  # someone trains the loaded model: the shared path (eval, then back) is used
+            again = engine._encode(prepared, batch_size=2)
+        assert torch.equal(again, shared) and engine.model.encoder.training
+    finally:
+        engine.close()
+
+
+def test_result_as_dict_is_dataclasses_asdict(sample_model):
+    """The direct ``as_dict`` gives what ``dataclasses.asdict`` gives (answers, topic, evidence paths)."""
+    import dataclasses
+
+    from kgfm.qa.answer import QAEngine
+
+    engine = QAEngine.load(sample_model)
+    try:
+        results = engine.answer(QUESTIONS + ["what is the meaning of all this"], top_k=3, evidence=True)
+    finally:
+        engine.close()
+    assert results[2].answers[0].paths and results[3].error
+    for r in results:
+        got = r.as_dict()
+        assert got == dataclasses.asdict(r) and list(got) == list(dataclasses.asdict(r))
+        assert [list(a) for a in got["answers"]] == [list(a) for a in dataclasses.asdict(r)["answers"]]
+        if r.answers and r.answers[0].paths:  # fresh containers: editing the dict leaves the result alone
+            got["answers"][0]["paths"][0]["nodes"].append("x")
+            assert r.answers[0].paths[0]["nodes"][-1] != "x"
+
+
+def test_single_questions_on_one_thread_batches_on_all(sample_model):
+    """``threads=2``: a lone question runs with one intra-op thread, a batch with two; same answers."""
+    import torch
+
+    from kgfm.serve.engine import ServeEngine
+
+    before = torch.get_num_threads()
+    engine = ServeEngine.load(sample_model, threads=2)
+    try:
+        assert engine.threads == 2
+        single = [engine.answer([q], 3, True)[0] for q in QUESTIONS]
+        assert torch.get_num_threads() == 1
+        batch = engine.answer(QUESTIONS, 3, True)
+        assert torch.get_num_threads() == 2
+        assert [[a["id"] for a in r["answers"]] for r in single] == [[a["id"] for a in r["answers"]] for r in batch]
+        engine.answer(QUESTIONS[:1], 3, True)
+        assert torch.get_num_threads() == 1
+    finally:
+        engine.close()
+        torch.set_num_threads(before)
