@@ -31,14 +31,16 @@ def encode_questions(
     from kgfm.progress import progress as tqdm  # a bar on a terminal, log lines otherwise
 
     was_training = encoder.training
-    encoder.eval()
+    if was_training:  # a walk over every module: skipped when the model already is in eval mode
+        encoder.eval()
     out = []
     batches = list(batch_indices(len(prepared), batch_size))
     for idx in tqdm(batches, desc="encode", disable=not progress, leave=False):
         mentions = mention_triples([prepared.mentions[i] for i in idx])
         batch = encoder.tokenize([prepared.texts[i] for i in idx], mentions)
         out.append(encoder(batch, use_fusion=use_fusion))
-    encoder.train(was_training)
+    if was_training:
+        encoder.train(True)
     return torch.cat(out) if out else torch.zeros(0, encoder.hidden_size, device=encoder.device)
 
 
