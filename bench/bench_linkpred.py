@@ -71,7 +71,10 @@ def run_ours(args, data, device) -> dict:
     torch.manual_seed(cfg.run.seed)
     model = KGEncoder(data.num_entities, data.num_relations, cfg.model)
     trainer = Trainer(model, data, cfg, device, max_valid_triples=args.max_valid)
-    state = trainer.fit()
+    if args.eval_seconds:
+        state = timed_fit(trainer, args.minutes, args.eval_seconds)
+    else:
+        state = trainer.fit()
     trainer.restore_best()
     t0 = time.monotonic()
     test = trainer.evaluate("test")
@@ -85,6 +88,67 @@ def run_ours(args, data, device) -> dict:
                   for h in state.history],
         "parameters": sum(p.numel() for p in model.parameters()),
     }
+
+
+def timed_fit(trainer, minutes: float, eval_seconds: float):
+    """Wall-clock loop with validation every ``eval_seconds`` (inside the budget), also mid-epoch.
+
+    Same steps as ``Trainer.train_epoch`` (``trainer.loss``, the configured optimizer, seeded
+    epoch order); on CPU an epoch can outlast the whole budget, so ``Trainer.fit``'s per-epoch
+    validation would give one point. Keeps the best-validation weights (``trainer.best_weights``);
+    ``epoch`` in the curve is fractional (queries seen / training queries).
+    """
+    from kgfm.training.checkpoint import Progress
+
+    model, data, cfg = trainer.model, trainer.data, trainer.cfg
+    st = Progress()
+    ent_q, rel_q, ans = data.queries(data.train)
+    bs = cfg.train.batch_size
+    start = time.monotonic()
+    deadline, next_eval = start + minutes * 60, start + eval_seconds
+    best, seen, total, count, epoch, done = -1.0, 0, 0.0, 0, 0, False
+
+    def validate() -> None:
+        nonlocal best, total, count
+        val = trainer.evaluate("valid")
+        model.train()
+        point = {"epoch": seen / len(ent_q), "elapsed": time.monotonic() - start, "loss": total / max(count, 1),
+                 "val": {k: v for k, v in val.items() if not isinstance(v, dict)}, "steps": st.step}
+        st.history.append(point)
+        print(f"[ours] epoch {point['epoch']:.3f} step {st.step} loss {point['loss']:.4f} val MRR {val['mrr']:.4f} "
+              f"t={point['elapsed']:.0f}s", flush=True)
+        total, count = 0.0, 0
+        if val["mrr"] > best:
+            best, st.best, st.best_step = val["mrr"], val["mrr"], st.step
+            trainer.best_weights = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
+
+    model.train()
+    while not done:
+        epoch += 1
+        g = torch.Generator().manual_seed(cfg.run.seed * 100_003 + epoch)
+        order = torch.randperm(len(ent_q), generator=g).to(trainer.device)
+        for s0 in range(0, len(order), bs):
+            idx = order[s0 : s0 + bs]
+            loss = trainer.loss(ent_q[idx], rel_q[idx], ans[idx])
+            trainer.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            trainer.optimizer.step()
+            st.step += 1
+            seen += len(idx)
+            total += float(loss.detach()) * len(idx)
+            count += len(idx)
+            now = time.monotonic()
+            if now >= deadline:
+                done = True
+                break
+            if now >= next_eval:
+                validate()
+                next_eval = time.monotonic() + eval_seconds
+    validate()
+    st.elapsed_s = time.monotonic() - start
+    st.epoch = round(seen / len(ent_q), 3)
+    st.stopped = f"time budget of {minutes} min reached"
+    return st
 
 
 # ---- PyG peer --------------------------------------------------------------------------
@@ -252,6 +316,8 @@ def main() -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--max-valid", type=int, default=1000, help="validation triples per evaluation")
+    p.add_argument("--eval-seconds", type=float, default=0.0,
+                   help="'ours': validate every N seconds inside the budget (also mid-epoch); 0: Trainer.fit per epoch")
     p.add_argument("--peer-dim", type=int, default=100, help="PyG hidden_channels (complex: x2 reals)")
     p.add_argument("--peer-lr", type=float, default=1e-3)
     p.add_argument("--peer-batch", type=int, default=1000)
@@ -279,8 +345,10 @@ def main() -> None:
     load_s = time.monotonic() - t0
     print(f"{args.dataset}: {graph.num_entities} entities, {graph.num_relations} relations, "
           f"{len(data.train)} train, stats {data.stats} on {device}", flush=True)
+    load_start = list(os.getloadavg())
     result = run_ours(args, data, device) if args.model == "ours" else run_peer(args, data, device)
     result.update({
+        "load_average_start": load_start, "load_average_end": list(os.getloadavg()), "threads": args.threads,
         "dataset": args.dataset, "model": args.model, "tag": args.tag, "budget_minutes": args.minutes,
         "load_seconds": load_s, "data_stats": data.stats, "env": device_info(device),
         "mrr_per_minute": result["test"]["mrr"] / max(result["train_seconds"] / 60.0, 1e-9),
