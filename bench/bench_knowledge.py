@@ -28,7 +28,6 @@ examples per set. Results -> bench/results/knowledge.json.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
@@ -42,17 +41,13 @@ sys.path.insert(0, str(REPO))
 RESULTS = REPO / "bench" / "results"
 
 
-def _bucket(key: str) -> float:
-    return int.from_bytes(hashlib.sha1(key.encode()).digest()[:8], "big") / 2**64
-
-
 def split_corpus(graph, enc_cfg: dict, known_fraction: float, seed: int):
-    """Records of the corpus, the known and the unknown sets (triples as ``(h, r, t)`` keys)."""
+    """Records of the pretraining corpus, of the known and of the unknown facts."""
     from kgfm.encoder.data import holdout_split
-    from kgfm.fusion.corpus import iter_records
+    from kgfm.fusion.corpus import _bucket, iter_records
 
     data = enc_cfg["data"]
-    train, valid, test = holdout_split(graph, data["valid_fraction"], data["test_fraction"], data["split_seed"])
+    _, valid, test = holdout_split(graph, data["valid_fraction"], data["test_fraction"], data["split_seed"])
     unknown = {tuple(map(int, t)) for t in test}
     held = unknown | {tuple(map(int, t)) for t in valid}
     rel_of = {n: i for i, n in enumerate(graph.relation_types)}
@@ -68,12 +63,12 @@ def split_corpus(graph, enc_cfg: dict, known_fraction: float, seed: int):
             known_recs.append(rec)
         else:
             corpus.append(rec)
-    return corpus, known_recs, unknown_recs, train
+    return corpus, known_recs, unknown_recs
 
 
 def write_corpus(records: list[dict], graph, out: Path, valid_fraction: float = 0.01) -> None:
     from kgfm.artifacts import write_artifact
-    from kgfm.fusion.corpus import KIND
+    from kgfm.fusion.corpus import KIND, _bucket
     from kgfm.index.entity_index import entity_ids_digest
 
     lines = {"train": [], "valid": []}
@@ -221,7 +216,7 @@ def main() -> None:
     with open_store(StoreConfig(backend="embedded", path=args.store), read_only=True) as store:
         graph = store.export_tensors()
     index = EntityIndex.load(args.graph_run / "index", use_gpu=False)
-    corpus, known, unknown, _ = split_corpus(graph, enc_cfg, args.known_fraction, args.seed)
+    corpus, known, unknown = split_corpus(graph, enc_cfg, args.known_fraction, args.seed)
     rng = np.random.default_rng(args.seed)
     sets = {name: [recs[i] for i in np.sort(rng.permutation(len(recs))[: args.eval])]
             for name, recs in (("known", known), ("unknown", unknown))}

@@ -27,7 +27,7 @@ import torch
 
 from kgfm.fusion.linking import topic_mention
 from kgfm.qa.candidates import UndirectedAdjacency
-from kgfm.qa.data import PreparedQuestions, batch_indices, link_questions, mention_triples
+from kgfm.qa.data import PreparedQuestions, link_questions
 from kgfm.qa.evidence import browser_cypher, rank_paths
 from kgfm.qa.ranking import encode_questions, rank_answers
 from kgfm.store.base import GraphTensors
@@ -104,7 +104,7 @@ class QAEngine:
         from kgfm.fusion.linking import EntityLinker
         from kgfm.qa.config import QAConfig
 
-        self.model = model.eval()  # once: answering never trains (see _encode)
+        self.model = model.eval()  # once: answering never trains (encode_questions then skips its eval() walk)
         self.manifest = manifest
         self.config = QAConfig.model_validate(manifest["config"])
         self.graph = graph
@@ -185,19 +185,6 @@ class QAEngine:
             "bracketed": bool(getattr(mention, "bracketed", False)),
         }
 
-    def _encode(self, prepared: PreparedQuestions, batch_size: int) -> torch.Tensor:
-        """Question vectors; the per-call ``eval()``/``train()`` round trip of :func:`encode_questions`
-        (a walk over every module, ~5% of a warm single question) is skipped while the model is in
-        eval mode, as :meth:`__init__` left it."""
-        encoder = self.model.encoder
-        if encoder.training or not len(prepared):
-            return encode_questions(encoder, prepared, batch_size)
-        out = []
-        for idx in batch_indices(len(prepared), batch_size):
-            mentions = mention_triples([prepared.mentions[i] for i in idx])
-            out.append(encoder(encoder.tokenize([prepared.texts[i] for i in idx], mentions)))
-        return torch.cat(out)
-
     @torch.inference_mode()
     def answer(self, questions: Sequence[str], top_k: int = 5, evidence: bool = True, max_paths: int = 3,
                batch_size: int = 32) -> list[QAResult]:
@@ -216,7 +203,7 @@ class QAEngine:
         if ok.size:
             prepared = PreparedQuestions([texts[i] for i in ok], [mentions[i] for i in ok], topics[ok],
                                          [np.zeros(0, dtype=np.int64)] * ok.size)
-            vectors = self._encode(prepared, batch_size)
+            vectors = encode_questions(self.model.encoder, prepared, batch_size)
             top_idx, top_logit, log_norm = rank_answers(self.model.scorer, vectors, prepared.topics,
                                                         self.adjacency, self.hops, top_k, batch_size)
             probs = np.where(np.isfinite(top_logit), np.exp(top_logit - log_norm[:, None]), 0.0)

@@ -35,7 +35,7 @@ def encode_questions(
         encoder.eval()
     out = []
     batches = list(batch_indices(len(prepared), batch_size))
-    for idx in tqdm(batches, desc="encode", disable=not progress, leave=False):
+    for idx in tqdm(batches, desc="encode", leave=False) if progress else batches:
         mentions = mention_triples([prepared.mentions[i] for i in idx])
         batch = encoder.tokenize([prepared.texts[i] for i in idx], mentions)
         out.append(encoder(batch, use_fusion=use_fusion))

@@ -82,9 +82,10 @@ def test_float_is_the_default_and_says_so(server):
     assert "int8" not in server["log"].read_text(encoding="utf-8").split("ready on", 1)[1].splitlines()[0]
 
 
-def test_encode_fast_path_matches_encode_questions(sample_model):
-    """The engine's encode (no per-call eval()/train() walk) gives the shared ranking path's vectors
-    bit for bit, and falls back to it when the model was put in training mode."""
+def test_encode_questions_skips_the_mode_walk_in_eval_mode_and_restores_training(sample_model):
+    """The engine leaves its model in eval mode, so encode_questions skips the per-call
+    eval()/train() walk; the vectors are the same bit for bit as from a model in training mode
+    (which it switches to eval and back)."""
     import torch
 
     from kgfm.qa.answer import QAEngine
@@ -97,12 +98,11 @@ def test_encode_fast_path_matches_encode_questions(sample_model):
         prepared = PreparedQuestions(texts, mentions, topics, [None] * len(texts))
         assert not engine.model.training
         with torch.inference_mode():
-            fast = engine._encode(prepared, batch_size=2)
-            shared = encode_questions(engine.model.encoder, prepared, batch_size=2)
-            assert torch.equal(fast, shared) and fast.shape[0] == len(QUESTIONS)
-            engine.model.train()  # someone trains the loaded model: the shared path (eval, then back) is used
-            again = engine._encode(prepared, batch_size=2)
-        assert torch.equal(again, shared) and engine.model.encoder.training
+            fast = encode_questions(engine.model.encoder, prepared, batch_size=2)
+            assert not engine.model.encoder.training and fast.shape[0] == len(QUESTIONS)
+            engine.model.train()  # someone trains the loaded model: eval for encoding, then back
+            again = encode_questions(engine.model.encoder, prepared, batch_size=2)
+        assert torch.equal(again, fast) and engine.model.encoder.training
     finally:
         engine.close()
 
