@@ -132,25 +132,41 @@ class GraphTensors:
 def assemble_tensors(
     vocab: dict[str, list[Any]],
     relations: list[tuple[str, int, str]],
-    pairs: list[tuple[np.ndarray, np.ndarray]],
+    head: np.ndarray,
+    rel: np.ndarray,
+    tail: np.ndarray,
 ) -> GraphTensors:
     """Build :class:`GraphTensors` from what a backend read.
+
+    The triples come out in one canonical order, sorted by ``(rel, head, tail)``, so the export
+    does not depend on the backend, its storage layout or how many threads scanned it.
 
     Args:
         vocab: Entity columns ``id``, ``name`` and optionally ``description``, ordered by ``idx``.
         relations: ``(rel_type, idx, predicate)`` sorted by ``idx``.
-        pairs: ``(head_idx, tail_idx)`` arrays aligned with ``relations``.
+        head: Head entity ``idx`` of every relationship.
+        rel: Relation ``idx`` of every relationship, aligned with ``head``.
+        tail: Tail entity ``idx`` of every relationship, aligned with ``head``.
     """
-    empty = np.zeros(0, dtype=np.int64)
-    cat = lambda parts: np.concatenate(parts).astype(np.int64, copy=False) if parts else empty  # noqa: E731
+    head, rel, tail = (np.asarray(a, dtype=np.int64) for a in (head, rel, tail))
+    n = max(len(vocab["id"]), 1)
+    if max(len(relations), 1) * n * n < 2**63:  # one packed int64 key: a plain sort, ~5x faster than lexsort
+        key = rel * (n * n)
+        key += head * n
+        key += tail
+        key.sort()
+        rel, head, tail = key // (n * n), (key // n) % n, key % n
+    else:
+        order = np.lexsort((tail, head, rel))
+        head, rel, tail = head[order], rel[order], tail[order]
     return GraphTensors(
         entity_ids=list(vocab["id"]),
         entity_names=list(vocab["name"]),
         relation_types=[name for name, _, _ in relations],
         relation_predicates=[pred for _, _, pred in relations],
-        head_index=cat([h for h, _ in pairs]),
-        rel_type=cat([np.full(len(h), idx, dtype=np.int64) for (h, _), (_, idx, _) in zip(pairs, relations)]),
-        tail_index=cat([t for _, t in pairs]),
+        head_index=head,
+        rel_type=rel,
+        tail_index=tail,
         entity_descriptions=list(vocab["description"]) if "description" in vocab else None,
     )
 

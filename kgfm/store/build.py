@@ -22,7 +22,7 @@ from kgfm.sources import (
     read_source,
 )
 from kgfm.store.factory import open_store
-from kgfm.store.loader import GraphLoader, LoadReport
+from kgfm.store.loader import GraphLoader, LoadReport, young_gc_only
 
 
 def _sample_graph(value: object) -> object:
@@ -149,14 +149,15 @@ def run_build(config: BuildGraphConfig, show_progress: bool = True) -> LoadRepor
         try:
             loader = GraphLoader(store, config.on_error, rejects, config.batch_size, hook)
             try:
-                for spec in config.sources:
-                    progress.update(task, description=f"loading {spec.path.name}")
-                    _load_source(loader, spec)
-                for spec in config.names:
-                    progress.update(task, description=f"names {spec.path.name}")
-                    loader.load_names(read_entity_text(spec.path, spec.kind), str(spec.path))
-                progress.update(task, description="checkpoint")
-                loader.finish()
+                with young_gc_only():
+                    for spec in config.sources:
+                        progress.update(task, description=f"loading {spec.path.name}")
+                        _load_source(loader, spec)
+                    for spec in config.names:
+                        progress.update(task, description=f"names {spec.path.name}")
+                        loader.load_names(read_entity_text(spec.path, spec.kind), str(spec.path))
+                    progress.update(task, description="checkpoint")
+                    loader.finish()
             finally:
                 report = loader.report
                 report.seconds = round(time.perf_counter() - started, 3)

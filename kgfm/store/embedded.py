@@ -256,11 +256,25 @@ class EmbeddedStore(GraphStore):
         if len(idx) and not np.array_equal(idx, np.arange(len(idx))):
             raise StoreError(f"{self.path}: entity idx values are not dense 0..N-1; the store is corrupt")
         relations = sorted(((n, i, p) for n, (i, p) in self.relation_index().items()), key=lambda r: r[1])
-        pairs = []
-        for name, _idx, _pred in relations:
-            table = self._arrow(cy.rel_pairs(name))
-            pairs.append(tuple(np.asarray(table.column(c).to_numpy(zero_copy_only=False), dtype=np.int64) for c in ("head", "tail")))
-        return assemble_tensors({c: vocab.column(c).to_pylist() for c in vocab.column_names if c != "idx"}, relations, pairs)
+        text = {c: vocab.column(c).to_pylist() for c in vocab.column_names if c != "idx"}
+        if not relations:
+            empty = np.zeros(0, np.int64)
+            return assemble_tensors(text, relations, empty, empty, empty)
+        edges = self._arrow(cy.ALL_EDGES)
+        offsets = self._arrow(cy.ENTITY_OFFSETS)
+        offset = offsets.column("offset").to_numpy(zero_copy_only=False)
+        idx_of = np.full(int(offset.max()) + 1 if len(offset) else 0, -1, dtype=np.int64)
+        idx_of[offset] = offsets.column("idx").to_numpy(zero_copy_only=False)
+        labels = edges.column("rel").combine_chunks().dictionary_encode()
+        by_name = {name: i for name, i, _ in relations}
+        unknown = [name for name in labels.dictionary.to_pylist() if name not in by_name]
+        if unknown:
+            raise StoreError(f"{self.path}: relationship type {unknown[0]!r} has no RelationType entry; the store is corrupt")
+        rel_of = np.asarray([by_name[name] for name in labels.dictionary.to_pylist()], dtype=np.int64)
+        rel = rel_of[labels.indices.to_numpy(zero_copy_only=False)] if len(rel_of) else np.zeros(0, np.int64)
+        head, tail = (idx_of[edges.column(c).to_numpy(zero_copy_only=False)] for c in ("head", "tail"))
+        del edges, labels  # the Arrow result (the labels' strings) before the sort's copies: ~0.4 GB at 10M
+        return assemble_tensors(text, relations, head, rel, tail)
 
     def get_entity(self, entity_id: str) -> dict[str, Any] | None:
         if not self._schema_exists():

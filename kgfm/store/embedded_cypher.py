@@ -20,7 +20,6 @@ from kgfm.store.portable_cypher import (  # noqa: F401  (re-exported: this backe
     UPDATE_ENTITIES,
     count_rel,
     rel_keys,
-    rel_pairs,
     rel_statements,
 )
 
@@ -48,6 +47,11 @@ ENTITY_COLUMNS = "CALL table_info('Entity') RETURN name"
 BEGIN_READ_ONLY = "BEGIN TRANSACTION READ ONLY"
 ROLLBACK = "ROLLBACK"
 INSERT_RELATIONS = "UNWIND $rows AS row CREATE (:RelationType {name: row.name, idx: row.idx, predicate: row.predicate})"
+# The training-tensor export reads every relationship in one scan, with node offsets that it maps
+# to ``idx`` itself: a statement per relationship type re-scans the whole Entity table each time
+# (200 types x 1.4M entities at 10M triples), and reading ``a.idx``/``b.idx`` per row costs 1.6x the scan.
+ALL_EDGES = "MATCH (a:Entity)-[r]->(b:Entity) RETURN offset(id(a)) AS head, label(r) AS rel, offset(id(b)) AS tail"
+ENTITY_OFFSETS = "MATCH (e:Entity) RETURN offset(id(e)) AS offset, e.idx AS idx"
 
 def neighbors(hops: int) -> str:
     """Every entity within ``hops`` (undirected) with its shortest distance."""

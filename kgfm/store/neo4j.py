@@ -206,12 +206,15 @@ class Neo4jStore(GraphStore):
         if [r["idx"] for r in vocab] != list(range(len(vocab))):
             raise StoreError(f"{self.uri}: entity idx values are not dense 0..N-1; the graph is corrupt")
         relations = sorted(((n, i, p) for n, (i, p) in self.relation_index().items()), key=lambda r: r[1])
-        pairs = []
-        for name, _idx, _pred in relations:
+        heads, rels, tails = [], [], []
+        for name, idx, _pred in relations:  # a relationship-type scan each: cheap in Neo4j
             rows = self._read(cy.rel_pairs(name))
-            pairs.append(tuple(np.fromiter((r[c] for r in rows), dtype=np.int64, count=len(rows)) for c in ("head", "tail")))
+            heads.append(np.fromiter((r["head"] for r in rows), dtype=np.int64, count=len(rows)))
+            tails.append(np.fromiter((r["tail"] for r in rows), dtype=np.int64, count=len(rows)))
+            rels.append(np.full(len(rows), idx, dtype=np.int64))
+        cat = lambda parts: np.concatenate(parts) if parts else np.zeros(0, np.int64)  # noqa: E731
         columns = ("id", "name", "description") if with_text else ("id", "name")
-        return assemble_tensors({c: [r[c] for r in vocab] for c in columns}, relations, pairs)
+        return assemble_tensors({c: [r[c] for r in vocab] for c in columns}, relations, cat(heads), cat(rels), cat(tails))
 
     def get_entity(self, entity_id: str) -> dict[str, Any] | None:
         rows = self._read(cy.GET_ENTITY, id=entity_id)

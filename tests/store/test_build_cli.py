@@ -95,3 +95,33 @@ def test_export_of_a_tsv_store_mints_iris(tmp_path: Path) -> None:
     assert run("build-graph", str(kb), cwd=tmp_path).returncode == 0
     assert run("export", "--format", "nt", "-o", "out.nt", cwd=tmp_path).returncode == 0
     assert (tmp_path / "out.nt").read_text() == "<urn:kgfm:%2Fm%2F01> <urn:kgfm:%2Ffilm%2Ffilm%2Fgenre> <urn:kgfm:%2Fm%2F02%20x> .\n"
+
+
+def test_build_pauses_automatic_gc_only_while_loading(tmp_path: Path, monkeypatch) -> None:
+    """build_graph loads with automatic collection off (young collections by the loader) and
+    gives the caller's gc state back, whether it was on or off and whether the load failed."""
+    import gc
+
+    from kgfm.store import loader as loader_mod
+    from kgfm.store.build import BuildGraphConfig, run_build
+
+    seen: list[bool] = []
+    batch_done = loader_mod.GraphLoader._batch_done
+
+    def spy(self, *args, **kwargs):
+        seen.append(gc.isenabled())
+        return batch_done(self, *args, **kwargs)
+
+    monkeypatch.setattr(loader_mod.GraphLoader, "_batch_done", spy)
+    kb = tmp_path / "kb.tsv"
+    kb.write_text("a\tr\tb\nb\tr\tc\n", encoding="utf-8")
+    config = BuildGraphConfig.model_validate({"sources": [{"path": str(kb)}], "store": {"path": str(tmp_path / "s.lbug")}})
+    assert gc.isenabled()
+    run_build(config, show_progress=False)
+    assert seen and not any(seen) and gc.isenabled()
+    gc.disable()
+    try:
+        run_build(config, show_progress=False)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

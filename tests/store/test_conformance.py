@@ -61,6 +61,30 @@ def test_vocabulary_stable_when_graph_grows(store, tiny_kb, tmp_path):
     assert grown.num_entities == first.num_entities + 3 and grown.num_triples == 11
 
 
+def test_export_order_is_canonical(store, tmp_path):
+    """Triples come out sorted by (relation idx, head idx, tail idx), whatever order they were
+    written in and however the backend scans them; a triple kept in two named graphs is two rows."""
+    kb = tmp_path / "kb.nq"
+    kb.write_text(
+        "<http://x/c> <http://x/p> <http://x/a> .\n"   # entities c=0 a=1 b=2; relations p=0 q=1
+        "<http://x/b> <http://x/q> <http://x/a> .\n"
+        "<http://x/a> <http://x/p> <http://x/b> .\n"
+        "<http://x/c> <http://x/q> <http://x/b> <http://x/g> .\n"
+        "<http://x/c> <http://x/q> <http://x/b> .\n"
+        "<http://x/a> <http://x/p> <http://x/a> .\n",
+        encoding="utf-8",
+    )
+    loader = GraphLoader(store)
+    loader.load(read_source(kb), str(kb))
+    loader.finish()
+    g = store.export_tensors()
+    assert g.entity_ids == ["http://x/c", "http://x/a", "http://x/b"]
+    assert [g.relation_predicates[i] for i in range(2)] == ["http://x/p", "http://x/q"]
+    rows = list(zip(g.rel_type.tolist(), g.head_index.tolist(), g.tail_index.tolist()))
+    assert rows == [(0, 0, 1), (0, 1, 1), (0, 1, 2), (1, 0, 2), (1, 0, 2), (1, 2, 1)]
+    assert g.head_index.dtype == g.rel_type.dtype == g.tail_index.dtype == np.int64
+
+
 def test_interrupted_load_then_rerun_is_exact(store, tiny_kb):
     records = list(read_source(tiny_kb))
 
