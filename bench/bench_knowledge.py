@@ -106,7 +106,7 @@ class Ranker:
     def __init__(self, graph, index, tokenizer, relation_ids: dict[str, int]):
         import torch
 
-        from kgfm.encoder.model import DECODERS
+        from kgfm.encoder.decoders import DECODERS
         from kgfm.fusion.objectives import PretrainCollator
 
         self.torch = torch

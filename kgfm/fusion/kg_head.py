@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from kgfm.config import ConfigError
-from kgfm.encoder.model import DECODERS
+from kgfm.encoder.decoders import DECODERS
 
 
 class KGHead(nn.Module):

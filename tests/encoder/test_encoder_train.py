@@ -237,7 +237,7 @@ def test_resume_restores_weights_strictly(tmp_path) -> None:
 
 
 def test_decoders_are_classes_with_hand_computed_scores() -> None:
-    from kgfm.encoder.model import ComplEx, DistMult, RotatE
+    from kgfm.encoder.decoders import ComplEx, DistMult, RotatE
 
     h, r, t = torch.tensor([[1.0, 2.0]]), torch.tensor([[3.0, 0.5]]), torch.tensor([[1.0, -1.0]])
     # DistMult: <h*r, t> = 1*3*1 + 2*0.5*(-1) = 2

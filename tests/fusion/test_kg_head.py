@@ -46,7 +46,7 @@ def test_scores_mix_the_top_relations_by_probability():
 
 
 def test_complex_head_matches_the_complex_decoder():
-    from kgfm.encoder.model import ComplEx
+    from kgfm.encoder.decoders import ComplEx
 
     head = KGHead(4, small_index("complex"), top_relations=1)
     s = head.scores(torch.tensor([[0.0, 0.0, 0.0, 40.0]]), torch.tensor([2]))
