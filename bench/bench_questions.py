@@ -109,16 +109,40 @@ def score(model_dir: Path, examples: list, hops: int, limit: int | None) -> dict
             "topic_linked": float((prepared.topics >= 0).mean()), "seconds": round(time.perf_counter() - start, 1)}
 
 
-def evaluate(doc: dict, limit: int | None) -> None:
+# --fusion: the fusion encoder fine-tuned end to end (the default configs freeze a plain MiniLM),
+# run on a quiet box with the CLI; the same generated questions, the same evaluation samples.
+FUSION_TRAIN = ("kgfm train --stage finetune --config configs/finetune_generated_metaqa_{h}hop.yaml "
+                "--set encoder.kind=fusion --set encoder.freeze=false --set run.output_dir=runs/qa/generated-metaqa-{h}hop-fusion "
+                "--set run.max_minutes=16 --set train.epochs=4 --set train.patience=2")
+
+
+def evaluate(doc: dict, limit: int | None, fusion: bool = False, only: str | None = None) -> None:
     from kgfm.qa.metaqa import metaqa_files, read_qa_file
 
     out = doc.setdefault("evaluation", {})
     runs = {
-        "1hop_test": (1, read_qa_file(*metaqa_files(METAQA, 1, "test"))),
-        "2hop_test": (2, read_qa_file(*metaqa_files(METAQA, 2, "test"))),
-        "1hop_ntm_dev": (1, read_qa_file(METAQA / "1-hop" / "ntm" / "qa_dev.txt", METAQA / "1-hop" / "qa_dev_qtype.txt")),
+        "1hop_test": (1, lambda: read_qa_file(*metaqa_files(METAQA, 1, "test"))),
+        "2hop_test": (2, lambda: read_qa_file(*metaqa_files(METAQA, 2, "test"))),
+        "1hop_ntm_dev": (1, lambda: read_qa_file(METAQA / "1-hop" / "ntm" / "qa_dev.txt", METAQA / "1-hop" / "qa_dev_qtype.txt")),
     }
-    for name, (hops, examples) in runs.items():
+    for name, (hops, read) in runs.items():
+        if only and name not in only.split(","):
+            continue
+        if fusion:
+            model = REPO / "runs" / "qa" / f"generated-metaqa-{hops}hop-fusion" / "model"
+            if not model.is_dir():
+                out[name + "_fusion"] = {"skipped": f"{model} not trained ({FUSION_TRAIN.format(h=hops)})"}
+                continue
+            metrics = model.parent / "metrics.json"
+            trained = json.loads(metrics.read_text(encoding="utf-8")) if metrics.is_file() else {}
+            trained.pop("history", None)
+            out[name + "_fusion"] = {**score(model, read(), hops, limit), "model": str(model.relative_to(REPO)),
+                                     "train_command": FUSION_TRAIN.format(h=hops), "training": trained,
+                                     "target": TARGETS.get(name), "supervised": SUPERVISED.get(name),
+                                     "loadavg": os.getloadavg(),
+                                     "sample": f"seeded random sample (seed 0) of {limit}" if limit else "all"}
+            continue
+        examples = read()
         model = REPO / "runs" / "qa" / f"generated-metaqa-{hops}hop" / "model"
         if not model.is_dir():
             out[name] = {"skipped": f"{model} not trained"}
@@ -134,6 +158,45 @@ def evaluate(doc: dict, limit: int | None) -> None:
         out[name] = {**result, "model": str(model.relative_to(REPO)),
                      "target": TARGETS.get(name), "supervised": SUPERVISED.get(name),
                      "loadavg": os.getloadavg(), "sample": f"seeded random sample (seed 0) of {limit}" if limit else "all"}
+
+
+# Few-shot curve (1-hop): the generated training questions plus N real MetaQA questions (a seeded
+# sample of 1-hop/vanilla/qa_dev.txt; the test split is never read for training), and the same N real
+# questions alone. Every run early-stops on the generated validation set (unseen topics), so a run uses
+# exactly N real questions; fusion encoder trained end to end as in FUSION_TRAIN, one budget per kind.
+FEW_SHOT = {  # name -> (generated questions included, real questions, minutes)
+    "gen+100": (True, 100, 7), "gen+1000": (True, 1000, 7), "real100": (False, 100, 3), "real1000": (False, 1000, 5),
+}
+
+
+def few_shot(doc: dict, limit: int | None) -> None:
+    from kgfm.qa.finetune import main as finetune_main
+    from kgfm.qa.metaqa import metaqa_files, read_qa_file
+
+    out = doc.setdefault("few_shot_1hop", {})
+    gen = REPO / "runs" / "questions" / "metaqa-1hop"
+    dev = (METAQA / "1-hop" / "vanilla" / "qa_dev.txt").read_text(encoding="utf-8").splitlines()
+    test = read_qa_file(*metaqa_files(METAQA, 1, "test"))
+    for name, (with_gen, n_real, minutes) in FEW_SHOT.items():
+        folder = REPO / "runs" / "questions" / "fewshot" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        real = [dev[i] for i in np.sort(np.random.default_rng(0).choice(len(dev), size=n_real, replace=False))]
+        lines = (gen / "train.txt").read_text(encoding="utf-8").splitlines() if with_gen else []
+        (folder / "train.txt").write_text("\n".join(lines + real) + "\n", encoding="utf-8")
+        output = REPO / "runs" / "qa" / f"fewshot-1hop-{name}"
+        overrides = {"data.train": str(folder / "train.txt"), "data.valid": str(gen / "valid.txt"),
+                     "encoder.kind": "fusion", "encoder.freeze": False, "run.output_dir": str(output),
+                     "run.max_minutes": minutes, "train.epochs": 4 if with_gen else 40,
+                     "train.patience": 2 if with_gen else 4}
+        start = time.perf_counter()
+        summary = finetune_main(REPO / "configs" / "finetune_generated_metaqa_1hop.yaml", overrides, False)
+        summary.pop("history", None)
+        result = score(output / "model", test, 1, limit)
+        out[name] = {**result, "generated_questions": len(lines), "real_questions": n_real, "budget_minutes": minutes,
+                     "wall_s": round(time.perf_counter() - start, 1), "training": summary,
+                     "model": str(output.relative_to(REPO)), "loadavg": os.getloadavg(),
+                     "sample": f"seeded random sample (seed 0) of {limit}" if limit else "all"}
+        print(name, json.dumps({k: out[name][k] for k in ("hits@1", "real_questions", "generated_questions")}), flush=True)
 
 
 def sample_chain(doc: dict) -> None:
@@ -222,24 +285,31 @@ def main() -> None:
     ap.add_argument("--evaluate", action="store_true")
     ap.add_argument("--sample", action="store_true")
     ap.add_argument("--fb15k237", action="store_true")
+    ap.add_argument("--few-shot", action="store_true", help="the 1-hop few-shot curve (FEW_SHOT), Hits@1 on 1-hop test")
     ap.add_argument("--limit", type=int, default=2000, help="questions per evaluation set (0: all)")
+    ap.add_argument("--fusion", action="store_true",
+                    help="--evaluate the fusion models trained end to end (FUSION_TRAIN), as '<set>_fusion'")
+    ap.add_argument("--only", help="--evaluate only these sets (comma-separated: 1hop_test,2hop_test,1hop_ntm_dev)")
     args = ap.parse_args()
     import torch
 
     torch.set_num_threads(2)
     doc = load()
     touched = [k for k, on in (("generation", args.generate), ("training", args.train), ("evaluation", args.evaluate),
-                               ("sample_zero_shot", args.sample), ("fb15k237", args.fb15k237)) if on]
+                               ("sample_zero_shot", args.sample), ("fb15k237", args.fb15k237),
+                               ("few_shot_1hop", args.few_shot)) if on]
     if args.generate:
         generate(doc)
     if args.train:
         train(doc)
     if args.evaluate:
-        evaluate(doc, args.limit or None)
+        evaluate(doc, args.limit or None, args.fusion, args.only)
     if args.sample:
         sample_chain(doc)
     if args.fb15k237:
         fb15k237(doc)
+    if args.few_shot:
+        few_shot(doc, args.limit or None)
     save(doc, touched)
 
 
