@@ -120,7 +120,13 @@ def _lines_writer(lines: list[str]) -> Callable[[Path], None]:
 
 
 def metaqa_line(q: Any) -> str:
-    text = q.question if q.bracketed else q.question.replace(q.topic, f"[{q.topic}]", 1)
+    """The question in MetaQA format: topic always in brackets, answers joined by ``|``."""
+    if not q.bracketed:
+        if q.topic not in q.question:  # never write a line the QA reader would refuse
+            raise ValueError(f"generated question {q.question!r} does not contain its topic {q.topic!r}")
+        text = q.question.replace(q.topic, f"[{q.topic}]", 1)
+    else:
+        text = q.question
     return f"{text}\t{'|'.join(q.answers)}"
 
 

@@ -119,19 +119,23 @@ def _fill(template: str, fields: dict[str, str]) -> str:
     return re.sub(r"\s+", " ", template.format(**fields)).strip()
 
 
+TOPIC_SLOT = "\ue000"  # stands for the topic while templates are filled, so their whitespace clean-up never touches it
+
+
 def compose(steps: list[StepWords], topic: str, rng: np.random.Generator) -> tuple[str, str]:
-    """A question for the path ``steps`` from ``topic`` (already bracketed or not), and its template id."""
-    subject, ids = topic, []
+    """A question for the path ``steps`` from ``topic`` (already bracketed or not, kept exactly:
+    a name with a double space keeps it), and its template id."""
+    subject, ids = TOPIC_SLOT, []
     for step in steps[:-1]:
-        options = _usable(DESCRIBE[step.key], subject == topic)
+        options = _usable(DESCRIBE[step.key], subject == TOPIC_SLOT)
         k, template = options[int(rng.integers(len(options)))]
         subject = _fill(template, step.fields(subject))
         ids.append(f"d.{step.key[0]}.{step.key[1]}.{k}")
     last = steps[-1]
-    options = _usable(ASK[last.key], subject == topic)
+    options = _usable(ASK[last.key], subject == TOPIC_SLOT)
     k, template = options[int(rng.integers(len(options)))]
     ids.append(f"q.{last.key[0]}.{last.key[1]}.{k}")
-    return _fill(template, last.fields(subject)), ">".join(ids)
+    return _fill(template, last.fields(subject)).replace(TOPIC_SLOT, topic), ">".join(ids)
 
 
 NOISE_KINDS = ("lower", "capitalize", "question_mark", "drop_article", "misspell")
@@ -173,7 +177,8 @@ def add_noise(question: str, topic: str, rng: np.random.Generator, rate: float) 
     elif r < rate and pieces[0]:
         pieces[0] = pieces[0][:1].upper() + pieces[0][1:]
         applied.append("capitalize")
-    text = re.sub(r"\s+", " ", pieces[0] + (topic if start >= 0 else "") + pieces[1]).strip()
+    norm = lambda piece: re.sub(r"\s+", " ", piece)  # noqa: E731  (the topic keeps its own whitespace)
+    text = (norm(pieces[0]).lstrip() + topic + norm(pieces[1]).rstrip()) if start >= 0 else norm(pieces[0]).strip()
     if rng.random() < rate:
         text += "?"
         applied.append("question_mark")

@@ -149,3 +149,20 @@ def test_wording_uses_relation_words_and_brackets_the_topic():
     assert any("direct" in t for t in one_hop)
     no_brackets = generate_questions(g, all_relation_words(g, {}, {}), small_cfg(bracket_rate=0.0))
     assert all("[" not in q.question and not q.bracketed for q in no_brackets.questions)
+
+
+def test_topic_span_is_kept_exactly_and_always_bracketed_in_metaqa_files():
+    """A name with a double space (FB15k-237 has such names) stays as it is, with and without
+    brackets and under noise, so every MetaQA-format line brackets it and reads back."""
+    from kgfm.questions.build import metaqa_line
+
+    g = tiny_graph()
+    g.entity_names[3] = "St. Louis  MO-IL, Metropolitan Area"  # D1, two spaces
+    for bracket_rate in (0.0, 1.0):
+        gen = generate_questions(g, all_relation_words(g, {}, {}), small_cfg(noise=1.0, bracket_rate=bracket_rate))
+        about_d1 = [q for q in gen.questions if q.topic_id == "D1"]
+        assert about_d1
+        for q in about_d1:
+            assert q.topic == "St. Louis  MO-IL, Metropolitan Area"
+            assert q.topic in q.question and "  " not in q.question.replace(q.topic, "X")
+            assert f"[{q.topic}]" in metaqa_line(q).split("\t")[0]
