@@ -160,38 +160,40 @@ def evaluate(doc: dict, limit: int | None, fusion: bool = False, only: str | Non
                      "loadavg": os.getloadavg(), "sample": f"seeded random sample (seed 0) of {limit}" if limit else "all"}
 
 
-# Few-shot curve (1-hop): the generated training questions plus N real MetaQA questions (a seeded
-# sample of 1-hop/vanilla/qa_dev.txt; the test split is never read for training), and the same N real
-# questions alone. Every run early-stops on the generated validation set (unseen topics), so a run uses
-# exactly N real questions; fusion encoder trained end to end as in FUSION_TRAIN, one budget per kind.
-FEW_SHOT = {  # name -> (generated questions included, real questions, minutes)
-    "gen+100": (True, 100, 7), "gen+1000": (True, 1000, 7), "real100": (False, 100, 3), "real1000": (False, 1000, 5),
+# Few-shot curves (1-hop and 2-hop): the generated training questions plus N real MetaQA questions (a
+# seeded sample of <h>-hop/vanilla/qa_dev.txt; the test split is never read for training), and the same N
+# real questions alone. Every run early-stops on the generated validation set (unseen topics), so a run
+# uses exactly N real questions; fusion encoder trained end to end as in FUSION_TRAIN, one budget per kind.
+# A 2-hop epoch over the generated set takes ~11.3 min on 2 quiet cores, hence its larger budget.
+FEW_SHOT = {  # hops -> name -> (generated questions included, real questions, minutes)
+    1: {"gen+100": (True, 100, 7), "gen+1000": (True, 1000, 7), "real100": (False, 100, 3), "real1000": (False, 1000, 5)},
+    2: {"gen+100": (True, 100, 14), "gen+1000": (True, 1000, 14), "real100": (False, 100, 3), "real1000": (False, 1000, 5)},
 }
 
 
-def few_shot(doc: dict, limit: int | None) -> None:
+def few_shot(doc: dict, limit: int | None, hops: int = 1) -> None:
     from kgfm.qa.finetune import main as finetune_main
     from kgfm.qa.metaqa import metaqa_files, read_qa_file
 
-    out = doc.setdefault("few_shot_1hop", {})
-    gen = REPO / "runs" / "questions" / "metaqa-1hop"
-    dev = (METAQA / "1-hop" / "vanilla" / "qa_dev.txt").read_text(encoding="utf-8").splitlines()
-    test = read_qa_file(*metaqa_files(METAQA, 1, "test"))
-    for name, (with_gen, n_real, minutes) in FEW_SHOT.items():
-        folder = REPO / "runs" / "questions" / "fewshot" / name
+    out = doc.setdefault(f"few_shot_{hops}hop", {})
+    gen = REPO / "runs" / "questions" / f"metaqa-{hops}hop"
+    dev = (METAQA / f"{hops}-hop" / "vanilla" / "qa_dev.txt").read_text(encoding="utf-8").splitlines()
+    test = read_qa_file(*metaqa_files(METAQA, hops, "test"))
+    for name, (with_gen, n_real, minutes) in FEW_SHOT[hops].items():
+        folder = REPO / "runs" / "questions" / ("fewshot" if hops == 1 else f"fewshot-{hops}hop") / name
         folder.mkdir(parents=True, exist_ok=True)
         real = [dev[i] for i in np.sort(np.random.default_rng(0).choice(len(dev), size=n_real, replace=False))]
         lines = (gen / "train.txt").read_text(encoding="utf-8").splitlines() if with_gen else []
         (folder / "train.txt").write_text("\n".join(lines + real) + "\n", encoding="utf-8")
-        output = REPO / "runs" / "qa" / f"fewshot-1hop-{name}"
+        output = REPO / "runs" / "qa" / f"fewshot-{hops}hop-{name}"
         overrides = {"data.train": str(folder / "train.txt"), "data.valid": str(gen / "valid.txt"),
                      "encoder.kind": "fusion", "encoder.freeze": False, "run.output_dir": str(output),
                      "run.max_minutes": minutes, "train.epochs": 4 if with_gen else 40,
                      "train.patience": 2 if with_gen else 4}
         start = time.perf_counter()
-        summary = finetune_main(REPO / "configs" / "finetune_generated_metaqa_1hop.yaml", overrides, False)
+        summary = finetune_main(REPO / "configs" / f"finetune_generated_metaqa_{hops}hop.yaml", overrides, False)
         summary.pop("history", None)
-        result = score(output / "model", test, 1, limit)
+        result = score(output / "model", test, hops, limit)
         out[name] = {**result, "generated_questions": len(lines), "real_questions": n_real, "budget_minutes": minutes,
                      "wall_s": round(time.perf_counter() - start, 1), "training": summary,
                      "model": str(output.relative_to(REPO)), "loadavg": os.getloadavg(),
@@ -363,7 +365,8 @@ def main() -> None:
     ap.add_argument("--sample", action="store_true")
     ap.add_argument("--fb15k237", action="store_true")
     ap.add_argument("--fb15k237-qa", action="store_true", help="FB15k-237: graph encoder + QA fine-tune on generated questions")
-    ap.add_argument("--few-shot", action="store_true", help="the 1-hop few-shot curve (FEW_SHOT), Hits@1 on 1-hop test")
+    ap.add_argument("--few-shot", type=int, nargs="?", const=1, choices=(1, 2), metavar="HOPS",
+                    help="the few-shot curve (FEW_SHOT) for 1-hop (default) or 2-hop, Hits@1 on that test set")
     ap.add_argument("--limit", type=int, default=2000, help="questions per evaluation set (0: all)")
     ap.add_argument("--fusion", action="store_true",
                     help="--evaluate the fusion models trained end to end (FUSION_TRAIN), as '<set>_fusion'")
@@ -375,7 +378,7 @@ def main() -> None:
     doc = load()
     touched = [k for k, on in (("generation", args.generate), ("training", args.train), ("evaluation", args.evaluate),
                                ("sample_zero_shot", args.sample), ("fb15k237", args.fb15k237),
-                               ("few_shot_1hop", args.few_shot),
+                               (f"few_shot_{args.few_shot}hop", args.few_shot),
                                ("fb15k237", args.fb15k237_qa)) if on]
     if args.generate:
         generate(doc)
@@ -388,7 +391,7 @@ def main() -> None:
     if args.fb15k237:
         fb15k237(doc)
     if args.few_shot:
-        few_shot(doc, args.limit or None)
+        few_shot(doc, args.limit or None, args.few_shot)
     if args.fb15k237_qa:
         fb15k237_qa(doc)
     save(doc, touched)
