@@ -65,11 +65,12 @@ class GraphTrainSettings(StrictModel):
     patience: int = Field(10, ge=1, description="evaluations without a gain of `monitor` before stopping")
     monitor: Literal["mrr", "hits@1", "hits@3", "hits@10"] = Field("mrr", description="validation metric for early stopping")
     eval_batch_size: int = Field(256, ge=1)
-    sampler: Literal["full", "khop"] = Field(
+    sampler: Literal["full", "negatives", "khop"] = Field(
         "full", description="full: GNN over the whole graph each step, 1-N scoring against every entity; "
-        "khop: GNN only on the k-hop computation subgraph of the batch, scored against the batch answers "
-        "plus num_negatives random entities (for graphs too large for a full pass with gradients)")
-    num_negatives: int = Field(4096, ge=1, description="random candidate entities per batch (sampler: khop)")
+        "negatives: GNN over the whole graph, scored against the batch answers plus num_negatives random "
+        "entities (cheaper steps when 1-N scoring dominates); khop: GNN only on the k-hop computation "
+        "subgraph of those entities (for graphs too large for a full pass with gradients)")
+    num_negatives: int = Field(4096, ge=1, description="random candidate entities per batch (samplers negatives, khop)")
 
 
 class IndexSettings(StrictModel):

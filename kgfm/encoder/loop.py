@@ -74,8 +74,8 @@ class Trainer:
     def loss(self, e: torch.Tensor, r: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
         """The training loss of one batch of queries ``(e, r) -> a``."""
         s = self.settings
-        if s.sampler == "khop":
-            return self._sampled_loss(e, r, a)
+        if s.sampler != "full":
+            return self._sampled_loss(e, r, a, subgraph=s.sampler == "khop")
         ent = self.model.encode()
         loss = F.cross_entropy(self.model.score_all(ent, e, r), a, label_smoothing=s.label_smoothing)
         if s.regularization > 0:
@@ -112,15 +112,23 @@ class Trainer:
         bar.close()
         return total / max(count, 1), finished
 
-    def _sampled_loss(self, e: torch.Tensor, r: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy against the batch's answers plus random entities, with the GNN run only on
-        the k-hop computation subgraph of the entities involved (exact embeddings for them)."""
+    def _sampled_loss(self, e: torch.Tensor, r: torch.Tensor, a: torch.Tensor, subgraph: bool) -> torch.Tensor:
+        """Cross-entropy against the batch's answers plus random entities (shared by the batch).
+
+        Args:
+            subgraph: Run the GNN only on the k-hop computation subgraph of the entities involved
+                (exact embeddings for them), else over the whole graph.
+        """
         s = self.settings
         neg = torch.randint(0, self.data.num_entities, (s.num_negatives,), device=self.device)
         cand = torch.cat([a, neg]).unique()
-        seeds = torch.cat([e, cand]).unique()
-        ent = self.model.encode(subset=seeds)
-        local = lambda x: torch.searchsorted(seeds, x)  # noqa: E731  (seeds is sorted)
+        if subgraph:
+            seeds = torch.cat([e, cand]).unique()
+            ent = self.model.encode(subset=seeds)
+            local = lambda x: torch.searchsorted(seeds, x)  # noqa: E731  (seeds is sorted)
+        else:
+            ent = self.model.encode()
+            local = lambda x: x  # noqa: E731
         q = self.model.query(ent, local(e), r)
         scores = self.model.score_candidates(q, ent[local(cand)])
         loss = F.cross_entropy(scores, torch.searchsorted(cand, a), label_smoothing=s.label_smoothing)

@@ -28,7 +28,7 @@ def _chain(n: int = 8) -> list[tuple[str, str, str]]:
     return out
 
 
-@pytest.mark.parametrize("sampler", ["full", "khop"])
+@pytest.mark.parametrize("sampler", ["full", "negatives", "khop"])
 def test_toy_graph_training_reaches_mrr_one(sampler: str) -> None:
     torch.manual_seed(0)
     triples = _chain()
