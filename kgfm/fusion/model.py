@@ -81,7 +81,7 @@ class FusionOutput:
     last_hidden_state: torch.Tensor  # [B, T, H]
     pooled: torch.Tensor  # [B, H] attention-masked mean
     mention_states: torch.Tensor  # [B, M, H]
-    entity_queries: torch.Tensor  # [B, M, d_e]
+    entity_queries: torch.Tensor | None  # [B, M, d_e]; None when forward(entity_queries=False)
     retrieved_idx: torch.Tensor  # [B, M, k]
     candidate_idx: torch.Tensor | None = None  # [B, M, 1+k]
     attention: torch.Tensor | None = None  # [B, M, 1+k]
@@ -188,6 +188,7 @@ class KnowledgeFusionModel(nn.Module):
         mention_entities: torch.Tensor | None = None,
         use_fusion: bool | None = None,
         token_type_ids: torch.Tensor | None = None,
+        entity_queries: bool = True,
     ) -> FusionOutput:
         """Encode a batch, fusing knowledge into mention tokens.
 
@@ -198,6 +199,9 @@ class KnowledgeFusionModel(nn.Module):
             mention_entities: ``[B, M]`` linked entity rows, ``-1`` unknown/hidden (e.g. masked for
                 masked-entity prediction); ``None``: retrieval only.
             use_fusion: Override ``config.fusion`` (``False``: the plain encoder, same code path).
+            token_type_ids: ``[B, T]`` segment ids, passed to the backbone when given.
+            entity_queries: Run the masked-entity head (pretraining reads it; question answering
+                does not, and skips its two products per mention).
         """
         b, t = input_ids.shape
         if mention_spans is None:
@@ -214,7 +218,7 @@ class KnowledgeFusionModel(nn.Module):
         am = attention_mask.unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * am).sum(1) / am.sum(1).clamp(min=1.0)
         mention_states = pool_spans(hidden, mask)
-        queries = self.entity_head(mention_states)
+        queries = self.entity_head(mention_states) if entity_queries else None
         m = mention_spans.shape[1]
         if traces:
             last = traces[-1]

@@ -92,6 +92,7 @@ class QuestionEncoder(nn.Module):
                 batch["mention_spans"],
                 batch["mention_entities"],
                 use_fusion=use_fusion,
+                entity_queries=False,  # the QA scorer reads the token states only
             )
             hidden = out.last_hidden_state
         else:
