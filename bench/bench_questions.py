@@ -165,13 +165,17 @@ def evaluate(doc: dict, limit: int | None, fusion: bool = False, only: str | Non
 # real questions alone. Every run early-stops on the generated validation set (unseen topics), so a run
 # uses exactly N real questions; fusion encoder trained end to end as in FUSION_TRAIN, one budget per kind.
 # A 2-hop epoch over the generated set takes ~11.3 min on 2 quiet cores, hence its larger budget.
-FEW_SHOT = {  # hops -> name -> (generated questions included, real questions, minutes)
-    1: {"gen+100": (True, 100, 7), "gen+1000": (True, 1000, 7), "real100": (False, 100, 3), "real1000": (False, 1000, 5)},
-    2: {"gen+100": (True, 100, 14), "gen+1000": (True, 1000, 14), "real100": (False, 100, 3), "real1000": (False, 1000, 5)},
+FEW_SHOT = {  # hops -> name -> (generated questions included, real questions (None: all of dev), minutes, epochs)
+    1: {"gen+100": (True, 100, 7, 4), "gen+1000": (True, 1000, 7, 4), "real100": (False, 100, 3, 40),
+        "real1000": (False, 1000, 5, 40), "gen+all": (True, None, 30, 1)},
+    2: {"gen+100": (True, 100, 14, 4), "gen+1000": (True, 1000, 14, 4), "real100": (False, 100, 3, 40),
+        "real1000": (False, 1000, 5, 40), "gen+all": (True, None, 60, 1)},
 }
+# "gen+all" (generated + every dev question) is bounded by one epoch (its budget is only a cap): ~23k (1-hop) and
+# ~26k (2-hop) questions need ~6 and ~21 min per epoch on 2 quiet cores.
 
 
-def few_shot(doc: dict, limit: int | None, hops: int = 1) -> None:
+def few_shot(doc: dict, limit: int | None, hops: int = 1, names: list[str] | None = None) -> None:
     from kgfm.qa.finetune import main as finetune_main
     from kgfm.qa.metaqa import metaqa_files, read_qa_file
 
@@ -179,7 +183,10 @@ def few_shot(doc: dict, limit: int | None, hops: int = 1) -> None:
     gen = REPO / "runs" / "questions" / f"metaqa-{hops}hop"
     dev = (METAQA / f"{hops}-hop" / "vanilla" / "qa_dev.txt").read_text(encoding="utf-8").splitlines()
     test = read_qa_file(*metaqa_files(METAQA, hops, "test"))
-    for name, (with_gen, n_real, minutes) in FEW_SHOT[hops].items():
+    for name, (with_gen, n_real, minutes, epochs) in FEW_SHOT[hops].items():
+        if names and name not in names:
+            continue
+        n_real = len(dev) if n_real is None else n_real
         folder = REPO / "runs" / "questions" / ("fewshot" if hops == 1 else f"fewshot-{hops}hop") / name
         folder.mkdir(parents=True, exist_ok=True)
         real = [dev[i] for i in np.sort(np.random.default_rng(0).choice(len(dev), size=n_real, replace=False))]
@@ -188,7 +195,7 @@ def few_shot(doc: dict, limit: int | None, hops: int = 1) -> None:
         output = REPO / "runs" / "qa" / f"fewshot-{hops}hop-{name}"
         overrides = {"data.train": str(folder / "train.txt"), "data.valid": str(gen / "valid.txt"),
                      "encoder.kind": "fusion", "encoder.freeze": False, "run.output_dir": str(output),
-                     "run.max_minutes": minutes, "train.epochs": 4 if with_gen else 40,
+                     "run.max_minutes": minutes, "train.epochs": epochs,
                      "train.patience": 2 if with_gen else 4}
         start = time.perf_counter()
         summary = finetune_main(REPO / "configs" / f"finetune_generated_metaqa_{hops}hop.yaml", overrides, False)
@@ -367,6 +374,7 @@ def main() -> None:
     ap.add_argument("--fb15k237-qa", action="store_true", help="FB15k-237: graph encoder + QA fine-tune on generated questions")
     ap.add_argument("--few-shot", type=int, nargs="?", const=1, choices=(1, 2), metavar="HOPS",
                     help="the few-shot curve (FEW_SHOT) for 1-hop (default) or 2-hop, Hits@1 on that test set")
+    ap.add_argument("--few-shot-runs", help="--few-shot: only these runs (comma-separated names of FEW_SHOT)")
     ap.add_argument("--limit", type=int, default=2000, help="questions per evaluation set (0: all)")
     ap.add_argument("--fusion", action="store_true",
                     help="--evaluate the fusion models trained end to end (FUSION_TRAIN), as '<set>_fusion'")
@@ -391,7 +399,7 @@ def main() -> None:
     if args.fb15k237:
         fb15k237(doc)
     if args.few_shot:
-        few_shot(doc, args.limit or None, args.few_shot)
+        few_shot(doc, args.limit or None, args.few_shot, args.few_shot_runs.split(",") if args.few_shot_runs else None)
     if args.fb15k237_qa:
         fb15k237_qa(doc)
     save(doc, touched)
