@@ -164,15 +164,15 @@ def evaluate(doc: dict, limit: int | None, fusion: bool = False, only: str | Non
 # seeded sample of <h>-hop/vanilla/qa_dev.txt; the test split is never read for training), and the same N
 # real questions alone. Every run early-stops on the generated validation set (unseen topics), so a run
 # uses exactly N real questions; fusion encoder trained end to end as in FUSION_TRAIN, one budget per kind.
-# A 2-hop epoch over the generated set takes ~11.3 min on 2 quiet cores, hence its larger budget.
+# A 2-hop epoch over the generated set took 9-11 min on 2 quiet cores, hence its larger budget.
 FEW_SHOT = {  # hops -> name -> (generated questions included, real questions (None: all of dev), minutes, epochs)
     1: {"gen+100": (True, 100, 7, 4), "gen+1000": (True, 1000, 7, 4), "real100": (False, 100, 3, 40),
         "real1000": (False, 1000, 5, 40), "gen+all": (True, None, 30, 1)},
     2: {"gen+100": (True, 100, 14, 4), "gen+1000": (True, 1000, 14, 4), "real100": (False, 100, 3, 40),
         "real1000": (False, 1000, 5, 40), "gen+all": (True, None, 60, 1)},
 }
-# "gen+all" (generated + every dev question) is bounded by one epoch (its budget is only a cap): ~23k (1-hop) and
-# ~26k (2-hop) questions need ~6 and ~21 min per epoch on 2 quiet cores.
+# "gen+all" (generated + every dev question) is bounded by one epoch (its budget is only a cap): 23,445 (1-hop)
+# and 25,855 (2-hop) questions took 30 and 36 min per epoch beside a test run on the 2 cores.
 
 
 def few_shot(doc: dict, limit: int | None, hops: int = 1, names: list[str] | None = None) -> None:
