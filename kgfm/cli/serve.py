@@ -24,6 +24,8 @@ def serve(
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch threads (default: all cores)"),
     int8: bool = typer.Option(False, "--int8/--float",
                               help="quantise the encoder to int8 at load (faster on CPU; answers may differ slightly)"),
+    trace: bool = typer.Option(True, "--trace/--no-trace",
+                               help="run the transformer blocks from torch.jit.trace recordings (same answers, less time)"),
     max_questions: int = typer.Option(64, help="questions per POST /qa"),
     max_rows: int = typer.Option(1000, help="row cap of POST /cypher"),
     max_body_kb: int = typer.Option(64, help="largest request body (KiB)"),
@@ -46,7 +48,8 @@ def serve(
         limits = {"max_questions": max_questions, "max_rows": max_rows, "max_body_bytes": max_body_kb * 1024}
         try:
             run_server(model, host, port, store=store_cfg, index_dir=index, hops=hops, threads=threads, limits=limits,
-                       log_level=log_level, access_log=access_log, started=start, int8=int8)
+                       log_level=log_level, access_log=access_log, started=start, int8=int8,
+                       trace=trace)
         except BindError as exc:
             typer.echo(f"kgfm: error: {exc}", err=True)
             raise typer.Exit(2) from None

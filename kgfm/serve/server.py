@@ -39,7 +39,7 @@ def bind(host: str, port: int) -> socket.socket:
 def run_server(model_dir: Path, host: str, port: int, store: StoreConfig | None = None, index_dir: Path | None = None,
                hops: int | None = None, threads: int | None = None, limits: dict[str, Any] | None = None,
                log_level: str = "info", access_log: bool = True, started: float | None = None,
-               int8: bool = False) -> None:
+               int8: bool = False, trace: bool = True) -> None:
     """Load ``model_dir`` and serve it until interrupted.
 
     Args:
@@ -55,6 +55,7 @@ def run_server(model_dir: Path, host: str, port: int, store: StoreConfig | None 
         access_log: Log one line per request.
         started: ``time.perf_counter()`` at process start (for the load time on the ready line).
         int8: Quantise the encoder to int8 at load (:meth:`ServeEngine.load`).
+        trace: Run traced transformer blocks (:meth:`ServeEngine.load`).
     """
     import uvicorn
 
@@ -66,13 +67,16 @@ def run_server(model_dir: Path, host: str, port: int, store: StoreConfig | None 
     settings = ServeSettings(**(limits or {}))
     sock = bind(host, port)
     try:
-        engine = ServeEngine.load(model_dir, store=store, index_dir=index_dir, hops=hops, threads=threads, int8=int8)
+        engine = ServeEngine.load(model_dir, store=store, index_dir=index_dir, hops=hops, threads=threads, int8=int8,
+                                  trace=trace)
     except BaseException:
         sock.close()
         raise
     real_port = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     quantized = f", encoder {engine.quantization}" if engine.quantization else ""
+    traced = engine.traced_blocks()
+    quantized += f", {traced} blocks traced" if traced else ""
     ready = (f"kgfm serve: ready on http://{shown}:{real_port} (model loaded in "
              f"{time.perf_counter() - started:.1f} s{quantized}, first request warm)")
 

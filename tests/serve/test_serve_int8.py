@@ -148,3 +148,45 @@ def test_single_questions_on_one_thread_batches_on_all(sample_model):
     finally:
         engine.close()
         torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("int8", [False, True])
+def test_traced_blocks_give_the_eager_answers_and_scores(sample_model, int8):
+    """``trace=True`` (the default) records every block during the warm-up, for a single question and
+    a padded batch, and answers exactly as the eager engine does; ``trace=False`` records nothing."""
+    from kgfm.serve.engine import ServeEngine
+
+    questions = QUESTIONS + ["who starred in [Orchard of Havana]", "what genre is [Iron Echo]"]
+    results = {}
+    for trace in (False, True):
+        engine = ServeEngine.load(sample_model, int8=int8, trace=trace)
+        try:
+            if trace:  # both call signatures were recorded before the first request
+                assert engine.traced_blocks() == "2/2" and engine.info()["traced_blocks"] == "2/2"
+                assert all(len(t.recordings) == 2 for t in engine.tracers)
+            else:
+                assert engine.traced_blocks() is None and engine.tracers == []
+            single = [engine.answer([q], 3, True)[0] for q in questions]
+            batch = engine.answer(questions, 3, True)
+        finally:
+            engine.close()
+        results[trace] = [[{k: v for k, v in r.items() if k != "seconds"} for r in rs] for rs in (single, batch)]
+    eager, traced = results[False], results[True]
+    for e, t in zip(eager, traced):
+        assert [[a["id"] for a in r["answers"]] for r in t] == [[a["id"] for a in r["answers"]] for r in e]
+        for re_, rt in zip(e, t):
+            for ae, at in zip(re_["answers"], rt["answers"]):
+                assert at["score"] == pytest.approx(ae["score"], abs=2e-5) and at["paths"] == ae["paths"]
+    _check_answers(traced[1][:3])
+
+
+def test_the_server_reports_its_traced_blocks_and_no_trace_turns_them_off(server, sample_model, launcher):
+    assert httpx.get(server["url"] + "/version").json()["model"]["traced_blocks"] == "2/2"
+    assert "2/2 blocks traced" in server["log"].read_text(encoding="utf-8")
+    proc, url, log = launcher.start(sample_model, "--no-trace")
+    try:
+        assert httpx.get(url + "/version").json()["model"]["traced_blocks"] is None
+        assert "blocks traced" not in log.read_text(encoding="utf-8")
+        _check_answers(_ask(url))
+    finally:
+        assert launcher.stop(proc) == 0

@@ -1,0 +1,173 @@
+"""Traced transformer layers for serving: the same arithmetic without the per-call Python.
+
+A one-question forward of MiniLM on CPU is mostly Python, not arithmetic: the ~16-token matrix
+products take a few milliseconds, while HF's layer code (keyword plumbing, deprecation and
+output-capturing wrappers, ``apply_chunking_to_forward``'s ``inspect.signature``, one
+``nn.Module.__call__`` per sub-module) takes more. :func:`trace_layers` records each transformer
+block once with ``torch.jit.trace`` and runs the recording afterwards. The block *objects* stay
+in place, so forward hooks on them (the fusion layers, :mod:`kgfm.fusion.model`) still run
+between blocks, in Python, exactly as before; only the block's own forward is replaced.
+
+When a traced block is used, and when it is not:
+
+* only for inference: no gradients and the block in eval mode (dropout), else the eager forward;
+* only for calls whose extra arguments (cross-attention states, caches, position ids …) are all
+  ``None``, as a BERT-style encoder calls its blocks; anything else runs eagerly;
+* one recording per call signature (no attention mask, as a single unpadded question gets, or a
+  mask of a given rank and dtype, as a padded batch gets), made on the first such call;
+* each recording is checked against the eager block on the call it was made from *and* on a
+  second shape (another batch size and length), and dropped for good if they differ, so a
+  block with shape-dependent Python (which a trace would freeze) keeps its eager forward.
+
+``bench/bench_serve.py`` measures the effect (``--variants`` with ``--no-trace``).
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+log = logging.getLogger(__name__)
+
+_ATOL = 1e-4  # float32 arithmetic in a different order; an int8 layer quantises the same activations
+
+
+def _resized(x: torch.Tensor, batch: int, length: int, new_batch: int, new_length: int) -> torch.Tensor:
+    """``x`` with its batch dimension set to ``new_batch`` and every dimension of size ``length``
+    (after the batch one) set to ``new_length``, filled by repeating ``x`` (a valid mask stays valid)."""
+    out = x
+    if out.shape[0] == batch:
+        out = out.repeat_interleave(-(-new_batch // batch), dim=0)[:new_batch]
+    for dim in range(1, out.dim()):
+        if out.shape[dim] == length and new_length != length:
+            idx = torch.arange(new_length, device=x.device) % length
+            out = out.index_select(dim, idx)
+    return out.contiguous()
+
+
+class TracedLayer:
+    """Replaces one block's ``forward`` (see the module docstring); callable like it.
+
+    Args:
+        layer: The transformer block (an ``nn.Module`` inside the encoder's layer stack).
+    """
+
+    def __init__(self, layer: nn.Module) -> None:
+        self.layer = layer
+        self.eager: Callable[..., Any] = layer.forward
+        self.recordings: dict[tuple, Any] = {}  # signature -> traced module, or None (eager for good)
+
+    def _eager_only(self, args: tuple, kwargs: dict) -> bool:
+        return (torch.is_grad_enabled() or self.layer.training or any(a is not None for a in args)
+                or any(v is not None for v in kwargs.values()))
+
+    def __call__(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                 *args: Any, **kwargs: Any) -> Any:
+        if self._eager_only(args, kwargs) or not isinstance(hidden_states, torch.Tensor) or (
+                attention_mask is not None and not isinstance(attention_mask, torch.Tensor)):
+            return self.eager(hidden_states, attention_mask, *args, **kwargs)
+        key = (hidden_states.dtype, None if attention_mask is None else (attention_mask.dim(), attention_mask.dtype))
+        if key not in self.recordings:
+            self.recordings[key] = self._record(hidden_states, attention_mask, args, kwargs)
+        traced = self.recordings[key]
+        if traced is None:
+            return self.eager(hidden_states, attention_mask, *args, **kwargs)
+        return traced(hidden_states) if attention_mask is None else traced(hidden_states, attention_mask)
+
+    def _record(self, hidden: torch.Tensor, mask: torch.Tensor | None, args: tuple, kwargs: dict) -> Any:
+        inputs = (hidden,) if mask is None else (hidden, mask)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # TracerWarnings and TorchScript's deprecation notice
+                traced = torch.jit.trace(_Call(self.layer, self.eager, len(inputs)), inputs, check_trace=False)
+            b, t = hidden.shape[0], hidden.shape[1]
+            for probe in (inputs, tuple(_resized(x, b, t, b + 1, t + 3) for x in inputs)):
+                want = self.eager(probe[0], probe[1] if mask is not None else None, *args, **kwargs)
+                if not _same(want, traced(*probe)):
+                    log.info("%s: its trace differs from the eager block on shapes %s; keeping the eager forward",
+                             type(self.layer).__name__, [tuple(x.shape) for x in probe])
+                    return None
+        except Exception as exc:  # an architecture torch.jit.trace cannot record: eager, as before
+            log.info("%s: cannot be traced (%s); keeping the eager forward", type(self.layer).__name__,
+                     str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            return None
+        return traced
+
+
+class _Call(nn.Module):
+    """``eager(hidden[, mask])`` as a module for ``torch.jit.trace``; the block is a submodule, so
+    its weights are recorded as the block's parameters (shared), not copied into constants."""
+
+    def __init__(self, layer: nn.Module, eager: Callable[..., Any], n: int) -> None:
+        super().__init__()
+        self.block = layer
+        self.eager = eager
+        self.n = n
+
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor | None = None) -> Any:
+        return self.eager(hidden) if self.n == 1 else self.eager(hidden, mask)
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
+        return a.shape == b.shape and a.dtype == b.dtype and torch.allclose(a, b, atol=_ATOL, rtol=1e-4)
+    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return a is None and b is None
+
+
+def trace_layers(backbone: nn.Module) -> list[TracedLayer]:
+    """Install a :class:`TracedLayer` on every block of ``backbone``'s layer stack (in place).
+
+    Recording happens lazily, on each block's first inference call of a given signature, so
+    call this after any quantisation and before the warm-up question. :func:`untrace_layers`
+    restores the eager forwards.
+
+    Args:
+        backbone: A HF encoder (or a peft wrapper of one), see :func:`kgfm.hf.encoder_layers`.
+
+    Returns:
+        The installed tracers, one per block.
+    """
+    from kgfm.hf import encoder_layers
+
+    tracers = []
+    for layer in encoder_layers(backbone):
+        if isinstance(layer.__dict__.get("forward"), TracedLayer):
+            tracers.append(layer.__dict__["forward"])
+            continue
+        tracer = TracedLayer(layer)
+        layer.forward = tracer  # an instance attribute: nn.Module.__call__ (and its hooks) call it
+        tracers.append(tracer)
+    return tracers
+
+
+def untrace_layers(backbone: nn.Module) -> None:
+    """Remove what :func:`trace_layers` installed."""
+    from kgfm.hf import encoder_layers
+
+    for layer in encoder_layers(backbone):
+        if isinstance(layer.__dict__.get("forward"), TracedLayer):
+            del layer.forward
+
+
+def traced_count(tracers: list[TracedLayer]) -> int:
+    """How many blocks run a recording (for at least one call signature)."""
+    return sum(any(v is not None for v in t.recordings.values()) for t in tracers)
+
+
+def _hf_model(encoder: Any) -> nn.Module:
+    """The HF model inside a :class:`kgfm.qa.encoding.QuestionEncoder` (under the fusion model, if any)."""
+    from kgfm.fusion.model import KnowledgeFusionModel
+
+    backbone = encoder.backbone
+    return backbone.backbone if isinstance(backbone, KnowledgeFusionModel) else backbone
+
+
+def trace_encoder(encoder: Any) -> list[TracedLayer]:
+    """:func:`trace_layers` on a question encoder's transformer (plain or fusion)."""
+    return trace_layers(_hf_model(encoder))
