@@ -72,11 +72,27 @@ class TracedLayer:
             return self.eager(hidden_states, attention_mask, *args, **kwargs)
         key = (hidden_states.dtype, None if attention_mask is None else (attention_mask.dim(), attention_mask.dtype))
         if key not in self.recordings:
-            self.recordings[key] = self._record(hidden_states, attention_mask, args, kwargs)
+            via = self._via_mask(hidden_states, args, kwargs) if attention_mask is None else None
+            self.recordings[key] = via or self._record(hidden_states, attention_mask, args, kwargs)
         traced = self.recordings[key]
         if traced is None:
             return self.eager(hidden_states, attention_mask, *args, **kwargs)
         return traced(hidden_states) if attention_mask is None else traced(hidden_states, attention_mask)
+
+    def _via_mask(self, hidden: torch.Tensor, args: tuple, kwargs: dict) -> "_ViaMask | None":
+        """A no-mask call served by this dtype's masked recording, when it gives the eager answer."""
+        for (dtype, sig), traced in self.recordings.items():
+            if dtype != hidden.dtype or sig is None or not isinstance(traced, _Recorded):
+                continue
+            via = _ViaMask(traced)
+            b, t = hidden.shape[0], hidden.shape[1]
+            probes = (hidden, _resized(hidden, b, t, b + 1, t + 3))
+            try:
+                if all(_same(self.eager(h, None, *args, **kwargs), via(h)) for h in probes):
+                    return via
+            except Exception:  # a layout the attend-everywhere mask does not fit
+                pass
+        return None
 
     def _record(self, hidden: torch.Tensor, mask: torch.Tensor | None, args: tuple, kwargs: dict) -> Any:
         inputs = (hidden,) if mask is None else (hidden, mask)
@@ -95,7 +111,39 @@ class TracedLayer:
             log.info("%s: cannot be traced (%s); keeping the eager forward", type(self.layer).__name__,
                      str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
             return None
-        return traced
+        return traced if mask is None else _Recorded(traced, mask, hidden.shape[0], hidden.shape[1])
+
+
+class _Recorded:
+    """A masked recording, with the layout of the mask it was recorded with (for :class:`_ViaMask`)."""
+
+    def __init__(self, traced: Any, mask: torch.Tensor, batch: int, length: int) -> None:
+        self.traced = traced
+        self.dtype = mask.dtype
+        self.layout = ["b" if i == 0 and n == batch else "t" if i > 0 and n == length else int(n)
+                       for i, n in enumerate(mask.shape)]
+
+    def __call__(self, hidden: torch.Tensor, mask: torch.Tensor) -> Any:
+        return self.traced(hidden, mask)
+
+
+class _ViaMask:
+    """A call without a mask (an unpadded question) run through the masked recording with a mask
+    that lets every token attend everywhere: ``True`` for a boolean mask, ``0`` for an additive
+    float one. One recording per block then serves both signatures (recording costs ~0.1 s per
+    block); used only where it reproduces the eager block (:meth:`TracedLayer._via_mask`)."""
+
+    def __init__(self, recorded: _Recorded) -> None:
+        self.recorded = recorded
+        dtype = recorded.dtype
+        self.fill = True if dtype == torch.bool else (0.0 if dtype.is_floating_point else 1)
+
+    def mask(self, hidden: torch.Tensor) -> torch.Tensor:
+        shape = [hidden.shape[0] if d == "b" else hidden.shape[1] if d == "t" else d for d in self.recorded.layout]
+        return torch.full(shape, self.fill, dtype=self.recorded.dtype, device=hidden.device)
+
+    def __call__(self, hidden: torch.Tensor) -> Any:
+        return self.recorded(hidden, self.mask(hidden))
 
 
 class _Call(nn.Module):

@@ -275,15 +275,15 @@ class ServeEngine:
         return f"{traced_count(self.tracers)}/{len(self.tracers)}"
 
     def warm_up(self) -> None:
-        """Answer one question about the first entity, then a padded batch of two (pays the
-        first-forward, thread-pool and tracing costs now: a single question and a padded batch
-        are the two call signatures the traced blocks record)."""
+        """Answer a padded batch of two questions about the first entity, then one of them alone
+        (pays the first-forward, thread-pool and tracing costs now: the batch records the traced
+        blocks, the lone question checks that the same recordings serve an unpadded call)."""
         graph = self.qa.graph
         if graph.num_entities:
             name = (graph.entity_names[0] if graph.entity_names else None) or graph.entity_ids[0]
-            self.answer([f"what about [{name}]"], top_k=1, evidence=True)
             self.answer([f"what about [{name}]", f"and what else does the graph say about [{name}]"],
                         top_k=1, evidence=True)
+            self.answer([f"what about [{name}]"], top_k=1, evidence=True)
 
     def _use_threads(self, questions: int) -> None:
         """One intra-op thread for a single question, :attr:`threads` for a batch."""

@@ -57,6 +57,24 @@ def test_traced_blocks_match_eager_for_single_and_padded_batches(int8):
     assert all("forward" not in layer.__dict__ for layer in model.encoder.layer)
 
 
+def test_a_padded_batch_first_serves_later_unpadded_calls_from_the_same_recording():
+    """Recorded on a padded batch, the block answers an unpadded call (no mask) through the same
+    recording with an attend-everywhere mask: one recording per block, same outputs as eager."""
+    from kgfm.qa.tracing import _Recorded, _ViaMask
+
+    model = _bert()
+    want = [_run(model, s) for s in ([5, 9, 3], [7], [11, 11])]
+    tracers = trace_layers(model)
+    got = [_run(model, s) for s in ([5, 9, 3], [7], [11, 11])]
+    for t in tracers:
+        (mask_sig, masked), (none_sig, unmasked) = t.recordings.items()
+        assert mask_sig[1] is not None and isinstance(masked, _Recorded) and masked.dtype == torch.bool
+        assert none_sig == (torch.float32, None) and isinstance(unmasked, _ViaMask) and unmasked.recorded is masked
+        assert unmasked.mask(torch.zeros(2, 6, 32)).shape[0] == 2 and bool(unmasked.mask(torch.zeros(1, 4, 32)).all())
+    for w, g in zip(want, got):
+        torch.testing.assert_close(g, w, atol=1e-5, rtol=1e-5)
+
+
 def test_hooks_still_run_between_traced_blocks():
     model = _bert()
     seen = []
