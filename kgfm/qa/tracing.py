@@ -14,12 +14,13 @@ When a traced block is used, and when it is not:
 * only for calls whose extra arguments (cross-attention states, caches, position ids …) are all
   ``None``, as a BERT-style encoder calls its blocks; anything else runs eagerly;
 * one recording per call signature (no attention mask, as a single unpadded question gets, or a
-  mask of a given rank and dtype, as a padded batch gets), made on the first such call;
+  mask of a given rank, dtype and broadcast shape, as a padded batch gets), made on the first such
+  call; a call without a mask reuses the masked recording where that gives the eager result;
 * each recording is checked against the eager block on the call it was made from *and* on a
   second shape (another batch size and length), and dropped for good if they differ, so a
   block with shape-dependent Python (which a trace would freeze) keeps its eager forward.
 
-``bench/bench_serve.py`` measures the effect (``--variants`` with ``--no-trace``).
+``bench/bench_serve.py`` measures the effect (``--variant no-trace=--no-trace``).
 """
 
 from __future__ import annotations
@@ -70,7 +71,8 @@ class TracedLayer:
         if self._eager_only(args, kwargs) or not isinstance(hidden_states, torch.Tensor) or (
                 attention_mask is not None and not isinstance(attention_mask, torch.Tensor)):
             return self.eager(hidden_states, attention_mask, *args, **kwargs)
-        key = (hidden_states.dtype, None if attention_mask is None else (attention_mask.dim(), attention_mask.dtype))
+        key = (hidden_states.dtype, None if attention_mask is None else  # rank, dtype, broadcast dims
+               (attention_mask.dim(), attention_mask.dtype, tuple(n == 1 for n in attention_mask.shape)))
         if key not in self.recordings:
             via = self._via_mask(hidden_states, args, kwargs) if attention_mask is None else None
             self.recordings[key] = via or self._record(hidden_states, attention_mask, args, kwargs)
