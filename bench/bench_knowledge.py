@@ -41,8 +41,10 @@ sys.path.insert(0, str(REPO))
 RESULTS = REPO / "bench" / "results"
 
 
-def split_corpus(graph, enc_cfg: dict, known_fraction: float, seed: int):
-    """Records of the pretraining corpus, of the known and of the unknown facts."""
+def split_corpus(graph, enc_cfg: dict, known_fraction: float, seed: int, valid_recs: list | None = None):
+    """Records of the pretraining corpus, of the known and of the unknown facts (and, into
+    ``valid_recs`` when given, of the encoder's validation triples: unknown facts as well)."""
+    valid_recs = [] if valid_recs is None else valid_recs
     from kgfm.encoder.data import holdout_split
     from kgfm.fusion.corpus import _bucket, iter_records
 
@@ -52,12 +54,14 @@ def split_corpus(graph, enc_cfg: dict, known_fraction: float, seed: int):
     held = unknown | {tuple(map(int, t)) for t in valid}
     rel_of = {n: i for i, n in enumerate(graph.relation_types)}
     corpus, known_recs, unknown_recs = [], [], []
+    valid_recs.clear()
     for key, rec in iter_records(graph, descriptions=False, seed=seed):
         (h0, h1, h), (t0, t1, t) = rec["mentions"]
         triple = (h, rel_of[rec["rel"]], t)
         if triple in unknown:
             unknown_recs.append(rec)
         elif triple in held:
+            valid_recs.append(rec)  # the encoder's validation triples: out of the graph and the corpus too
             continue
         elif _bucket(key) < known_fraction:
             known_recs.append(rec)
@@ -184,6 +188,50 @@ def evaluate_sets(ranker: Ranker, sets: dict[str, list[dict]], models: dict[str,
     return res
 
 
+MIX_SCALES = (0.0, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
+
+
+def paired(a: np.ndarray, b: np.ndarray, seed: int = 0) -> dict:
+    """Per-example reciprocal ranks ``a`` vs ``b``: mean difference, 95% bootstrap interval, Wilcoxon p."""
+    from scipy import stats
+
+    d = a - b
+    boot = np.random.default_rng(seed).choice(d, size=(2000, len(d)), replace=True).mean(1)
+    nonzero = d[d != 0]
+    return {"mean_diff": float(d.mean()), "ci95": [float(np.quantile(boot, 0.025)), float(np.quantile(boot, 0.975))],
+            "a_better": int((d > 0).sum()), "b_better": int((d < 0).sum()),
+            "wilcoxon_p": float(stats.wilcoxon(nonzero).pvalue) if len(nonzero) else 1.0}
+
+
+def mix_sweep(ranker: Ranker, sets: dict[str, list[dict]], module, text_module=None) -> dict:
+    """Filtered MRR of ``a * text logits + KG head scores`` for each ``a`` in :data:`MIX_SCALES`
+    (``a = 1`` is the trained model, ``a = 0`` the KG head alone), the encoder's and the text-only
+    model's, per set; and the trained model vs the encoder, paired per example."""
+    import torch
+
+    res: dict[str, dict] = {}
+    for set_name, records in sets.items():
+        acc: dict[str, list] = {"encoder": []}
+        for batch in ranker.batches(records):
+            ctx, rel, target = ranker.queries(batch)
+            with torch.no_grad():
+                acc["encoder"].append(ranker.ranks(ranker.encoder_scores(ctx, rel), ctx, rel, target))
+                out = module._encode(batch, True)
+                module.use_kg_head = False
+                text, _, _ = module.entity_logits(batch, out, True)
+                module.use_kg_head = True
+                full, _, _ = module.entity_logits(batch, out, True)
+                for a in MIX_SCALES:
+                    acc.setdefault(f"text_x{a}", []).append(ranker.ranks(a * text + (full - text), ctx, rel, target))
+                if text_module is not None:
+                    logits, _, _ = text_module.entity_logits(batch, text_module._encode(batch, False), False)
+                    acc.setdefault("text_only", []).append(ranker.ranks(logits, ctx, rel, target))
+        res[set_name] = {k: summarise(v)["filtered"] for k, v in acc.items()}
+        rr = {k: 1.0 / np.concatenate([x["filtered"] for x in acc[k]]).astype(np.float64) for k in ("text_x1.0", "encoder")}
+        res[set_name]["trained_vs_encoder"] = paired(rr["text_x1.0"], rr["encoder"])
+    return res
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--graph-run", type=Path, default=REPO / "runs/graph-metaqa")
@@ -195,6 +243,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=RESULTS / "knowledge.json")
+    ap.add_argument("--mix-sweep", action="store_true",
+                    help="no pretraining: re-score the fusion model already in --work with its text logits scaled "
+                         "(MIX_SCALES), the scale chosen on the encoder's validation triples -> knowledge_mix.json")
     args = ap.parse_args()
 
     import torch
@@ -216,10 +267,34 @@ def main() -> None:
     with open_store(StoreConfig(backend="embedded", path=args.store), read_only=True) as store:
         graph = store.export_tensors()
     index = EntityIndex.load(args.graph_run / "index", use_gpu=False)
-    corpus, known, unknown = split_corpus(graph, enc_cfg, args.known_fraction, args.seed)
+    valid = []
+    corpus, known, unknown = split_corpus(graph, enc_cfg, args.known_fraction, args.seed, valid)
     rng = np.random.default_rng(args.seed)
     sets = {name: [recs[i] for i in np.sort(rng.permutation(len(recs))[: args.eval])]
             for name, recs in (("known", known), ("unknown", unknown))}
+    if args.mix_sweep:
+        tok = AutoTokenizer.from_pretrained(str(minilm_path()))
+        ranker = Ranker(graph, index, tok, {n: i for i, n in enumerate(graph.relation_types)})
+        fusion = PretrainModule(KnowledgeFusionModel.from_pretrained(args.work / "fusion" / "model", index).eval(), -1).eval()
+        pick = np.sort(np.random.default_rng(args.seed + 1).permutation(len(valid))[: args.eval])
+        text_dir = args.work / "text_only" / "model"
+        text = (PretrainModule(KnowledgeFusionModel.from_pretrained(text_dir, index).eval(), -1).eval()
+                if text_dir.is_dir() else None)
+        res = mix_sweep(ranker, {"valid_unknown": [valid[i] for i in pick], **sets}, fusion, text)
+        best = max(MIX_SCALES, key=lambda a: res["valid_unknown"][f"text_x{a}"]["mrr"])
+        out = {"graph_run": str(args.graph_run), "index_fingerprint": index.fingerprint, "model": str(args.work / "fusion" / "model"),
+               "kg_weight_learned": float(fusion.model.kg_head.log_weight.detach().exp()), "scales": list(MIX_SCALES),
+               "results_filtered": res, "best_scale_on_valid_unknown": best,
+               "at_best": {s: {"fusion": res[s][f"text_x{best}"]["mrr"], "trained (x1.0)": res[s]["text_x1.0"]["mrr"],
+                               "encoder": res[s]["encoder"]["mrr"], "text_only": res[s].get("text_only", {}).get("mrr"),
+                               "n": res[s]["encoder"]["n"], "trained_vs_encoder": res[s]["trained_vs_encoder"]}
+                           for s in res},
+               "total_s": time.perf_counter() - t_start, "threads": args.threads, "loadavg_end": os.getloadavg(),
+               "command": " ".join(["python", "bench/bench_knowledge.py", *sys.argv[1:]])}
+        dest = args.out if args.out != RESULTS / "knowledge.json" else RESULTS / "knowledge_mix.json"
+        dest.write_text(json.dumps(out, indent=1))
+        print(json.dumps(out["at_best"], indent=1), "best scale", best)
+        return
     args.work.mkdir(parents=True, exist_ok=True)
     write_corpus(corpus, graph, args.work / "corpus")
     runs = {}
