@@ -149,3 +149,32 @@ def test_calls_with_other_arguments_run_eagerly():
         with pytest.raises(TypeError):  # passed through to the eager forward, which has no such argument
             stack(torch.randn(1, 3, 4), position_ids=torch.arange(3))
     assert tracer.recordings == {}
+
+
+@pytest.mark.parametrize("model_type,traced", [("roberta", 2), ("distilbert", 2), ("deberta-v2", 0)])
+def test_other_encoders_trace_or_fall_back_with_the_same_outputs(model_type, traced):
+    """RoBERTa and DistilBERT blocks are recorded; DeBERTa's take relative-position arguments, so they
+    run eagerly. Either way the outputs are the eager ones (padded batch, lone question, new shapes)."""
+    from transformers import AutoConfig, AutoModel
+
+    kw = dict(vocab_size=100, max_position_embeddings=64)
+    if model_type == "distilbert":
+        kw.update(dim=32, n_layers=2, n_heads=2, hidden_dim=64)
+    else:
+        kw.update(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
+    if model_type == "roberta":
+        kw.update(pad_token_id=1)
+    torch.manual_seed(0)
+    model = AutoModel.from_config(AutoConfig.for_model(model_type, **kw)).eval()
+    batches = [_batch([9, 6, 4]), _batch([7]), _batch([8, 5], seed=2)]
+
+    def run():
+        with torch.inference_mode():
+            return [model(input_ids=i, attention_mask=m).last_hidden_state for i, m in batches]
+
+    want = run()
+    tracers = trace_layers(model)
+    got = run()
+    assert traced_count(tracers) == traced == (len(tracers) if traced else 0)
+    for w, g in zip(want, got):
+        torch.testing.assert_close(g, w, atol=1e-5, rtol=1e-5)
