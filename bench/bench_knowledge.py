@@ -41,10 +41,9 @@ sys.path.insert(0, str(REPO))
 RESULTS = REPO / "bench" / "results"
 
 
-def split_corpus(graph, enc_cfg: dict, known_fraction: float, seed: int, valid_recs: list | None = None):
-    """Records of the pretraining corpus, of the known and of the unknown facts (and, into
-    ``valid_recs`` when given, of the encoder's validation triples: unknown facts as well)."""
-    valid_recs = [] if valid_recs is None else valid_recs
+def split_corpus(graph, enc_cfg: dict, known_fraction: float, seed: int):
+    """Records of the pretraining corpus, of the known facts, of the unknown facts (the encoder's
+    test triples) and of the encoder's validation triples (unknown facts as well)."""
     from kgfm.encoder.data import holdout_split
     from kgfm.fusion.corpus import _bucket, iter_records
 
@@ -53,8 +52,7 @@ def split_corpus(graph, enc_cfg: dict, known_fraction: float, seed: int, valid_r
     unknown = {tuple(map(int, t)) for t in test}
     held = unknown | {tuple(map(int, t)) for t in valid}
     rel_of = {n: i for i, n in enumerate(graph.relation_types)}
-    corpus, known_recs, unknown_recs = [], [], []
-    valid_recs.clear()
+    corpus, known_recs, unknown_recs, valid_recs = [], [], [], []
     for key, rec in iter_records(graph, descriptions=False, seed=seed):
         (h0, h1, h), (t0, t1, t) = rec["mentions"]
         triple = (h, rel_of[rec["rel"]], t)
@@ -67,7 +65,7 @@ def split_corpus(graph, enc_cfg: dict, known_fraction: float, seed: int, valid_r
             known_recs.append(rec)
         else:
             corpus.append(rec)
-    return corpus, known_recs, unknown_recs
+    return corpus, known_recs, unknown_recs, valid_recs
 
 
 def write_corpus(records: list[dict], graph, out: Path, valid_fraction: float = 0.01) -> None:
@@ -267,8 +265,7 @@ def main() -> None:
     with open_store(StoreConfig(backend="embedded", path=args.store), read_only=True) as store:
         graph = store.export_tensors()
     index = EntityIndex.load(args.graph_run / "index", use_gpu=False)
-    valid = []
-    corpus, known, unknown = split_corpus(graph, enc_cfg, args.known_fraction, args.seed, valid)
+    corpus, known, unknown, valid = split_corpus(graph, enc_cfg, args.known_fraction, args.seed)
     rng = np.random.default_rng(args.seed)
     sets = {name: [recs[i] for i in np.sort(rng.permutation(len(recs))[: args.eval])]
             for name, recs in (("known", known), ("unknown", unknown))}

@@ -44,6 +44,7 @@ def _frame(columns: dict[str, Any]) -> Any:
 
     return pd.DataFrame(columns)
 
+
 def _ints(column: Any) -> np.ndarray:
     """An Arrow integer column (``Array`` or ``ChunkedArray``, no nulls) as an int64 array.
 
@@ -240,7 +241,7 @@ class EmbeddedStore(GraphStore):
     def triple_keys(self) -> Iterator[tuple[str, np.ndarray, np.ndarray, list[str] | None]]:
         for name in self.relation_index():
             table = self._arrow(cy.rel_keys(name))
-            heads, tails = (np.asarray(table.column(c).to_numpy(zero_copy_only=False), dtype=np.int64) for c in ("head", "tail"))
+            heads, tails = (_ints(table.column(c)) for c in ("head", "tail"))
             graph = table.column("graph")
             named = pc.any(pc.not_equal(pc.fill_null(graph, ""), "")).as_py()
             yield name, heads, tails, (graph.to_pylist() if named else None)
