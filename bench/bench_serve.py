@@ -8,6 +8,9 @@ people's load, recorded as ``os.getloadavg()``).
 
     python bench/bench_serve.py --model runs/qa/sample/model            # -> bench/results/serve.json
 
+A traced server answers eagerly from its ready line and records its blocks while idle; the
+warm phases start once ``/version`` reports them all (``start.to_all_blocks_traced_s``).
+
 Targets (2-core box): warm p50 <= 25 ms per single question with evidence, >= 60 questions/s with
 8 clients, start to first answer <= 10 s.
 """
@@ -75,6 +78,21 @@ def start(model: Path, threads: int, extra: list[str], repo: Path = REPO) -> tup
     r = httpx.post(url + "/qa", json={"question": "who directed [Orchard of Havana]"}, timeout=120)
     r.raise_for_status()
     return proc, url, ready, time.perf_counter() - t0, _cpu_s(proc.pid)
+
+
+def wait_traced(url: str, t0: float, timeout: float = 120.0) -> float | None:
+    """Seconds from ``t0`` until ``/version`` reports every transformer block traced (recorded
+    while the server is idle, :mod:`kgfm.serve.worker`); ``None`` for a server without tracing."""
+    while True:
+        traced = httpx.get(url + "/version").json()["model"].get("traced_blocks")
+        if traced is None:
+            return None
+        done, _, total = traced.partition("/")
+        if done == total:
+            return time.perf_counter() - t0
+        if time.perf_counter() - t0 > timeout:
+            raise SystemExit(f"{url}: blocks still not traced after {timeout:.0f} s ({traced})")
+        time.sleep(0.05)
 
 
 async def _clients(url: str, questions: list[str], n: int, clients: int, per_request: int) -> tuple[list[float], float]:
@@ -195,9 +213,13 @@ def single_paired(servers: dict[str, tuple[str, int]], questions: list[str], n: 
 def measure(model: Path, threads: int, extra: list[str], questions: list[str], n: int, clients: int,
             repo: Path = REPO) -> tuple[dict[str, Any], Any]:
     """Start one server and run the concurrent and batched phases; returns (report, (proc, url))."""
+    t0 = time.perf_counter()
     proc, url, ready, first, cpu = start(model, threads, extra, repo)
-    out: dict[str, Any] = {"server_args": extra, "checkout": str(repo), "start": {"to_ready_s": round(ready, 2), "to_first_answer_s": round(first, 2),
-                                                           "server_cpu_s_by_first_answer": round(cpu, 2)}}
+    traced = wait_traced(url, t0)  # the warm figures below are the fully traced server's
+    out: dict[str, Any] = {"server_args": extra, "checkout": str(repo), "start": {
+        "to_ready_s": round(ready, 2), "to_first_answer_s": round(first, 2),
+        "first_answer_ms": round((first - ready) * 1000, 1), "server_cpu_s_by_first_answer": round(cpu, 2),
+        "to_all_blocks_traced_s": None if traced is None else round(traced, 2)}}
     print(extra, "start", out["start"], flush=True)
     out["concurrent"] = concurrent(url, proc.pid, questions, n, clients)
     print(extra, "concurrent", out["concurrent"], flush=True)

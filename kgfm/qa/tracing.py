@@ -20,6 +20,13 @@ When a traced block is used, and when it is not:
   second shape (another batch size and length), and dropped for good if they differ, so a
   block with shape-dependent Python (which a trace would freeze) keeps its eager forward.
 
+Recording costs ~0.1 s per block (int8: TorchScript compiles the quantised layers' methods), so
+a server would start a second later. With ``deferred=True`` a block's first call of a new
+signature runs eagerly and keeps a copy of its inputs; :func:`record_pending` then records one
+(block, signature) at a time from those copies, and ``kgfm serve`` calls it while no request is
+waiting (:mod:`kgfm.serve.worker`): the server answers from the moment it is loaded, eagerly at
+first, and each block switches to its recording once that is made and checked.
+
 ``bench/bench_serve.py`` measures the effect (``--variant no-trace=--no-trace``).
 """
 
@@ -55,12 +62,16 @@ class TracedLayer:
 
     Args:
         layer: The transformer block (an ``nn.Module`` inside the encoder's layer stack).
+        deferred: Record later, in :meth:`record_next`, from a copy of the first call's inputs
+            (that call runs eagerly), instead of during that call.
     """
 
-    def __init__(self, layer: nn.Module) -> None:
+    def __init__(self, layer: nn.Module, deferred: bool = False) -> None:
         self.layer = layer
         self.eager: Callable[..., Any] = layer.forward
+        self.deferred = deferred
         self.recordings: dict[tuple, Any] = {}  # signature -> traced module, or None (eager for good)
+        self.pending: dict[tuple, tuple] = {}  # signature -> (hidden, mask, args, kwargs) to record from
 
     def _eager_only(self, args: tuple, kwargs: dict) -> bool:
         return (torch.is_grad_enabled() or self.layer.training or any(a is not None for a in args)
@@ -74,12 +85,31 @@ class TracedLayer:
         key = (hidden_states.dtype, None if attention_mask is None else  # rank, dtype, broadcast dims
                (attention_mask.dim(), attention_mask.dtype, tuple(n == 1 for n in attention_mask.shape)))
         if key not in self.recordings:
-            via = self._via_mask(hidden_states, args, kwargs) if attention_mask is None else None
-            self.recordings[key] = via or self._record(hidden_states, attention_mask, args, kwargs)
+            if self.deferred:
+                if key not in self.pending:
+                    self.pending[key] = (hidden_states.clone(), None if attention_mask is None
+                                         else attention_mask.clone(), args, kwargs)
+                return self.eager(hidden_states, attention_mask, *args, **kwargs)
+            self.recordings[key] = self._make(hidden_states, attention_mask, args, kwargs)
         traced = self.recordings[key]
         if traced is None:
             return self.eager(hidden_states, attention_mask, *args, **kwargs)
         return traced(hidden_states) if attention_mask is None else traced(hidden_states, attention_mask)
+
+    def _make(self, hidden: torch.Tensor, mask: torch.Tensor | None, args: tuple, kwargs: dict) -> Any:
+        via = self._via_mask(hidden, args, kwargs) if mask is None else None
+        return via or self._record(hidden, mask, args, kwargs)
+
+    def record_next(self) -> bool:
+        """Record one pending signature (masked ones first: an unmasked call may reuse theirs);
+        ``False`` when none was pending."""
+        if not self.pending:
+            return False
+        key = min(self.pending, key=lambda k: k[1] is None)
+        hidden, mask, args, kwargs = self.pending.pop(key)
+        with torch.inference_mode():  # as the QA engine's calls run
+            self.recordings[key] = self._make(hidden, mask, args, kwargs)
+        return True
 
     def _via_mask(self, hidden: torch.Tensor, args: tuple, kwargs: dict) -> "_ViaMask | None":
         """A no-mask call served by this dtype's masked recording, when it gives the eager answer."""
@@ -170,15 +200,16 @@ def _same(a: Any, b: Any) -> bool:
     return a is None and b is None
 
 
-def trace_layers(backbone: nn.Module) -> list[TracedLayer]:
+def trace_layers(backbone: nn.Module, deferred: bool = False) -> list[TracedLayer]:
     """Install a :class:`TracedLayer` on every block of ``backbone``'s layer stack (in place).
 
-    Recording happens lazily, on each block's first inference call of a given signature, so
-    call this after any quantisation and before the warm-up question. :func:`untrace_layers`
-    restores the eager forwards.
+    Recording happens lazily, on each block's first inference call of a given signature (or,
+    ``deferred``, in :func:`record_pending` afterwards), so call this after any quantisation
+    and before the warm-up question. :func:`untrace_layers` restores the eager forwards.
 
     Args:
         backbone: A HF encoder (or a peft wrapper of one), see :func:`kgfm.hf.encoder_layers`.
+        deferred: See :class:`TracedLayer`.
 
     Returns:
         The installed tracers, one per block.
@@ -190,7 +221,7 @@ def trace_layers(backbone: nn.Module) -> list[TracedLayer]:
         if isinstance(layer.__dict__.get("forward"), TracedLayer):
             tracers.append(layer.__dict__["forward"])
             continue
-        tracer = TracedLayer(layer)
+        tracer = TracedLayer(layer, deferred=deferred)
         layer.forward = tracer  # an instance attribute: nn.Module.__call__ (and its hooks) call it
         tracers.append(tracer)
     return tracers
@@ -210,6 +241,15 @@ def traced_count(tracers: list[TracedLayer]) -> int:
     return sum(any(v is not None for v in t.recordings.values()) for t in tracers)
 
 
+def record_pending(tracers: list[TracedLayer]) -> bool:
+    """Record one pending (block, signature) of deferred tracers, block by block in order
+    (~0.1 s of work); ``True`` while more are pending."""
+    for tracer in tracers:
+        if tracer.record_next():
+            break
+    return any(t.pending for t in tracers)
+
+
 def _hf_model(encoder: Any) -> nn.Module:
     """The HF model inside a :class:`kgfm.qa.encoding.QuestionEncoder` (under the fusion model, if any)."""
     from kgfm.fusion.model import KnowledgeFusionModel
@@ -218,6 +258,6 @@ def _hf_model(encoder: Any) -> nn.Module:
     return backbone.backbone if isinstance(backbone, KnowledgeFusionModel) else backbone
 
 
-def trace_encoder(encoder: Any) -> list[TracedLayer]:
+def trace_encoder(encoder: Any, deferred: bool = False) -> list[TracedLayer]:
     """:func:`trace_layers` on a question encoder's transformer (plain or fusion)."""
-    return trace_layers(_hf_model(encoder))
+    return trace_layers(_hf_model(encoder), deferred=deferred)

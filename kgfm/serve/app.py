@@ -14,7 +14,7 @@ import platform
 import time
 from importlib import metadata
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable
 
 from fastapi import FastAPI, Path as PathParam, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -44,15 +44,18 @@ def _versions() -> dict[str, str | None]:
     return out
 
 
-def create_app(engine: Any, settings: ServeSettings | None = None) -> FastAPI:
+def create_app(engine: Any, settings: ServeSettings | None = None,
+               idle: Callable[[], bool] | None = None) -> FastAPI:
     """The ASGI app serving a loaded :class:`kgfm.serve.engine.ServeEngine`.
 
     Args:
         engine: The loaded engine; the app closes it on shutdown.
         settings: Limits (body size, questions per request, row cap...).
+        idle: Background work for the engine thread while no question waits (default: the
+            engine's ``trace_step``, recording its traced blocks); see :class:`EngineWorker`.
     """
     settings = settings or ServeSettings()
-    worker = EngineWorker(engine, max_batch=settings.max_batch)
+    worker = EngineWorker(engine, max_batch=settings.max_batch, idle=idle or getattr(engine, "trace_step", None))
     started = time.time()
 
     @contextlib.asynccontextmanager

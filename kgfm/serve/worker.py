@@ -10,6 +10,10 @@ under load the batches grow by themselves while the previous batch is running. A
 of several questions it waits up to ``window_ms`` for as many to be queued again (the clients
 just answered are sending their next question); after a batch of one it never waits, so a
 lone request pays nothing.
+
+Background work (recording the traced transformer blocks, :meth:`ServeEngine.trace_step`) runs
+on the same thread in short steps, only while no question is queued, so a request waits at
+most one step (~0.1 s) for it.
 """
 
 from __future__ import annotations
@@ -41,10 +45,14 @@ class EngineWorker:
         max_batch: Most questions per encoder pass.
         window_ms: After a batch of several questions, wait up to this long for as many to be
             queued again before the next pass (a lone request never waits).
+        idle: One short step of background work, run on the engine thread while no question
+            is queued, again and again until it returns ``False`` (or raises: logged, dropped).
     """
 
-    def __init__(self, engine: Any, max_batch: int = 32, window_ms: float = 4.0) -> None:
+    def __init__(self, engine: Any, max_batch: int = 32, window_ms: float = 4.0,
+                 idle: Callable[[], bool] | None = None) -> None:
         self.engine = engine
+        self.idle = idle
         self.max_batch = max_batch
         self.window_s = window_ms / 1000.0
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kgfm-engine")
@@ -86,6 +94,8 @@ class EngineWorker:
         assert self._queue is not None
         last = 1
         while True:
+            while self.idle is not None and self._queue.empty():
+                await self._idle_step()
             batch = [await self._queue.get()]
             self._drain(batch)
             if last > 1 and len(batch) < min(last, self.max_batch):
@@ -101,6 +111,15 @@ class EngineWorker:
                     groups.setdefault((item.top_k, item.evidence), []).append(item)
             for (top_k, evidence), items in groups.items():
                 await self._run_group(items, top_k, evidence)
+
+    async def _idle_step(self) -> None:
+        try:
+            more = await self.call(self.idle)
+        except Exception:
+            log.exception("background work failed; dropped (the engine answers as before)")
+            more = False
+        if not more:
+            self.idle = None
 
     def _drain(self, batch: list[_Item]) -> None:
         assert self._queue is not None

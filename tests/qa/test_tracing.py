@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from transformers import BertConfig, BertModel
 
-from kgfm.qa.tracing import TracedLayer, trace_layers, traced_count, untrace_layers
+from kgfm.qa.tracing import TracedLayer, record_pending, trace_layers, traced_count, untrace_layers
 
 
 def _bert(seed: int = 0) -> BertModel:
@@ -73,6 +73,34 @@ def test_a_padded_batch_first_serves_later_unpadded_calls_from_the_same_recordin
         assert unmasked.mask(torch.zeros(2, 6, 32)).shape[0] == 2 and bool(unmasked.mask(torch.zeros(1, 4, 32)).all())
     for w, g in zip(want, got):
         torch.testing.assert_close(g, w, atol=1e-5, rtol=1e-5)
+
+
+def test_deferred_blocks_answer_eagerly_then_record_one_step_at_a_time():
+    """``deferred=True``: the first calls run eagerly and leave copies of their inputs; each
+    :func:`record_pending` records one (block, signature), masked before unmasked, and the
+    blocks then answer from the recordings, with the eager outputs throughout."""
+    from kgfm.qa.tracing import _Recorded, _ViaMask
+
+    model = _bert()
+    shapes = ([5, 9, 3], [7], [11, 11], [4])
+    want = [_run(model, s) for s in shapes]
+    tracers = trace_layers(model, deferred=True)
+    got = [_run(model, s) for s in shapes[:2]]  # a padded batch, a lone question: two signatures pending
+    assert traced_count(tracers) == 0 and all(len(t.pending) == 2 and not t.recordings for t in tracers)
+    steps = 0
+    while record_pending(tracers):
+        steps += 1
+        done = [bool(t.recordings) for t in tracers]
+        assert done == sorted(done, reverse=True)  # block by block, in order
+    assert steps + 1 == 6 and traced_count(tracers) == 3 and not any(t.pending for t in tracers)
+    for t in tracers:
+        masked, unmasked = t.recordings.values()
+        assert isinstance(masked, _Recorded) and isinstance(unmasked, _ViaMask) and unmasked.recorded is masked
+    got += [_run(model, s) for s in shapes[2:]]  # from the recordings
+    assert not any(t.pending for t in tracers)
+    for w, g in zip(want, got):
+        torch.testing.assert_close(g, w, atol=1e-5, rtol=1e-5)
+    assert record_pending(tracers) is False  # nothing left: a no-op
 
 
 def test_hooks_still_run_between_traced_blocks():

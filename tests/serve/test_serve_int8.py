@@ -8,6 +8,7 @@ and scores: both round the same float weights the same way (:mod:`kgfm.qa.quanti
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import httpx
@@ -184,8 +185,19 @@ def test_traced_blocks_give_the_eager_answers_and_scores(sample_model, int8):
 
 
 def test_the_server_reports_its_traced_blocks_and_no_trace_turns_them_off(server, sample_model, launcher):
-    assert httpx.get(server["url"] + "/version").json()["model"]["traced_blocks"] == "2/2"
-    assert "2/2 blocks traced" in server["log"].read_text(encoding="utf-8")
+    """The server is ready before its blocks are recorded (they are recorded while it is idle)
+    and says so; /version then reports them all, and the answers are the eager ones."""
+    log_text = server["log"].read_text(encoding="utf-8")
+    assert "tracing 2 blocks while idle, first request warm" in log_text
+    deadline = time.monotonic() + 60
+    while httpx.get(server["url"] + "/version").json()["model"]["traced_blocks"] != "2/2":
+        assert time.monotonic() < deadline, "the idle server never finished recording its blocks"
+        time.sleep(0.2)
+    deadline = time.monotonic() + 10
+    while "2/2 blocks traced (" not in server["log"].read_text(encoding="utf-8"):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    _check_answers(_ask(server["url"]))
     proc, url, log = launcher.start(sample_model, "--no-trace")
     try:
         assert httpx.get(url + "/version").json()["model"]["traced_blocks"] is None
