@@ -44,14 +44,17 @@ def qa(
     With --file every line gets an entry (with its line number): blank and # lines are reported as
     skipped, undecodable lines as errors; the exit code is 1 when any question errored."""
     with friendly_errors():
-        from kgfm.qa.answer import QAEngine
-
         lines = _question_lines(question, file)
         asked = [q for q in lines if q.question is not None and q.error is None and q.skipped is None]
         results: list[Any] = []
         if asked:
-            engine = QAEngine.load(model, store_config=model_store(model, store), store_path=path,
-                                   index_path=index, hops=hops)
+            from kgfm.runtime import paused_gc
+
+            with paused_gc():  # ~1.5 s of collections over the imports and the model otherwise (kgfm.runtime)
+                from kgfm.qa.answer import QAEngine
+
+                engine = QAEngine.load(model, store_config=model_store(model, store), store_path=path,
+                                       index_path=index, hops=hops)
             try:
                 results = engine.answer([q.question for q in asked], top_k=top_k, evidence=evidence)
             finally:

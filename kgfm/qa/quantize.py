@@ -31,11 +31,20 @@ _WEIGHT_FILES = ("model.safetensors",)
 
 
 def _quantize_dynamic(module: nn.Module) -> nn.Module:
+    floats = [m for m in module.modules() if type(m) is nn.Linear]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from torch.ao.quantization import quantize_dynamic
 
-        return quantize_dynamic(module, {nn.Linear}, dtype=torch.qint8, inplace=True)
+        out = quantize_dynamic(module, {nn.Linear}, dtype=torch.qint8, inplace=True)
+    # The swapped-out float layers sit in reference cycles that torch's module swap leaves, so
+    # their weights would wait for the cyclic collector (which a loading server pauses,
+    # kgfm.runtime.paused_gc); the int8 layers hold their own copies, so drop them now.
+    kept = {id(m) for m in out.modules()}
+    for m in floats:
+        if id(m) not in kept:
+            m._parameters.clear()
+    return out
 
 
 def _dynamic_linears(module: nn.Module) -> dict[str, nn.Module]:

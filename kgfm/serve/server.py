@@ -61,18 +61,21 @@ def run_server(model_dir: Path, host: str, port: int, store: StoreConfig | None 
         int8: Quantise the encoder to int8 at load (:meth:`ServeEngine.load`).
         trace: Run traced transformer blocks (:meth:`ServeEngine.load`).
     """
-    import uvicorn
-
-    from kgfm.serve.app import create_app
-    from kgfm.serve.engine import ServeEngine
-    from kgfm.serve.schemas import ServeSettings
+    from kgfm.runtime import paused_gc
 
     started = started if started is not None else time.perf_counter()
-    settings = ServeSettings(**(limits or {}))
     sock = bind(host, port)
     try:
-        engine = ServeEngine.load(model_dir, store=store, index_dir=index_dir, hops=hops, threads=threads, int8=int8,
-                                  trace=trace, trace_later=True)
+        with paused_gc():  # imports and model live as long as the server: no collections over them (kgfm.runtime)
+            import uvicorn
+
+            from kgfm.serve.app import create_app
+            from kgfm.serve.engine import ServeEngine
+            from kgfm.serve.schemas import ServeSettings
+
+            settings = ServeSettings(**(limits or {}))
+            engine = ServeEngine.load(model_dir, store=store, index_dir=index_dir, hops=hops, threads=threads,
+                                      int8=int8, trace=trace, trace_later=True)
     except BaseException:
         sock.close()
         raise
