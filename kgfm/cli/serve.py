@@ -25,7 +25,7 @@ def serve(
     int8: bool = typer.Option(False, "--int8/--float",
                               help="quantise the encoder to int8 at load (faster on CPU; answers may differ slightly)"),
     trace: bool = typer.Option(True, "--trace/--no-trace",
-                               help="run the transformer blocks from torch.jit.trace recordings (same answers, less time)"),
+                               help="run the transformer blocks from torch.jit.trace recordings, made while idle (same answers, less time)"),
     max_questions: int = typer.Option(64, help="questions per POST /qa"),
     max_rows: int = typer.Option(1000, help="row cap of POST /cypher"),
     max_body_kb: int = typer.Option(64, help="largest request body (KiB)"),
