@@ -237,8 +237,10 @@ def untrace_layers(backbone: nn.Module) -> None:
 
 
 def traced_count(tracers: list[TracedLayer]) -> int:
-    """How many blocks run a recording (for at least one call signature)."""
-    return sum(any(v is not None for v in t.recordings.values()) for t in tracers)
+    """How many blocks run a recording (for at least one call signature). Safe to call from
+    another thread while :func:`record_pending` runs (``/version`` does): each block's
+    recordings are copied in one step before they are looked at."""
+    return sum(any(v is not None for v in list(t.recordings.values())) for t in tracers)
 
 
 def record_pending(tracers: list[TracedLayer]) -> bool:
