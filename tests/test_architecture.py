@@ -16,7 +16,7 @@ import pytest
 
 PKG = Path(__file__).resolve().parents[1] / "kgfm"
 STAGES = ["sources", "store", "questions", "encoder", "index", "fusion", "qa", "serve"]
-SHARED = {"config", "artifacts", "hf", "progress", "samples", "__init__"}  # stage-independent foundations
+SHARED = {"config", "artifacts", "hf", "progress", "runtime", "samples", "__init__"}  # stage-independent foundations
 TOOLKIT = "training"  # the one training toolkit: importable by every stage, imports no stage
 MAX_LINES = 400
 MAX_FUNCTION_LINES = 80
