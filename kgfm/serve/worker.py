@@ -96,7 +96,6 @@ class EngineWorker:
         while True:
             while self.idle is not None and self._queue.empty():
                 await self._idle_step()
-                await asyncio.sleep(0.002)  # let the event loop take in requests that came during the step
             batch = [await self._queue.get()]
             self._drain(batch)
             if last > 1 and len(batch) < min(last, self.max_batch):
