@@ -12,10 +12,18 @@ own symmetric degree normalisation) and get their own weight matrix, plus a self
                + W_loop phi(x_i, r_loop)) / 3 + b )
 
 Because the weights are linear they are applied after aggregation (``N`` rows instead of
-``E``), which makes full-graph training on a CPU affordable.
+``E``), which makes full-graph training on a CPU affordable. With ``sub`` the aggregation is
+linear in ``x`` and ``r`` as well: ``sum_j n_ij (x_j - r_ij) = (A x)_i - (B r)_i`` with ``A`` the
+normalised ``[N, N]`` adjacency and ``B`` the ``[N, 2R]`` normalised relation counts of each
+direction. :func:`compgcn_adjacency` builds both once per graph as CSR matrices, and the layer
+then aggregates with two sparse-dense products instead of gathering an ``[E, d]`` message tensor
+(~15x cheaper on a CPU, forward and backward; same result up to float summation order).
 """
 
 from __future__ import annotations
+
+import warnings
+from typing import NamedTuple, Optional
 
 import torch
 from torch import Tensor, nn
@@ -29,6 +37,59 @@ def direction_norm(edge_index: Tensor, num_nodes: int) -> Tensor:
     deg_out = degree(src, num_nodes, dtype=torch.float32)
     deg_in = degree(dst, num_nodes, dtype=torch.float32)
     return (deg_out[src] * deg_in[dst]).clamp(min=1.0).rsqrt()
+
+
+class DirectionEdges(NamedTuple):
+    """The edges of one direction (original or inverse), split once per graph.
+
+    ``entity`` (``[N, N]``, row ``i`` holds ``n_ij`` at column ``j``) and ``relation`` (``[N, 2R]``,
+    ``sum_j n_ij`` over the edges ``j -r-> i`` at column ``r``) are CSR matrices for the ``sub``
+    composition's sparse aggregation; ``None`` for ``mult``, which gathers per-edge messages.
+    """
+
+    edge_index: Tensor
+    edge_type: Tensor
+    norm: Tensor
+    entity: Optional[Tensor] = None
+    relation: Optional[Tensor] = None
+
+
+def _csr(index: Tensor, values: Tensor, size: tuple[int, int]) -> Tensor:
+    """A CSR matrix summing ``values`` at ``index`` (duplicates add up); the indices are ours, so
+    torch's invariant checks stay off, and its "CSR is in beta" notice is not the user's concern."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse (CSR tensor support|invariant checks)")
+        return torch.sparse_coo_tensor(index, values, size, check_invariants=False).coalesce().to_sparse_csr()
+
+
+def compgcn_adjacency(
+    edge_index: Tensor,
+    edge_type: Tensor,
+    edge_norm: Tensor,
+    num_nodes: int,
+    num_relations: int,
+    sparse: bool,
+) -> tuple[DirectionEdges, DirectionEdges]:
+    """Split a graph into its original and inverse edges for :class:`CompGCNConv`.
+
+    Args:
+        edge_index: ``[2, E]`` (source, target), inverse edges included.
+        edge_type: ``[E]`` relation ids in ``[0, 2R)``; ids ``>= R`` are inverse edges.
+        edge_norm: ``[E]`` per-edge normalisation.
+        num_nodes: ``N``.
+        num_relations: ``R``.
+        sparse: Also build the CSR matrices of the ``sub`` composition's sparse aggregation.
+    """
+    inverse = edge_type >= num_relations
+    out = []
+    for mask in (~inverse, inverse):
+        ei, et, nm = edge_index[:, mask], edge_type[mask], edge_norm[mask]
+        entity = relation = None
+        if sparse:
+            entity = _csr(torch.stack([ei[1], ei[0]]), nm, (num_nodes, num_nodes))
+            relation = _csr(torch.stack([ei[1], et]), nm, (num_nodes, 2 * num_relations))
+        out.append(DirectionEdges(ei, et, nm, entity, relation))
+    return out[0], out[1]
 
 
 class CompGCNConv(MessagePassing):
@@ -83,6 +144,7 @@ class CompGCNConv(MessagePassing):
         edge_type: Tensor,
         rel: Tensor,
         edge_norm: Tensor,
+        directions: Optional[tuple[DirectionEdges, DirectionEdges]] = None,
     ) -> tuple[Tensor, Tensor]:
         """Args:
             x: ``[N, in_channels]`` entity features.
@@ -90,17 +152,24 @@ class CompGCNConv(MessagePassing):
             edge_type: ``[E]`` relation ids in ``[0, 2R)``.
             rel: ``[2R, in_channels]`` relation embeddings.
             edge_norm: ``[E]`` per-edge normalisation (see :func:`direction_norm`).
+            directions: The same graph split by :func:`compgcn_adjacency` (once per graph); with
+                its CSR matrices and ``sub`` the aggregation is two sparse-dense products.
+                ``None``: split here, per-edge messages.
 
         Returns:
             ``(x' [N, out_channels], rel' [2R, out_channels])``.
         """
-        inverse = edge_type >= self.num_relations
+        if directions is None:
+            directions = compgcn_adjacency(edge_index, edge_type, edge_norm, x.size(0), self.num_relations, False)
         out = self.w_loop(self.compose(x, self.loop_rel))
-        for mask, lin in ((~inverse, self.w_in), (inverse, self.w_out)):
-            agg = self.propagate(
-                edge_index[:, mask], x=x, rel=rel, edge_type=edge_type[mask], norm=edge_norm[mask],
-                size=(x.size(0), x.size(0)),
-            )
+        for edges, lin in zip(directions, (self.w_in, self.w_out)):
+            if self.composition == "sub" and edges.entity is not None:
+                agg = edges.entity @ x - edges.relation @ rel
+            else:
+                agg = self.propagate(
+                    edges.edge_index, x=x, rel=rel, edge_type=edges.edge_type, norm=edges.norm,
+                    size=(x.size(0), x.size(0)),
+                )
             out = out + lin(self.dropout(agg))
         return out / 3.0 + self.bias, self.w_rel(rel)
 

@@ -22,7 +22,7 @@ from torch import Tensor, nn
 
 from kgfm.encoder.config import ModelConfig
 from kgfm.encoder.decoders import DECODERS, Decoder
-from kgfm.encoder.layers import CompGCNConv, direction_norm
+from kgfm.encoder.layers import CompGCNConv, DirectionEdges, compgcn_adjacency, direction_norm
 
 
 class KGEncoder(nn.Module):
@@ -82,6 +82,7 @@ class KGEncoder(nn.Module):
         self.edge_index: Optional[Tensor] = None
         self.edge_type: Optional[Tensor] = None
         self.edge_norm: Optional[Tensor] = None
+        self.directions: Optional[tuple[DirectionEdges, DirectionEdges]] = None
 
     # ---- graph -------------------------------------------------------------------------
     def set_graph(self, edge_index: Tensor, edge_type: Tensor) -> None:
@@ -94,6 +95,10 @@ class KGEncoder(nn.Module):
         for mask in (~inverse, inverse):
             norm[mask] = direction_norm(edge_index[:, mask], self.num_entities)
         self.edge_norm = norm
+        self.directions = None
+        if self.config.conv == "compgcn" and len(self.convs):
+            self.directions = compgcn_adjacency(edge_index, edge_type, norm, self.num_entities, self.num_relations,
+                                                sparse=self.config.composition == "sub")
 
     def features(self) -> Tensor:
         x = self.entity.weight
@@ -114,7 +119,7 @@ class KGEncoder(nn.Module):
             return self._encode_subset(subset)
         if len(self.convs) and self.edge_index is None:
             raise RuntimeError("call set_graph(edge_index, edge_type) before encode()")
-        return self._propagate(self.features(), self.edge_index, self.edge_type, self.edge_norm)
+        return self._propagate(self.features(), self.edge_index, self.edge_type, self.edge_norm, self.directions)
 
     def _encode_subset(self, seeds: Tensor) -> Tensor:
         if not len(self.convs):
@@ -134,14 +139,14 @@ class KGEncoder(nn.Module):
             x = x + self.text_proj(self.text_features[idx])
         return x
 
-    def _propagate(self, x0: Tensor, edge_index, edge_type, edge_norm) -> Tensor:
+    def _propagate(self, x0: Tensor, edge_index, edge_type, edge_norm, directions=None) -> Tensor:
         if not len(self.convs):
             return x0
         x = x0
         rel = getattr(self, "conv_relation", None)
         for i, conv in enumerate(self.convs):
             if isinstance(conv, CompGCNConv):
-                x, rel = conv(x, edge_index, edge_type, rel, edge_norm)
+                x, rel = conv(x, edge_index, edge_type, rel, edge_norm, directions)
             else:
                 x = conv(x, edge_index, edge_type)
             if i < len(self.convs) - 1:

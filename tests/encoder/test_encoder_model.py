@@ -8,7 +8,7 @@ import torch
 
 from kgfm.encoder.config import ModelConfig
 from kgfm.encoder.data import build_data, tensors_from_triples
-from kgfm.encoder.layers import CompGCNConv, direction_norm
+from kgfm.encoder.layers import CompGCNConv, compgcn_adjacency, direction_norm
 from kgfm.encoder.model import KGEncoder
 
 # 6 entities, 2 relations
@@ -59,6 +59,47 @@ def test_compgcn_matches_dense_reference() -> None:
     ref = ref / 3 + conv.bias
     torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(rel_out, conv.w_rel(rel))
+
+
+def test_compgcn_sub_sparse_aggregation_equals_messages_and_hand_sums() -> None:
+    """'sub' aggregates with CSR products; same output and gradients as per-edge messages."""
+    torch.manual_seed(0)
+    # 3 entities, 1 relation: 0 -r-> 1, 2 -r-> 1, 1 -r-> 2 (+ inverses, type 1)
+    edge_index = torch.tensor([[0, 2, 1, 1, 1, 2], [1, 1, 2, 0, 2, 1]])
+    edge_type = torch.tensor([0, 0, 0, 1, 1, 1])
+    norm = torch.tensor([0.5, 0.25, 1.0, 2.0, 3.0, 4.0])  # arbitrary: the layer takes them as given
+    forward, inverse = compgcn_adjacency(edge_index, edge_type, norm, 3, 1, sparse=True)
+    x = torch.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    rel = torch.tensor([[10.0, 20.0], [30.0, 40.0]])
+    # by hand: node 1 receives 0.5 (x0 - r0) + 0.25 (x2 - r0) = [-4.5, -9] + [-1.25, -3.5]; node 2: 1.0 (x1 - r0)
+    torch.testing.assert_close(forward.entity @ x - forward.relation @ rel,
+                               torch.tensor([[0.0, 0.0], [-5.75, -12.5], [-7.0, -16.0]]))
+    # inverse: node 0 <- 2.0 (x1 - r1); node 2 <- 3.0 (x1 - r1); node 1 <- 4.0 (x2 - r1)
+    torch.testing.assert_close(inverse.entity @ x - inverse.relation @ rel,
+                               torch.tensor([[-54.0, -72.0], [-100.0, -136.0], [-81.0, -108.0]]))
+    conv = CompGCNConv(2, 3, 1, "sub")
+    outs, grads = [], []
+    for directions in (None, (forward, inverse)):
+        xg, rg = x.clone().requires_grad_(), rel.clone().requires_grad_()
+        out, rel_out = conv(xg, edge_index, edge_type, rg, norm, directions)
+        (out.square().sum() + rel_out.sum()).backward()
+        outs.append(out)
+        grads.append((xg.grad, rg.grad))
+    torch.testing.assert_close(outs[0], outs[1])
+    torch.testing.assert_close(grads[0], grads[1])
+
+
+@pytest.mark.parametrize("composition", ["mult", "sub"])
+def test_encoder_full_pass_equals_subgraph_pass_for_both_compositions(composition: str) -> None:
+    """The full pass (split once, CSR for 'sub') and the k-hop pass (per-edge messages) agree."""
+    torch.manual_seed(0)
+    data = _toy_data()
+    model = KGEncoder(data.num_entities, data.num_relations,
+                      ModelConfig(conv="compgcn", num_layers=2, dim=4, composition=composition)).eval()
+    model.set_graph(*data.graph())
+    assert (model.directions[0].entity is not None) == (composition == "sub")
+    seeds = torch.tensor([1, 4])
+    torch.testing.assert_close(model.encode(subset=seeds), model.encode()[seeds], rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("decoder", ["distmult", "complex", "rotate"])
