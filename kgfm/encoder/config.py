@@ -86,9 +86,16 @@ class GraphRunSettings(RunSettings):
 
 
 class GraphOptimSettings(OptimSettings):
+    """``lr`` trains the entity/relation embeddings and the decoder; ``gnn_lr`` the message-passing
+    layers (their weight matrices and relation inputs). Adagrad's first step moves every entry by
+    about ``lr``, which the embeddings take but a 200x200 weight matrix at 0.1 does not: with the
+    ``sub`` composition the FB15k-237 loss went from 9.6 to 8,857 in three steps at ``lr`` 0.1,
+    and fell to 8.2 in twelve with ``gnn_lr`` 0.01 (the embeddings still at 0.1)."""
+
     optimizer: Literal["adamw", "adam", "adagrad"] = "adam"
     lr: float = Field(3e-3, gt=0)
     weight_decay: float = Field(0.0, ge=0)
+    gnn_lr: Optional[float] = Field(None, gt=0, description="message-passing layers (None: same as lr)")
 
 
 class GraphTrainConfig(StrictModel):

@@ -27,6 +27,11 @@ from kgfm.training.loop import Budget, EarlyStopping
 from kgfm.training.optim import make_optimizer, set_lr
 
 
+def is_gnn_parameter(name: str) -> bool:
+    """The message-passing layers' parameters (trained at ``optim.gnn_lr``)."""
+    return name.startswith(("convs.", "conv_relation"))
+
+
 class Trainer:
     """Fits a :class:`KGEncoder` on :class:`LinkPredData`.
 
@@ -57,7 +62,8 @@ class Trainer:
         edge_index, edge_type = data.graph()
         self.model.set_graph(edge_index, edge_type)
         self.known = KnownAnswers(data.all_true(), data.num_entities, data.num_relations).to(device)
-        self.optimizer = make_optimizer(self.model, cfg.optim)
+        self.optimizer = make_optimizer(self.model, cfg.optim.model_copy(update={"head_lr": cfg.optim.gnn_lr}),
+                                        is_head=is_gnn_parameter)
         self.state = Progress()
         self.stopper = EarlyStopping(cfg.train.monitor, cfg.train.patience)
         self.valid = data.valid

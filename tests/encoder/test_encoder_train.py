@@ -48,6 +48,28 @@ def test_toy_graph_training_reaches_mrr_one(sampler: str) -> None:
     assert after["head"]["queries"] == after["tail"]["queries"] == len(triples)
 
 
+@pytest.mark.parametrize("composition", ["mult", "sub"])
+def test_gnn_layers_train_at_gnn_lr_and_both_compositions_learn_the_toy_graph(composition: str) -> None:
+    torch.manual_seed(0)
+    triples = _chain()
+    graph = tensors_from_triples(triples)
+    data = build_data(graph, triples, triples)
+    model = KGEncoder(graph.num_entities, graph.num_relations,
+                      ModelConfig(conv="compgcn", num_layers=1, dim=16, composition=composition, gnn_dropout=0.0))
+    cfg = GraphTrainConfig.model_validate({
+        "train": {"epochs": 60, "batch_size": 16, "eval_every": 20, "patience": 5},
+        "optim": {"optimizer": "adagrad", "lr": 0.1, "gnn_lr": 0.01}, "run": {"device": "cpu"}})
+    trainer = Trainer(model, data, cfg, torch.device("cpu"), log=lambda _: None)
+    lr_of = {id(p): g["lr"] for g in trainer.optimizer.param_groups for p in g["params"]}
+    names = dict(model.named_parameters())
+    assert lr_of[id(names["convs.0.w_in.weight"])] == lr_of[id(names["conv_relation"])] == 0.01
+    assert lr_of[id(names["entity.weight"])] == lr_of[id(names["relation.weight"])] == 0.1
+    assert len(lr_of) == len(names)
+    trainer.fit()
+    trainer.restore_best()
+    assert trainer.evaluate("test")["mrr"] >= 0.95
+
+
 def test_read_triple_file_formats_and_errors(tmp_path) -> None:
     good = tmp_path / "t.txt"  # the loader's rules (kgfm.sources): CRLF, blank lines, one format per file
     good.write_bytes(b"a\tr\tb\r\n\r\nc\ts\td\n")
