@@ -194,12 +194,15 @@ class Trainer:
         has_valid = len(self.valid) > 0 or self.valid_missing > 0
         while st.epoch < s.epochs and not st.stopped:
             t0 = time.monotonic()
+            steps_before = st.step
             loss, finished = self.train_epoch(st.epoch + 1, budget)
-            if not finished and st.epoch > 0 and self.best_weights is not None:
-                st.stopped = f"time budget of {self.cfg.run.max_minutes} min reached (partial epoch discarded)"
+            if not finished and st.step == steps_before:  # the budget was spent before this epoch began
+                st.stopped = f"time budget of {self.cfg.run.max_minutes} min reached"
                 break
             st.epoch += 1
             record = {"epoch": st.epoch, "loss": loss, "seconds": time.monotonic() - t0}
+            if not finished:  # the budget ran out inside it: validated and kept if best, as in the other stages
+                record["partial"] = True
             line = f"epoch {st.epoch:4d}  loss {loss:.4f}  {record['seconds']:6.1f}s"
             if has_valid:
                 line += self._validate(record, finished)

@@ -70,6 +70,34 @@ def test_gnn_layers_train_at_gnn_lr_and_both_compositions_learn_the_toy_graph(co
     assert trainer.evaluate("test")["mrr"] >= 0.95
 
 
+def test_an_epoch_cut_by_the_time_budget_is_validated_and_kept_if_best(monkeypatch) -> None:
+    """The budget runs out inside epoch 2: its steps count, it is validated, and it is kept when it
+    is the best (the stage uses its whole budget, as the pretraining and QA stages do)."""
+    from kgfm.training import loop as training_loop
+
+    torch.manual_seed(0)
+    triples = _chain()
+    graph = tensors_from_triples(triples)
+    data = build_data(graph, triples, triples)
+    model = KGEncoder(graph.num_entities, graph.num_relations, ModelConfig(conv="compgcn", dim=16, gnn_dropout=0.0))
+    cfg = _cfg(lr=0.05, epochs=50, batch_size=4, eval_every=1, patience=5)
+    trainer = Trainer(model, data, cfg, torch.device("cpu"), log=lambda _: None)
+    checks = iter(range(10_000))
+    # 32 queries / batch 4 = 8 steps an epoch: the budget "expires" at the 12th check, mid epoch 2
+    monkeypatch.setattr(training_loop.Budget, "expired", lambda self: next(checks) >= 11)
+    state = trainer.fit()
+    assert [h["epoch"] for h in state.history] == [1, 2] and state.step == 11
+    assert state.history[1]["partial"] is True and "val_mrr" in state.history[1]
+    assert state.stopped.startswith("time budget") and "discarded" not in state.stopped
+    assert state.best_step == 2 and state.best == state.history[1]["val_mrr"] > state.history[0]["val_mrr"]
+    # a budget spent before an epoch begins adds no epoch
+    trainer2 = Trainer(KGEncoder(graph.num_entities, graph.num_relations, ModelConfig(dim=16)), data, cfg,
+                       torch.device("cpu"), log=lambda _: None)
+    monkeypatch.setattr(training_loop.Budget, "expired", lambda self: True)
+    state2 = trainer2.fit()
+    assert state2.history == [] and state2.step == 0 and state2.stopped.startswith("time budget")
+
+
 def test_read_triple_file_formats_and_errors(tmp_path) -> None:
     good = tmp_path / "t.txt"  # the loader's rules (kgfm.sources): CRLF, blank lines, one format per file
     good.write_bytes(b"a\tr\tb\r\n\r\nc\ts\td\n")
