@@ -39,12 +39,11 @@ def run_one(args, kind: str, seed: int) -> dict:
     from kgfm.qa.evaluate import run_eval
     from kgfm.qa.finetune import main as finetune
 
-    tag = args.fusion_tag if kind == "fusion" else ""
+    tag = args.fusion_tag if kind == "fusion" else args.plain_tag
     out = args.work / f"{args.hops}hop-{kind}{tag}-s{seed}"
     overrides = {"encoder.kind": kind, "run.seed": seed, "run.output_dir": str(out), "run.threads": args.threads,
                  "train.epochs": args.epochs, "index": str(args.index)}
-    if kind == "fusion":
-        overrides.update(parse_overrides(args.fusion_set))
+    overrides.update(parse_overrides(args.fusion_set if kind == "fusion" else args.plain_set))
     if args.limit_train:
         overrides["data.limit_train"] = args.limit_train
     t0 = time.perf_counter()
@@ -102,6 +101,8 @@ def main() -> None:
     ap.add_argument("--fusion-set", action="append", default=[],
                     help="override for the fusion runs only, e.g. encoder.init=pretrained (the plain runs are unchanged)")
     ap.add_argument("--fusion-tag", default="", help="suffix of the fusion runs' folders (plain runs in --work are reused)")
+    ap.add_argument("--plain-set", action="append", default=[], help="override for the plain runs only")
+    ap.add_argument("--plain-tag", default="", help="suffix of the plain runs' folders")
     args = ap.parse_args()
     out_path = args.out or RESULTS / f"qa_seeds_{args.hops}hop.json"
     doc = json.loads(out_path.read_text()) if out_path.is_file() else {}
@@ -112,7 +113,7 @@ def main() -> None:
             runs[f"{kind}-{seed}"] = run_one(args, kind, seed)
             ordered = sorted(runs.values(), key=lambda r: (r["seed"], r["kind"]))
             doc = {"hops": args.hops, "limit": args.limit, "epochs": args.epochs, "limit_train": args.limit_train, "index": str(args.index),
-                   "fusion_overrides": args.fusion_set, "threads": args.threads, "runs": ordered,
+                   "fusion_overrides": args.fusion_set, "plain_overrides": args.plain_set, "threads": args.threads, "runs": ordered,
                    "summary": {k: summarise(ordered, k) for k in ("test", "paraphrase_dev") if any(k in r for r in ordered)},
                    "target": "fusion ahead by >= 1 point on 2-hop and on the paraphrases (mean over seeds)",
                    "command": " ".join(["python", "bench/bench_qa_seeds.py", *sys.argv[1:]]),
