@@ -108,11 +108,14 @@ def freeze_lower_layers(encoder: QuestionEncoder, train_layers: int) -> int:
     Returns:
         The number of parameters left trainable in the encoder.
     """
+    from kgfm.fusion.model import KnowledgeFusionModel
     from kgfm.hf import encoder_layers
 
-    layers = encoder_layers(encoder.backbone)
+    # the fusion encoder holds the HF model as .backbone, its fusion layers beside it
+    hf = encoder.backbone.backbone if isinstance(encoder.backbone, KnowledgeFusionModel) else encoder.backbone
+    layers = encoder_layers(hf)
     frozen = list(layers[: max(0, len(layers) - train_layers)])
-    for name, module in encoder.backbone.named_modules():
+    for name, module in hf.named_modules():
         if name.rsplit(".", 1)[-1] == "embeddings":
             frozen.append(module)
     for module in frozen:

@@ -200,6 +200,21 @@ def test_lora_fine_tuning_trains_adapters_and_keeps_backbone_weights(trained):
     assert frozen and all(torch.equal(loaded[n], initial[n]) for n in frozen)
 
 
+@pytest.mark.parametrize("kind", ["fusion", "plain"])
+def test_train_layers_freezes_embeddings_and_lower_layers_not_fusion_layers(trained, kind):
+    from kgfm.qa.encoding import build_encoder, freeze_lower_layers
+
+    cfg = trained["cfg"].encoder.model_copy(update={"kind": kind})
+    enc = build_encoder(cfg, trained["index"])
+    trainable = freeze_lower_layers(enc, 1)
+    names = {n for n, p in enc.named_parameters() if p.requires_grad}
+    assert trainable == sum(p.numel() for p in enc.parameters() if p.requires_grad) > 0
+    assert not any(".layer.0." in n or "embeddings." in n for n in names)  # 2 layers: layer 0 frozen
+    assert any(".layer.1." in n for n in names)
+    if kind == "fusion":  # the fusion layer after layer 1 trains
+        assert any(n.startswith("backbone.") and not n.startswith("backbone.backbone.") for n in names)
+
+
 def test_lora_needs_the_fusion_encoder():
     from pydantic import ValidationError
 
