@@ -75,6 +75,13 @@ class QuestionEncoder(nn.Module):
     def device(self) -> torch.device:
         return next(self.backbone.parameters()).device
 
+    @property
+    def hf_model(self) -> nn.Module:
+        """The HF model: the backbone itself, or the one under the fusion model (its fusion layers beside it)."""
+        from kgfm.fusion.model import KnowledgeFusionModel
+
+        return self.backbone.backbone if isinstance(self.backbone, KnowledgeFusionModel) else self.backbone
+
     def forward(self, batch: dict[str, torch.Tensor], use_fusion: bool | None = None) -> torch.Tensor:
         """Question vectors (the batch is moved to the encoder's device).
 
@@ -108,11 +115,9 @@ def freeze_lower_layers(encoder: QuestionEncoder, train_layers: int) -> int:
     Returns:
         The number of parameters left trainable in the encoder.
     """
-    from kgfm.fusion.model import KnowledgeFusionModel
     from kgfm.hf import encoder_layers
 
-    # the fusion encoder holds the HF model as .backbone, its fusion layers beside it
-    hf = encoder.backbone.backbone if isinstance(encoder.backbone, KnowledgeFusionModel) else encoder.backbone
+    hf = encoder.hf_model
     layers = encoder_layers(hf)
     frozen = list(layers[: max(0, len(layers) - train_layers)])
     for name, module in hf.named_modules():

@@ -252,14 +252,6 @@ def record_pending(tracers: list[TracedLayer]) -> bool:
     return any(t.pending for t in tracers)
 
 
-def _hf_model(encoder: Any) -> nn.Module:
-    """The HF model inside a :class:`kgfm.qa.encoding.QuestionEncoder` (under the fusion model, if any)."""
-    from kgfm.fusion.model import KnowledgeFusionModel
-
-    backbone = encoder.backbone
-    return backbone.backbone if isinstance(backbone, KnowledgeFusionModel) else backbone
-
-
 def trace_encoder(encoder: Any, deferred: bool = False) -> list[TracedLayer]:
     """:func:`trace_layers` on a question encoder's transformer (plain or fusion)."""
-    return trace_layers(_hf_model(encoder), deferred=deferred)
+    return trace_layers(encoder.hf_model, deferred=deferred)

@@ -209,14 +209,13 @@ def test_the_server_reports_its_traced_blocks_and_no_trace_turns_them_off(server
 
 def test_python_api_trace_option_gives_the_same_answers(sample_model):
     import kgfm
-    from kgfm.qa.tracing import _hf_model
 
     with kgfm.QAModel.from_pretrained(sample_model) as plain:
         want = plain.answer_batch(QUESTIONS, top_k=3)
     with kgfm.QAModel.from_pretrained(sample_model, trace=True) as traced:
         got = traced.answer_batch(QUESTIONS, top_k=3)
         one = traced.answer(QUESTIONS[0], top_k=3)
-        blocks = _hf_model(traced.engine.model.encoder).encoder.layer
+        blocks = traced.engine.model.encoder.hf_model.encoder.layer
         assert all(len(layer.forward.recordings) == 2 for layer in blocks)  # the padded batch, then the lone one
     ids = lambda rs: [[(a["id"], a["paths"]) for a in r["answers"]] for r in rs]
     scores = lambda rs: [a["score"] for r in rs for a in r["answers"]]
