@@ -8,6 +8,9 @@ switched off inside the trained model. Reported: Hits@1 per run, mean +- sd per 
 t-test across seeds (fusion vs plain, same seed = same data order and question sample).
 
     nice -n 5 python bench/bench_qa_seeds.py --hops 1 --seeds 0 1 2 --limit 1000 --epochs 1 --limit-train 2000
+
+Trained runs found in ``--work`` are re-evaluated, not retrained (``--retrain`` forces it), so
+``--para-limit 0`` re-scores existing runs on all 9,992 paraphrased questions.
 """
 
 from __future__ import annotations
@@ -57,9 +60,10 @@ def run_one(args, kind: str, seed: int) -> dict:
     test = run_eval(out / "model", "metaqa", args.hops, "test", args.limit, out / "eval-test.json")
     entry["test"] = hits(test, kind)
     if args.hops == 1:
-        para = run_eval(out / "model", file=METAQA / "1-hop" / "ntm" / "qa_dev.txt", limit=args.limit,
-                        out_path=out / "eval-ntm-dev.json")
-        entry["paraphrase_dev"] = hits(para, kind)
+        para_limit = args.limit if args.para_limit is None else (args.para_limit or None)
+        para = run_eval(out / "model", file=METAQA / "1-hop" / "ntm" / "qa_dev.txt", limit=para_limit,
+                        out_path=out / ("eval-ntm-dev.json" if para_limit else "eval-ntm-dev-all.json"))
+        entry["paraphrase_dev"] = {**hits(para, kind), "questions": para["questions"]}
     return entry
 
 
@@ -91,6 +95,8 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--kinds", nargs="+", default=["fusion", "plain"])
     ap.add_argument("--limit", type=int, default=3000)
+    ap.add_argument("--para-limit", type=int, default=None,
+                    help="paraphrased 1-hop dev questions scored (default: --limit; 0: all 9,992)")
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--limit-train", type=int, default=None, help="a seeded sample of N training questions")
     ap.add_argument("--threads", type=int, default=2)
@@ -112,7 +118,7 @@ def main() -> None:
         for kind in args.kinds:
             runs[f"{kind}-{seed}"] = run_one(args, kind, seed)
             ordered = sorted(runs.values(), key=lambda r: (r["seed"], r["kind"]))
-            doc = {"hops": args.hops, "limit": args.limit, "epochs": args.epochs, "limit_train": args.limit_train, "index": str(args.index),
+            doc = {"hops": args.hops, "limit": args.limit, "para_limit": args.para_limit, "epochs": args.epochs, "limit_train": args.limit_train, "index": str(args.index),
                    "fusion_overrides": args.fusion_set, "plain_overrides": args.plain_set, "threads": args.threads, "runs": ordered,
                    "summary": {k: summarise(ordered, k) for k in ("test", "paraphrase_dev") if any(k in r for r in ordered)},
                    "target": "fusion ahead by >= 1 point on 2-hop and on the paraphrases (mean over seeds)",
