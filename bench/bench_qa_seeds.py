@@ -62,6 +62,7 @@ def run_one(args, kind: str, seed: int) -> dict:
     if args.hops == 1:
         para_limit = args.limit if args.para_limit is None else (args.para_limit or None)
         para = run_eval(out / "model", file=METAQA / "1-hop" / "ntm" / "qa_dev.txt", limit=para_limit,
+                        qtype_file=METAQA / "1-hop" / "qa_dev_qtype.txt",
                         out_path=out / ("eval-ntm-dev.json" if para_limit else "eval-ntm-dev-all.json"))
         entry["paraphrase_dev"] = {**hits(para, kind), "questions": para["questions"]}
     return entry

@@ -23,6 +23,7 @@ def eval_(
     store: Optional[str] = typer.Option(None, "--store", help="embedded | neo4j (default: the store the model was trained on)"),
     path: Optional[Path] = typer.Option(None, "--path", help="embedded store folder (default: found from the model folder)"),
     index: Optional[Path] = typer.Option(None, "--index", help="entity index folder (default: found from the model folder)"),
+    qtype: Optional[Path] = typer.Option(None, "--qtype", help="question types, one a line, aligned with --file (per-type Hits@1; default: {stem}_qtype.txt beside it)"),
 ) -> None:
     """Hits@1/3/10 and MRR with fusion and with fusion switched off (paired), the answerable ceiling of
     the graph and the topic linking rate, in one run. Questions whose gold answers are mostly not in
@@ -35,5 +36,6 @@ def eval_(
             hops = hops or 1
         model_dir = model or Path(f"runs/qa/metaqa-{hops or 1}hop/model")
         result = run_eval(model_dir, dataset, hops, split, limit, out, store_path=path, data_root=data_root,
-                          file=file, store_config=model_store(model_dir, store), index_path=index)
+                          file=file, store_config=model_store(model_dir, store), index_path=index,
+                          qtype_file=qtype)
         typer.echo(json.dumps(result, indent=2))

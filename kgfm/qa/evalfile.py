@@ -5,7 +5,9 @@ Two formats, chosen by the file name:
 - ``*.jsonl``: one JSON object a line, ``{"question": str, "answers": [str, ...], "topic": str?}``;
   without ``topic`` the topic entity is linked from the question text (``[brackets]`` optional).
 - anything else: the MetaQA text format, ``question with [topic]<TAB>answer1|answer2``; a
-  ``{stem}_qtype.txt`` beside it (one question type a line, as MetaQA ships) adds per-type Hits@1.
+  ``{stem}_qtype.txt`` beside it (one question type a line, as MetaQA ships) adds per-type Hits@1,
+  or an explicit ``qtype`` file (MetaQA's paraphrased ``1-hop/ntm/qa_dev.txt`` is aligned line by
+  line with ``1-hop/qa_dev_qtype.txt``, one folder up).
 
 Blank lines are skipped; any other bad line is a :class:`~kgfm.qa.metaqa.QADataError` naming the
 file and line. Answers and topics are entity names or ids of the graph.
@@ -21,20 +23,30 @@ from kgfm.qa.metaqa import _BRACKET, QADataError, QAExample, read_qa_file
 JSONL_KEYS = {"question", "answers", "topic"}
 
 
-def read_eval_file(path: Path) -> list[QAExample]:
+def read_eval_file(path: Path, qtype: Path | None = None) -> list[QAExample]:
     """The questions of ``path`` (JSONL or MetaQA text, see the module docstring).
 
+    Args:
+        path: The questions.
+        qtype: Question types, one a line, aligned with a MetaQA text file (default: the
+            ``{stem}_qtype.txt`` beside it, when there is one).
+
     Raises:
-        QADataError: missing file, not UTF-8, a bad line (``file:line``), or no questions at all.
+        QADataError: missing file, not UTF-8, a bad line (``file:line``), no questions at all, or
+            a ``qtype`` file that is missing, given for JSONL, or of another line count.
     """
     path = Path(path)
     if not path.is_file():
         raise QADataError(str(path), "evaluation file not found")
+    if qtype is not None and not Path(qtype).is_file():
+        raise QADataError(str(qtype), "question-type file not found")
     if path.suffix.lower() == ".jsonl":
+        if qtype is not None:
+            raise QADataError(str(qtype), "a question-type file goes with a MetaQA text file, not JSONL")
         examples = _read_jsonl(path)
     else:
-        qtype = path.with_name(f"{path.stem}_qtype.txt")
-        examples = read_qa_file(path, qtype if qtype.is_file() else None)
+        beside = path.with_name(f"{path.stem}_qtype.txt")
+        examples = read_qa_file(path, qtype if qtype is not None else (beside if beside.is_file() else None))
     if not examples:
         raise QADataError(str(path), "no questions in it")
     return examples

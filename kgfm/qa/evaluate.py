@@ -50,6 +50,7 @@ def run_eval(
     file: Path | None = None,
     store_config: Any | None = None,
     index_path: Path | None = None,
+    qtype_file: Path | None = None,
 ) -> dict[str, Any]:
     """``kgfm eval``: Hits@1/3/10 and MRR with fusion, without fusion, and the answerable ceiling, in one run.
 
@@ -72,9 +73,13 @@ def run_eval(
         file: A user's evaluation file (:mod:`kgfm.qa.evalfile`: MetaQA text or JSONL) instead of MetaQA.
         store_config: Another store to read (e.g. a different backend).
         index_path: Override the entity index folder.
+        qtype_file: Question types aligned with ``file`` (per-type Hits@1; default: ``{stem}_qtype.txt``
+            beside ``file`` when present).
     """
     if file is None and dataset != "metaqa":
         raise ConfigError(f"--dataset {dataset!r}: only 'metaqa' is supported (or --file FILE)")
+    if qtype_file is not None and file is None:
+        raise ConfigError("--qtype goes with --file (MetaQA splits carry their question types already)")
     if file is None and split not in ("test", "dev", "valid"):
         raise ConfigError(f"--split {split!r}: expected test, dev or valid")
     engine = QAEngine.load(Path(model_dir), store_config=store_config, store_path=store_path, index_path=index_path)
@@ -83,7 +88,7 @@ def run_eval(
         if file is not None:
             from kgfm.qa.evalfile import read_eval_file
 
-            examples, source = read_eval_file(Path(file)), {"file": str(file)}
+            examples, source = read_eval_file(Path(file), qtype_file), {"file": str(file)}
         else:
             examples, source = split_examples(engine.config, hops, split, data_root), {"dataset": "metaqa", "split": split}
         result, prepared = _questions(engine, examples, hops, limit, str(file) if file else f"MetaQA {hops}-hop {split}")

@@ -108,3 +108,42 @@ def test_rank_summary_hand_computed():
     out = rank_summary(np.array([1, 2, 0, 11]), prepared)
     assert out["hits@1"] == 0.25 and out["hits@3"] == 0.5 and out["hits@10"] == 0.5
     assert out["mrr"] == pytest.approx((1 + 0.5 + 1 / 11) / 4)
+
+
+def test_qtype_file_given_explicitly(sample_model: Path, tmp_path: Path):
+    """MetaQA's paraphrased 1-hop dev keeps its question types one folder up: ``--qtype`` names them."""
+    moved = tmp_path / "paraphrased.txt"  # no paraphrased_qtype.txt beside it
+    moved.write_text(SAMPLE_TEST.read_text(encoding="utf-8"), encoding="utf-8")
+    qtype = REPO / "graphs" / "movies_qa_test_qtype.txt"
+    plain = kgfm("eval", "--file", str(moved), "--model", str(sample_model), "--out", str(tmp_path / "a.json"))
+    typed = kgfm("eval", "--file", str(moved), "--qtype", str(qtype), "--model", str(sample_model),
+                 "--out", str(tmp_path / "b.json"))
+    assert plain.returncode == 0 and typed.returncode == 0, plain.stderr + typed.stderr
+    plain, typed = json.loads(plain.stdout), json.loads(typed.stdout)
+    assert "per_qtype" not in plain["with_fusion"]
+    per = typed["with_fusion"]["per_qtype"]
+    types = [t for t in qtype.read_text(encoding="utf-8").splitlines() if t]
+    assert {k: v["n"] for k, v in per.items()} == {t: types.count(t) for t in set(types)}
+    n = sum(v["n"] for v in per.values())
+    assert sum(v["n"] * v["hits@1"] for v in per.values()) / n == pytest.approx(typed["with_fusion"]["hits@1"])
+    assert typed["with_fusion"]["hits@1"] == plain["with_fusion"]["hits@1"]
+
+
+@pytest.mark.parametrize("case, message", [
+    ("missing", "nope_qtype.txt: question-type file not found"),
+    ("short", "short_qtype.txt:3: has 3 lines, the QA file has 127"),
+    ("jsonl", "goes with a MetaQA text file, not JSONL"),
+])
+def test_bad_qtype_file_is_one_line(sample_model: Path, tmp_path: Path, case: str, message: str):
+    questions = SAMPLE_TEST
+    qtype = tmp_path / "nope_qtype.txt"
+    if case == "short":
+        qtype = tmp_path / "short_qtype.txt"
+        qtype.write_text("a\nb\nc\n", encoding="utf-8")
+    elif case == "jsonl":
+        qtype = REPO / "graphs" / "movies_qa_test_qtype.txt"
+        questions = tmp_path / "q.jsonl"
+        questions.write_text('{"question": "who directed [Silver Road]", "answers": ["x"]}\n', encoding="utf-8")
+    out = kgfm("eval", "--file", str(questions), "--qtype", str(qtype), "--model", str(sample_model))
+    assert out.returncode == 2 and "Traceback" not in out.stderr and out.stdout == ""
+    assert message in out.stderr, out.stderr
