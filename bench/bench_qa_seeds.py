@@ -45,7 +45,7 @@ def per_type(runs: list[dict], key: str) -> dict:
     out: dict = {}
     for kind in ("fusion", "plain"):
         per = [r[key]["per_qtype"] for r in runs if r["kind"] == kind and "per_qtype" in r.get(key, {})]
-        for t in sorted(set().union(*per)) if per else []:
+        for t in sorted(set().union(*per)):
             out.setdefault(t, {})[kind] = float(np.mean([p[t] for p in per if t in p]))
     for t, v in out.items():
         if "fusion" in v and "plain" in v:

@@ -38,8 +38,6 @@ def read_eval_file(path: Path, qtype: Path | None = None) -> list[QAExample]:
     path = Path(path)
     if not path.is_file():
         raise QADataError(str(path), "evaluation file not found")
-    if qtype is not None and not Path(qtype).is_file():
-        raise QADataError(str(qtype), "question-type file not found")
     if path.suffix.lower() == ".jsonl":
         if qtype is not None:
             raise QADataError(str(qtype), "a question-type file goes with a MetaQA text file, not JSONL")

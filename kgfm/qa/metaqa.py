@@ -98,7 +98,7 @@ def read_qa_file(path: Path, qtype_path: Path | None = None) -> list[QAExample]:
 def attach_qtypes(examples: list[QAExample], qtype_path: Path) -> list[QAExample]:
     """Align a ``qa_*_qtype.txt`` file line by line with ``examples`` (read from a full file)."""
     if not qtype_path.is_file():
-        raise QADataError(str(qtype_path), "qtype file not found")
+        raise QADataError(str(qtype_path), "question-type file not found")
     qtypes = [t.strip() for t in qtype_path.read_text(encoding="utf-8").splitlines()]
     last = max((e.line for e in examples), default=0)
     if len(qtypes) < last:
