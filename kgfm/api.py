@@ -151,7 +151,8 @@ def generate_questions(out: PathLike, path: Optional[PathLike] = None, backend: 
 def evaluate(model_dir: PathLike, file: Optional[PathLike] = None, dataset: str = "metaqa",
              hops: Optional[int] = None, split: str = "test", limit: Optional[int] = None,
              data_root: Optional[PathLike] = None, path: Optional[PathLike] = None,
-             index: Optional[PathLike] = None, out: Optional[PathLike] = None) -> dict[str, Any]:
+             index: Optional[PathLike] = None, out: Optional[PathLike] = None,
+             qtype: Optional[PathLike] = None) -> dict[str, Any]:
     """Score a QA model (``kgfm eval``): Hits@1/3/10, MRR with and without fusion, the answerable
     ceiling on its graph, the linking rate, and the paired fusion on/off comparison.
 
@@ -167,6 +168,8 @@ def evaluate(model_dir: PathLike, file: Optional[PathLike] = None, dataset: str 
         path: Embedded store instead of the one the model records.
         index: Entity index instead of the one the model records.
         out: Also write the report JSON here (atomically).
+        qtype: Question types, one a line, aligned with ``file`` (per-type Hits@1; default: a
+            ``{stem}_qtype.txt`` beside ``file``), as ``kgfm eval --qtype``.
 
     Raises:
         UnscorableError: when most questions have no gold answer entity in the graph.
@@ -175,7 +178,8 @@ def evaluate(model_dir: PathLike, file: Optional[PathLike] = None, dataset: str 
 
     opt = lambda v: Path(v) if v is not None else None  # noqa: E731
     return run_eval(Path(model_dir), dataset=dataset, hops=hops, split=split, limit=limit, out_path=opt(out),
-                    store_path=opt(path), data_root=opt(data_root), file=opt(file), index_path=opt(index))
+                    store_path=opt(path), data_root=opt(data_root), file=opt(file), index_path=opt(index),
+                    qtype_file=opt(qtype))
 
 
 class QAModel:

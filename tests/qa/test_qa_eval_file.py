@@ -127,6 +127,11 @@ def test_qtype_file_given_explicitly(sample_model: Path, tmp_path: Path):
     n = sum(v["n"] for v in per.values())
     assert sum(v["n"] * v["hits@1"] for v in per.values()) / n == pytest.approx(typed["with_fusion"]["hits@1"])
     assert typed["with_fusion"]["hits@1"] == plain["with_fusion"]["hits@1"]
+    # the Python API takes the same file (as a str path) and gives the same per-type report
+    from kgfm.api import evaluate
+
+    api = evaluate(str(sample_model), file=str(moved), qtype=str(qtype), out=tmp_path / "c.json")
+    assert api["with_fusion"]["per_qtype"] == per
 
 
 @pytest.mark.parametrize("case, message", [
