@@ -32,6 +32,59 @@ from kgfm.config import ConfigError
 from kgfm.encoder.decoders import DECODERS
 
 
+def attach_graph_operator(module: nn.Module, index: Any, option: str) -> tuple[str, Any]:
+    """Register the index's frozen ``entities [N, d]`` and ``relations [2R, d]`` as non-persistent
+    buffers of ``module`` (shared with the index, never saved with the model) and return the
+    graph encoder's decoder ``(name, instance)``.
+
+    Args:
+        module: The module that scores with the graph encoder's operator.
+        index: An entity index written by ``kgfm train --stage graph``.
+        option: The config option that needs it (named in the error).
+
+    Raises:
+        ConfigError: the index has no relation embeddings or no known decoder.
+    """
+    rel = getattr(index, "relation_embeddings", None)
+    decoder = (getattr(index, "manifest", None) or {}).get("encoder", {}).get("decoder")
+    if rel is None or decoder not in DECODERS:
+        raise ConfigError(f"{option} needs an entity index written by `kgfm train --stage graph` "
+                          f"(relation embeddings and the decoder name; this one has decoder={decoder!r}, "
+                          f"relations={'yes' if rel is not None else 'no'}); set {option}=false")
+    module.register_buffer("entities", torch.from_numpy(np.asarray(index.embeddings, dtype=np.float32)),
+                           persistent=False)
+    module.register_buffer("relations", torch.from_numpy(np.asarray(rel, dtype=np.float32)), persistent=False)
+    return str(decoder), DECODERS[str(decoder)]()
+
+
+class RelationViews(nn.Module):
+    """What the graph encoder expects at the end of each relation from an entity.
+
+    For a linked entity ``e`` and each of the encoder's ``2R`` directed relations ``r``, the view
+    ``v_r = decoder.query(e, w_r)`` is the point the decoder scores tails against: for a triple the
+    graph knows, the tail's embedding lies close to it. The fusion layers attend over these views
+    beside the retrieved entities, so a mention can pull in "the director of this film" rather
+    than only "this film" -- attention over the entity's neighbourhood, through the encoder's own
+    relation operator, without holding the graph's edges. Views are unit-normalised (the fusion
+    model's entity table has unit RMS row norm).
+
+    Args:
+        index: The entity index (as :func:`attach_graph_operator` needs).
+    """
+
+    def __init__(self, index: Any):
+        super().__init__()
+        self.decoder_name, self.decoder = attach_graph_operator(self, index, "model.relation_views")
+        self.num_views = int(self.relations.shape[0])
+
+    def forward(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(views [..., 2R, d], valid [..., 2R])`` for entity rows ``[...]`` (``-1``: none, all invalid)."""
+        e = self.entities[rows.clamp(min=0)].unsqueeze(-2)  # [..., 1, d]
+        views = self.decoder.query(e.expand(*rows.shape, self.num_views, e.shape[-1]), self.relations)
+        valid = (rows >= 0).unsqueeze(-1).expand(*rows.shape, self.num_views)
+        return torch.nn.functional.normalize(views, dim=-1), valid
+
+
 class KGHead(nn.Module):
     """Masked-entity scores from the graph encoder's decoder over the context entity.
 
@@ -46,18 +99,7 @@ class KGHead(nn.Module):
 
     def __init__(self, hidden_size: int, index: Any, top_relations: int = 4, layer_norm_eps: float = 1e-12):
         super().__init__()
-        rel = getattr(index, "relation_embeddings", None)
-        decoder = (getattr(index, "manifest", None) or {}).get("encoder", {}).get("decoder")
-        if rel is None or decoder not in DECODERS:
-            raise ConfigError("model.kg_head needs an entity index written by `kgfm train --stage graph` "
-                              f"(relation embeddings and the decoder name; this one has decoder={decoder!r}, "
-                              f"relations={'yes' if rel is not None else 'no'}); set model.kg_head=false")
-        self.decoder_name = str(decoder)
-        self.decoder = DECODERS[self.decoder_name]()
-        # the index's arrays, shared (no copy): frozen, never saved with the model
-        self.register_buffer("entities", torch.from_numpy(np.asarray(index.embeddings, dtype=np.float32)),
-                             persistent=False)
-        self.register_buffer("relations", torch.from_numpy(np.asarray(rel, dtype=np.float32)), persistent=False)
+        self.decoder_name, self.decoder = attach_graph_operator(self, index, "model.kg_head")
         self.num_relations = int(self.relations.shape[0])
         self.top_relations = min(int(top_relations), self.num_relations)
         self.classifier = nn.Sequential(

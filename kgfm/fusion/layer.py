@@ -16,7 +16,10 @@ attention and recontextualisation, ERNIE's aggregator in spirit):
 6. gate ``g = sigmoid(W_g [m; k])`` (per dimension; bias ``gate_bias`` starts it mostly
    closed) and every token of the span gets ``h + dropout(g * k)``.
 
-Tokens outside mentions are never touched, and a closed gate leaves the states unchanged.
+Tokens outside mentions are never touched, and a closed gate leaves the states unchanged. With
+``relation_views`` the linked entity's views (:class:`kgfm.fusion.kg_head.RelationViews`, one per
+directed relation: where the graph encoder expects that relation's neighbours) join the
+candidates of step 4.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ class FusionTrace:
     candidate_idx: torch.Tensor  # [B, M, 1+k] linked entity (or -1) then the top-k
     attention: torch.Tensor  # [B, M, 1+k]
     gate: torch.Tensor  # [B, M, H]
+    view_attention: torch.Tensor | None = None  # [B, M, 2R] on the relation views, when given
 
 
 def span_mask(mention_spans: torch.Tensor, seq_len: int) -> torch.Tensor:
@@ -132,6 +136,7 @@ class FusionLayer(nn.Module):
         mention_entities: torch.Tensor | None,
         entity_table: torch.Tensor,
         search: Searcher,
+        views: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, FusionTrace]:
         """Fuse knowledge into the mention tokens.
 
@@ -141,6 +146,8 @@ class FusionLayer(nn.Module):
             mention_entities: ``[B, M]`` linked entity rows (``-1`` unknown or hidden) or ``None``.
             entity_table: ``[N, d_e]`` frozen entity embeddings (rows = FAISS ids).
             search: FAISS search function, see :data:`Searcher`.
+            views: ``([B, M, V, d_e], valid [B, M, V])`` extra candidates after the entities (the
+                linked entity's relation views), or ``None``.
 
         Returns:
             The updated ``[B, T, H]`` states and a :class:`FusionTrace`.
@@ -150,13 +157,17 @@ class FusionLayer(nn.Module):
         queries = self.query(mention)  # [B, M, d]
         retrieved, candidates = self.retrieve(queries, valid, mention_entities, search)
         emb = entity_table[candidates.clamp(min=0)].to(queries.dtype)  # [B, M, C, d]
+        has = candidates >= 0
+        n_entities = emb.shape[-2]
+        if views is not None:
+            emb = torch.cat([emb, views[0].to(queries.dtype)], dim=-2)
+            has = torch.cat([has, views[1] & valid.unsqueeze(-1)], dim=-1)
         if self.metric == "l2":
             scores = -((queries.unsqueeze(-2) - emb) ** 2).sum(-1) / math.sqrt(self.entity_dim)
         elif self.metric == "cosine":  # as FAISS ranks a cosine index; a fixed temperature (norms carry nothing)
             scores = COSINE_SCALE * (F.normalize(queries, dim=-1).unsqueeze(-2) * F.normalize(emb, dim=-1)).sum(-1)
         else:
             scores = (queries.unsqueeze(-2) * emb).sum(-1) / math.sqrt(self.entity_dim)
-        has = candidates >= 0
         scores = scores.masked_fill(~has, torch.finfo(scores.dtype).min)
         attention = torch.softmax(scores, dim=-1) * has.any(-1, keepdim=True)
         knowledge = self.norm(self.value(torch.einsum("bmc,bmcd->bmd", attention, emb)))
@@ -167,4 +178,5 @@ class FusionLayer(nn.Module):
         gate = torch.sigmoid(self.gate(torch.cat([mention, knowledge], dim=-1))) * keep
         update = self.dropout(gate * knowledge)  # [B, M, H]
         out = hidden + torch.bmm(mask.transpose(1, 2).to(hidden.dtype), update)
-        return out, FusionTrace(queries, retrieved, candidates, attention, gate)
+        view_attention = attention[..., n_entities:] if views is not None else None
+        return out, FusionTrace(queries, retrieved, candidates, attention[..., :n_entities], gate, view_attention)

@@ -30,7 +30,7 @@ from torch import nn
 from kgfm.artifacts import ArtifactError, read_manifest, write_artifact
 from kgfm.config import ConfigError, StrictModel
 from kgfm.hf import base_module, build_backbone, encoder_layers
-from kgfm.fusion.kg_head import KGHead
+from kgfm.fusion.kg_head import KGHead, RelationViews
 from kgfm.fusion.layer import COSINE_SCALE, FusionLayer, FusionTrace, pool_spans, span_mask
 from kgfm.training.checkpoint import load_safetensors as load_safetensors_file
 
@@ -70,6 +70,10 @@ class FusionConfig(StrictModel):
     kg_head: bool = Field(False, description="score masked entities with the graph encoder's decoder too "
                           "(kgfm.fusion.kg_head; needs an index from `kgfm train --stage graph`)")
     kg_head_relations: int = Field(4, ge=1, description="most probable relations mixed by the KG head")
+    relation_views: bool = Field(False, description="the fusion layers also attend over the linked entity's "
+                                 "relation views, decoder.query(e, r) for each directed relation r (where the "
+                                 "graph encoder expects e's neighbours; kgfm.fusion.kg_head.RelationViews; needs "
+                                 "an index from `kgfm train --stage graph`)")
     lora: LoraSettings = LoraSettings()
 
 
@@ -121,6 +125,7 @@ class KnowledgeFusionModel(nn.Module):
                         config.include_linked, index.metric, eps)
             for _ in config.fusion_layers
         )
+        self.relation_views = RelationViews(index) if config.relation_views else None
         self.kg_head = KGHead(self.hidden_size, index, config.kg_head_relations, eps) if config.kg_head else None
         self.entity_head = nn.Sequential(
             nn.Linear(self.hidden_size, self.hidden_size), nn.GELU(), nn.LayerNorm(self.hidden_size, eps=eps),
@@ -171,8 +176,10 @@ class KnowledgeFusionModel(nn.Module):
             if ctx is None or not ctx["active"]:
                 return output
             hidden = output[0] if isinstance(output, tuple) else output
+            if self.relation_views is not None and ctx["entities"] is not None and "views" not in ctx:
+                ctx["views"] = self.relation_views(ctx["entities"])  # once per forward, shared by the layers
             fused, trace = self.fusion_layers[slot](
-                hidden, ctx["mask"], ctx["entities"], self.entity_table, self._search
+                hidden, ctx["mask"], ctx["entities"], self.entity_table, self._search, ctx.get("views")
             )
             ctx["traces"].append(trace)
             return (fused, *output[1:]) if isinstance(output, tuple) else fused

@@ -76,6 +76,8 @@ class QAEncoderConfig(StrictModel):
         None, ge=0, description="train only the top N transformer layers (+ fusion layers); embeddings and the "
         "layers below stay frozen, so backward stops early (None: train everything)")
     fusion_layers: Optional[list[int]] = Field(None, description="fusion layer positions for init: base")
+    relation_views: bool = Field(False, description="init: base: the fusion layers also attend over the topic "
+                                 "entity's relation views (model.relation_views of the fusion model)")
     backbone_config: Optional[dict[str, Any]] = Field(
         None, description="randomly initialised backbone (AutoConfig.for_model kwargs) instead of base_model's weights;"
         " the tokenizer still comes from base_model (tests, ablations)")

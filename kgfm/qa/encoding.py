@@ -168,6 +168,8 @@ def build_encoder(cfg: QAEncoderConfig, index: Any | None) -> QuestionEncoder:
         kwargs: dict[str, Any] = {"base_model": cfg.base_model, "backbone_config": cfg.backbone_config}
         if cfg.fusion_layers is not None:
             kwargs["fusion_layers"] = list(cfg.fusion_layers)
+        if cfg.relation_views:
+            kwargs["relation_views"] = True
         model = KnowledgeFusionModel(FusionConfig(**kwargs, lora=cfg.lora), index)
         tokenizer = _tokenizer(tokenizer_path)
     return QuestionEncoder(model, tokenizer, "fusion", cfg.max_length)

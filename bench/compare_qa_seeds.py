@@ -1,0 +1,70 @@
+"""Paired comparison of the fusion runs of two ``bench_qa_seeds.py`` results (two encoder variants).
+
+``bench_qa_seeds.py`` pairs each fusion run with the plain run of the same seed. To compare two
+fusion variants with each other (e.g. knowledge pretraining with and without relation views, or
+against the text-only control), this pairs the fusion runs of result A with those of result B on
+the seeds both have: mean difference in points, paired t-test, per-seed differences and, for the
+paraphrases, per question type. Nothing is retrained or re-scored.
+
+    python bench/compare_qa_seeds.py bench/results/A.json bench/results/B.json --out bench/results/A_vs_B.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def fusion_runs(doc: dict, key: str) -> dict[int, dict]:
+    return {r["seed"]: r[key] for r in doc["runs"] if r["kind"] == "fusion" and key in r}
+
+
+def compare(a: dict, b: dict, key: str) -> dict | None:
+    """Fusion runs of ``a`` minus those of ``b`` on ``key`` (``test`` or ``paraphrase_dev``), paired by seed."""
+    from scipy import stats
+
+    ra, rb = fusion_runs(a, key), fusion_runs(b, key)
+    seeds = sorted(set(ra) & set(rb))
+    if not seeds:
+        return None
+    x = np.array([ra[s]["hits@1"] for s in seeds])
+    y = np.array([rb[s]["hits@1"] for s in seeds])
+    d = (x - y) * 100
+    out = {"seeds": seeds, "a_mean": float(x.mean()), "b_mean": float(y.mean()),
+           "mean_diff_points": float(d.mean()), "per_seed_diff_points": [round(float(v), 2) for v in d]}
+    if len(seeds) >= 2:
+        t = stats.ttest_rel(x, y)
+        out.update({"t": float(t.statistic), "p": float(t.pvalue)})
+    types = sorted(set.intersection(*(set(r.get("per_qtype", {})) for r in [*ra.values(), *rb.values()])))
+    if types:
+        out["per_qtype_diff_points"] = {
+            t: round(float(np.mean([ra[s]["per_qtype"][t] - rb[s]["per_qtype"][t] for s in seeds]) * 100), 2)
+            for t in types}
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("a", type=Path, help="bench_qa_seeds result A (its fusion runs)")
+    ap.add_argument("b", type=Path, help="bench_qa_seeds result B (its fusion runs)")
+    ap.add_argument("--out", type=Path, default=None, help="write the comparison as JSON")
+    args = ap.parse_args()
+    a, b = (json.loads(p.read_text()) for p in (args.a, args.b))
+    doc = {"a": str(args.a), "b": str(args.b), "a_fusion_overrides": a.get("fusion_overrides"),
+           "b_fusion_overrides": b.get("fusion_overrides"),
+           "compared": {k: c for k in ("test", "paraphrase_dev") if (c := compare(a, b, k)) is not None},
+           "command": " ".join(["python", "bench/compare_qa_seeds.py", *sys.argv[1:]])}
+    if not doc["compared"]:
+        sys.exit(f"error: {args.a} and {args.b} have no fusion runs on a common seed")
+    text = json.dumps(doc, indent=1)
+    if args.out:
+        args.out.write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
