@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from _emit import emit
 
 
 def fusion_runs(doc: dict, key: str) -> dict[int, dict]:
@@ -60,10 +61,7 @@ def main() -> None:
            "command": " ".join(["python", "bench/compare_qa_seeds.py", *sys.argv[1:]])}
     if not doc["compared"]:
         sys.exit(f"error: {args.a} and {args.b} have no fusion runs on a common seed")
-    text = json.dumps(doc, indent=1)
-    if args.out:
-        args.out.write_text(text + "\n")
-    print(text)
+    emit(doc, args.out)
 
 
 if __name__ == "__main__":
