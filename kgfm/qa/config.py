@@ -91,6 +91,9 @@ class QAEncoderConfig(StrictModel):
             raise ValueError("encoder.checkpoint is required for kind: fusion with init: pretrained")
         if self.lora.enabled and (self.kind != "fusion" or self.freeze):
             raise ValueError("encoder.lora needs kind: fusion and freeze: false")
+        if self.relation_views and (self.kind != "fusion" or self.init != "base"):
+            raise ValueError("encoder.relation_views needs kind: fusion and init: base (a pretrained checkpoint "
+                             "keeps the setting it was pretrained with: model.relation_views)")
         return self
 
 

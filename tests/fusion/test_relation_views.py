@@ -83,3 +83,14 @@ def test_model_with_views_trains_them_into_fusion_and_round_trips(tmp_path):
     model.train()
     model(ids, am, spans, ents).last_hidden_state.sum().backward()
     assert model.fusion_layers[0].query.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("kwargs", [{"kind": "plain"}, {"init": "pretrained", "checkpoint": "m"}])
+def test_qa_relation_views_only_on_fresh_fusion_layers(kwargs):
+    from pydantic import ValidationError
+
+    from kgfm.qa.config import QAEncoderConfig
+
+    assert QAEncoderConfig(relation_views=True).relation_views  # kind fusion, init base
+    with pytest.raises(ValidationError, match="encoder.relation_views needs kind: fusion and init: base"):
+        QAEncoderConfig(relation_views=True, **kwargs)
