@@ -1,6 +1,7 @@
 """What a trained fusion model's layers do: attention mass per candidate kind and gate openness.
 
-Runs a saved ``fusion-model`` (``kgfm train --stage pretrain`` output) over validation records of
+Runs a saved ``fusion-model`` (``kgfm train --stage pretrain`` output, or a fine-tuned QA model's
+``model/encoder/model``) over validation records of
 its corpus, as pretraining evaluates them (masked targets hidden), and reports per fusion layer,
 over the linked mentions (the ones with a known entity, so relation views when the model has them):
 
@@ -35,7 +36,9 @@ def probe(model_dir: Path, index_dir: Path, corpus: Path, records: int, batch_si
     offline_env()
     index = EntityIndex.load(index_dir, use_gpu=False)
     model = KnowledgeFusionModel.from_pretrained(model_dir, index).eval()
-    tokenizer = KnowledgeFusionModel.load_tokenizer(model_dir)
+    # a pretraining output keeps its tokenizer inside; a QA model's encoder keeps it beside (encoder/tokenizer)
+    tok_dir = model_dir if (model_dir / "tokenizer").is_dir() else model_dir.parent
+    tokenizer = KnowledgeFusionModel.load_tokenizer(tok_dir)
     recs = [r for r in read_corpus(corpus, "valid") if r["mentions"]][:records]
     collator = PretrainCollator(tokenizer, 32)
     gen = torch.Generator().manual_seed(0)
