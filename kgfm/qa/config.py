@@ -124,6 +124,8 @@ class QARunSettings(RunSettings):
 class QAOptimSettings(OptimSettings):
     lr: float = Field(3e-5, gt=0, description="the question encoder")
     head_lr: float | None = Field(1e-3, gt=0, description="the answer scorer")
+    fusion_at_head_lr: bool = Field(False, description="train the fusion layers at head_lr with the scorer "
+                                    "(default: at lr, with the encoder they sit in)")
     schedule: Literal["constant", "linear", "cosine"] = "cosine"
     warmup: float = Field(0.05, ge=0)
     min_lr_ratio: float = Field(0.05, ge=0, le=1)

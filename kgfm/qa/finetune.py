@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -191,6 +191,15 @@ def _validate(model: KGQAModel, data: QAData, cfg: QAConfig, cached: torch.Tenso
     return out
 
 
+def head_parameters(fusion_at_head_lr: bool = False) -> Callable[[str], bool]:
+    """Names trained at ``optim.head_lr``: the scorer's, and the fusion layers' when asked.
+
+    Args:
+        fusion_at_head_lr: ``optim.fusion_at_head_lr``.
+    """
+    return lambda name: name.startswith("scorer.") or (fusion_at_head_lr and ".fusion_layers." in name)
+
+
 def _start(cfg: QAConfig, graph: GraphTensors, index: Any | None, data: QAData, resume: bool,
            device: torch.device) -> tuple[KGQAModel, Any, Progress]:
     """The model, optimizer and progress: fresh, or continued from ``run.output_dir/last``."""
@@ -201,7 +210,7 @@ def _start(cfg: QAConfig, graph: GraphTensors, index: Any | None, data: QAData, 
     model = load_qa_model(last_dir, graph, index, saved.manifest)[0] if saved else build_model(cfg, index, data.relations)
     _freeze(model, cfg)
     model.to(device)
-    optimizer = make_optimizer(model, cfg.optim, is_head=lambda n: n.startswith("scorer."))
+    optimizer = make_optimizer(model, cfg.optim, is_head=head_parameters(cfg.optim.fusion_at_head_lr))
     if saved is None:
         return model, optimizer, Progress()
     saved.restore(None, optimizer)

@@ -222,3 +222,22 @@ def test_lora_needs_the_fusion_encoder():
 
     with pytest.raises(ValidationError, match="encoder.lora needs kind: fusion"):
         QAEncoderConfig(kind="plain", lora={"enabled": True})
+
+
+@pytest.mark.parametrize("fusion_at_head_lr", [False, True])
+def test_fusion_layers_train_at_head_lr_only_when_asked(trained, fusion_at_head_lr):
+    from kgfm.qa.checkpoint import load_qa_model
+    from kgfm.qa.finetune import head_parameters
+    from kgfm.training.optim import param_groups
+
+    model, _ = load_qa_model(trained["model"], trained["graph"], trained["index"])
+    optim = trained["cfg"].optim.model_copy(update={"fusion_at_head_lr": fusion_at_head_lr})
+    groups = param_groups(model, optim, head_parameters(optim.fusion_at_head_lr))
+    lr_of = {id(p): g["lr"] for g in groups for p in g["params"]}
+    fusion = [p for n, p in model.named_parameters() if ".fusion_layers." in n]
+    scorer = [p for n, p in model.named_parameters() if n.startswith("scorer.")]
+    other = [p for n, p in model.named_parameters() if ".fusion_layers." not in n and not n.startswith("scorer.")]
+    assert fusion and scorer and other and optim.head_lr != optim.lr
+    assert {lr_of[id(p)] for p in scorer} == {optim.head_lr}
+    assert {lr_of[id(p)] for p in other} == {optim.lr}
+    assert {lr_of[id(p)] for p in fusion} == {optim.head_lr if fusion_at_head_lr else optim.lr}
