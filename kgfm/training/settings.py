@@ -32,8 +32,9 @@ class OptimSettings(StrictModel):
     """Optimizer and learning-rate schedule (``optim:`` section of every training config).
 
     ``lr`` is for the stage's base parameters (the pretrained backbone, or all parameters when
-    the stage has no split); ``head_lr`` for newly initialised parameters (fusion layers, heads,
-    scorer). Weight decay applies only to >= 2-D weights that are not embeddings (nanoGPT's rule:
+    the stage has no split); ``head_lr`` for newly initialised parameters: in pretraining the fusion
+    layers and heads, in QA fine-tuning the scorer (and the fusion layers with
+    ``optim.fusion_at_head_lr``). Weight decay applies only to >= 2-D weights that are not embeddings (nanoGPT's rule:
     biases, norms and embedding tables are never decayed).
     """
 
