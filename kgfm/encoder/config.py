@@ -32,6 +32,16 @@ class DataConfig(StrictModel):
     text_cache: Optional[Path] = Field(None, description="cache file for text features (default: run.output_dir)")
 
 
+class ConvESettings(StrictModel):
+    """The ``conve`` decoder's own settings (Dettmers et al. 2018; see :class:`kgfm.encoder.decoders.ConvE`)."""
+
+    width: int = Field(20, ge=1, description="width of the reshaped embedding; must divide model.dim")
+    filters: int = Field(32, ge=1)
+    kernel: int = Field(3, ge=1)
+    feature_dropout: float = Field(0.2, ge=0.0, lt=1.0)
+    hidden_dropout: float = Field(0.3, ge=0.0, lt=1.0)
+
+
 class ModelConfig(StrictModel):
     conv: Literal["compgcn", "rgcn", "none"] = "compgcn"
     num_layers: int = Field(1, ge=0, le=4)
@@ -39,7 +49,8 @@ class ModelConfig(StrictModel):
     composition: Literal["mult", "sub"] = "mult"
     num_bases: Optional[int] = Field(None, ge=1, description="R-GCN basis decomposition")
     num_blocks: Optional[int] = Field(None, ge=1, description="R-GCN block-diagonal decomposition")
-    decoder: Literal["distmult", "complex", "rotate"] = "complex"
+    decoder: Literal["distmult", "complex", "rotate", "conve"] = "complex"
+    conve: ConvESettings = ConvESettings()
     residual: bool = Field(True, description="entity output = input features + GNN output")
     input_dropout: float = Field(0.0, ge=0.0, lt=1.0)
     gnn_dropout: float = Field(0.1, ge=0.0, lt=1.0)
@@ -49,6 +60,8 @@ class ModelConfig(StrictModel):
     def _check(self) -> "ModelConfig":
         if self.decoder in ("complex", "rotate") and self.dim % 2:
             raise ValueError(f"dim must be even for the {self.decoder} decoder, got {self.dim}")
+        if self.decoder == "conve" and self.dim % self.conve.width:
+            raise ValueError(f"model.conve.width {self.conve.width} must divide model.dim {self.dim}")
         if self.num_bases is not None and self.num_blocks is not None:
             raise ValueError("num_bases and num_blocks are mutually exclusive")
         return self

@@ -6,11 +6,15 @@ Each scores a query ``(h, r)`` against every entity at once (1-N scoring):
 * ``complex``: ``Re(<e_h * w_r, conj(e_t)>)`` (first half real, second half imaginary)
 * ``rotate``: ``-|| e_h o e^{i theta_r} - e_t ||_2`` (rotation in the complex plane; L2 over
   the concatenated real/imaginary parts, so 1-N scoring is one ``cdist``)
+* ``conve``: ``<f(W vec(f(conv([e_h; w_r])))), e_t>`` (Dettmers et al. 2018): a 2-D convolution over
+  the stacked head and relation, the decoder CompGCN reports its best results with. The only
+  decoder with parameters of its own (filters, projection, batch norms), saved with the encoder.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 import torch
 from torch import Tensor, nn
@@ -19,9 +23,12 @@ from torch import Tensor, nn
 class Decoder(nn.Module):
     """A link-prediction scorer (PyG ``nn.kge`` style: one base class, one subclass per model).
 
-    Holds no parameters: the relation embeddings live in :class:`KGEncoder` (``relation``), so a
-    decoder only says how a head and a relation make a query and how a query scores a tail.
+    The relation embeddings live in :class:`KGEncoder` (``relation``), so a decoder says how a head
+    and a relation make a query and how a query scores a tail. All but :class:`ConvE` are
+    parameter-free, so the fusion model can rebuild them from the decoder's name alone.
     """
+
+    has_parameters = False
 
     def query(self, e_h: Tensor, w_r: Tensor) -> Tensor:
         """``[B, d]`` query vectors from head embeddings and relation embeddings."""
@@ -78,4 +85,57 @@ class RotatE(Decoder):
         return -(q - e_t).norm(dim=-1)
 
 
-DECODERS: dict[str, type[Decoder]] = {"distmult": DistMult, "complex": ComplEx, "rotate": RotatE}
+class ConvE(Decoder):
+    """ConvE (Dettmers et al. 2018, *Convolutional 2D Knowledge Graph Embeddings*).
+
+    ``e_h`` and ``w_r`` are each reshaped to ``[dim / width, width]`` and stacked into one
+    ``[2 dim / width, width]`` image; then batch norm, a ``filters x kernel x kernel``
+    convolution, batch norm, ReLU, feature-map dropout, a linear map back to ``dim``, dropout,
+    batch norm, ReLU. The result is the query, scored against tails by inner product (so the
+    FAISS index keeps the ``ip`` metric).
+
+    Args:
+        dim: Embedding width.
+        width: Width of the reshaped embedding (must divide ``dim``; 20 for ``dim`` 200 as in the paper).
+        filters: Convolution channels.
+        kernel: Square kernel size.
+        feature_dropout: Dropout on the feature maps (whole channels).
+        hidden_dropout: Dropout after the projection.
+    """
+
+    has_parameters = True
+
+    def __init__(self, dim: int, width: int = 20, filters: int = 32, kernel: int = 3,
+                 feature_dropout: float = 0.2, hidden_dropout: float = 0.3) -> None:
+        super().__init__()
+        if dim % width:
+            raise ValueError(f"conve: width {width} does not divide dim {dim}")
+        self.height, self.width = 2 * dim // width, width
+        if min(self.height, self.width) < kernel:
+            raise ValueError(f"conve: a {kernel}x{kernel} kernel does not fit the {self.height}x{self.width} image")
+        self.bn_input = nn.BatchNorm2d(1)
+        self.conv = nn.Conv2d(1, filters, kernel)
+        self.bn_conv = nn.BatchNorm2d(filters)
+        self.feature_dropout = nn.Dropout2d(feature_dropout)
+        self.fc = nn.Linear(filters * (self.height - kernel + 1) * (self.width - kernel + 1), dim)
+        self.hidden_dropout = nn.Dropout(hidden_dropout)
+        self.bn_hidden = nn.BatchNorm1d(dim)
+
+    def query(self, e_h: Tensor, w_r: Tensor) -> Tensor:
+        lead = e_h.shape[:-1]
+        image = torch.cat([e_h, w_r.expand_as(e_h)], dim=-1).reshape(-1, 1, self.height, self.width)
+        x = torch.relu(self.bn_conv(self.conv(self.bn_input(image))))
+        x = self.hidden_dropout(self.fc(self.feature_dropout(x).flatten(1)))
+        return torch.relu(self.bn_hidden(x)).reshape(*lead, -1)
+
+    def n3(self, factor: Tensor) -> Tensor:
+        return factor.abs().pow(3).sum()
+
+
+DECODERS: dict[str, type[Decoder]] = {"distmult": DistMult, "complex": ComplEx, "rotate": RotatE, "conve": ConvE}
+
+
+def make_decoder(name: str, dim: int, options: Optional[dict] = None) -> Decoder:
+    """The decoder ``name`` for ``dim``-wide embeddings (``options``: :class:`ConvE`'s keyword arguments)."""
+    cls = DECODERS[name]
+    return cls(dim, **(options or {})) if cls.has_parameters else cls()

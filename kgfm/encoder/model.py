@@ -10,6 +10,7 @@ stores. Decoders score a query ``(h, r)`` against every entity at once (1-N scor
 * ``complex``: ``Re(<e_h * w_r, conj(e_t)>)`` (first half real, second half imaginary)
 * ``rotate``: ``-|| e_h o e^{i theta_r} - e_t ||_2`` (rotation in the complex plane; L2 over
   the concatenated real/imaginary parts, so 1-N scoring is one ``cdist``)
+* ``conve``: a 2-D convolution over the stacked head and relation (:class:`~kgfm.encoder.decoders.ConvE`)
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from kgfm.encoder.config import ModelConfig
-from kgfm.encoder.decoders import DECODERS, Decoder
+from kgfm.encoder.decoders import Decoder, make_decoder
 from kgfm.encoder.layers import CompGCNConv, DirectionEdges, compgcn_adjacency, direction_norm
 
 
@@ -76,7 +77,7 @@ class KGEncoder(nn.Module):
                     RGCNConv(dim, dim, 2 * num_relations, num_bases=config.num_bases,
                              num_blocks=config.num_blocks, aggr="mean")
                 )
-        self.decoder: Decoder = DECODERS[config.decoder]()
+        self.decoder: Decoder = make_decoder(config.decoder, dim, config.conve.model_dump())
         self.gnn_dropout = nn.Dropout(config.gnn_dropout)
         self.input_dropout = nn.Dropout(config.input_dropout)
         self.edge_index: Optional[Tensor] = None

@@ -43,7 +43,8 @@ def attach_graph_operator(module: nn.Module, index: Any, option: str) -> tuple[s
         option: The config option that needs it (named in the error).
 
     Raises:
-        ConfigError: the index has no relation embeddings or no known decoder.
+        ConfigError: the index has no relation embeddings, no known decoder, or a decoder with
+            weights of its own (``conve``: the index keeps embeddings, not the decoder's weights).
     """
     rel = getattr(index, "relation_embeddings", None)
     decoder = (getattr(index, "manifest", None) or {}).get("encoder", {}).get("decoder")
@@ -51,6 +52,10 @@ def attach_graph_operator(module: nn.Module, index: Any, option: str) -> tuple[s
         raise ConfigError(f"{option} needs an entity index written by `kgfm train --stage graph` "
                           f"(relation embeddings and the decoder name; this one has decoder={decoder!r}, "
                           f"relations={'yes' if rel is not None else 'no'}); set {option}=false")
+    if DECODERS[str(decoder)].has_parameters:
+        raise ConfigError(f"{option} scores with the graph encoder's decoder, and this index was trained with "
+                          f"{decoder!r}, whose weights the index does not keep; train the index with "
+                          f"model.decoder=distmult, complex or rotate, or set {option}=false")
     module.register_buffer("entities", torch.from_numpy(np.asarray(index.embeddings, dtype=np.float32)),
                            persistent=False)
     module.register_buffer("relations", torch.from_numpy(np.asarray(rel, dtype=np.float32)), persistent=False)

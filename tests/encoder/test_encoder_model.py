@@ -102,12 +102,13 @@ def test_encoder_full_pass_equals_subgraph_pass_for_both_compositions(compositio
     torch.testing.assert_close(model.encode(subset=seeds), model.encode()[seeds], rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("decoder", ["distmult", "complex", "rotate"])
+@pytest.mark.parametrize("decoder", ["distmult", "complex", "rotate", "conve"])
 @pytest.mark.parametrize("conv", ["compgcn", "rgcn", "none"])
 def test_shapes_and_score_consistency(decoder: str, conv: str) -> None:
     torch.manual_seed(0)
     data = _toy_data()
-    cfg = ModelConfig(conv=conv, num_layers=2, dim=8, decoder=decoder, num_bases=2 if conv == "rgcn" else None)
+    cfg = ModelConfig(conv=conv, num_layers=2, dim=8, decoder=decoder, num_bases=2 if conv == "rgcn" else None,
+                      conve={"width": 4})
     model = KGEncoder(data.num_entities, data.num_relations, cfg).eval()
     model.set_graph(*data.graph())
     ent = model.encode()

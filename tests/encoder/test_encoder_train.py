@@ -300,6 +300,52 @@ def test_decoders_are_classes_with_hand_computed_scores() -> None:
     assert float(RotatE().score_candidates(q, t)[0, 0]) == pytest.approx(-(13 ** 0.5), rel=1e-5)
 
 
+def test_conve_is_the_convolution_over_the_stacked_head_and_relation() -> None:
+    from kgfm.encoder.decoders import ConvE
+
+    dec = ConvE(2, width=2, filters=1, kernel=1, feature_dropout=0.0, hidden_dropout=0.0).eval()
+    with torch.no_grad():
+        dec.conv.weight.fill_(1.0)
+        dec.conv.bias.zero_()
+        dec.fc.weight.copy_(torch.tensor([[1.0, 1.0, 1.0, 1.0], [0.0, 1.0, 0.0, -1.0]]))
+        dec.fc.bias.zero_()
+    # image [[1, -2], [3, 4]] (head row over relation row) -> ReLU -> (1, 0, 3, 4) -> fc -> (8, -4) -> ReLU -> (8, 0)
+    # (fresh batch norms in eval mode are the identity up to 1/sqrt(1 + eps) each)
+    q = dec.query(torch.tensor([[1.0, -2.0]]), torch.tensor([[3.0, 4.0]]))
+    assert q[0].tolist() == pytest.approx([8.0, 0.0], rel=1e-4)
+    assert dec.score_pairs(q, torch.tensor([[1.0, 1.0]])).item() == pytest.approx(8.0, rel=1e-4)
+    with pytest.raises(ValueError, match="width 3 does not divide dim 8"):
+        ConvE(8, width=3)
+    with pytest.raises(ValueError, match="conve.width 3 must divide model.dim 200"):
+        ModelConfig(decoder="conve", conve={"width": 3})
+
+
+def test_conve_learns_the_toy_graph_and_its_weights_round_trip(tmp_path) -> None:
+    torch.manual_seed(0)
+    triples = _chain()
+    graph = tensors_from_triples(triples)
+    data = build_data(graph, triples, triples)
+    config = ModelConfig(conv="compgcn", num_layers=1, dim=16, composition="sub", decoder="conve", gnn_dropout=0.0,
+                         conve={"width": 4, "filters": 8, "feature_dropout": 0.0, "hidden_dropout": 0.0})
+    model = KGEncoder(graph.num_entities, graph.num_relations, config)
+    assert any(name.startswith("decoder.conv") for name, _ in model.named_parameters())
+    trainer = Trainer(model, data, _cfg(lr=0.01, epochs=80, batch_size=16, eval_every=20, patience=5),
+                      torch.device("cpu"), log=lambda _: None)
+    trainer.fit()
+    trainer.restore_best()
+    assert trainer.evaluate("test")["mrr"] >= 0.9
+    vocab = {"entity_ids": graph.entity_ids, "relation_types": graph.relation_types}
+    save_checkpoint(tmp_path / "ck", model, vocab, trainer.state, {"model": config.model_dump()})
+    ck = load_checkpoint(tmp_path / "ck")
+    assert "decoder.bn_hidden.running_var" in ck.weights  # batch-norm statistics travel with the weights
+    other = KGEncoder(graph.num_entities, graph.num_relations, config)
+    ck.training.restore(other, None)
+    other.set_graph(*data.graph())
+    model.eval(), other.eval()
+    h, r, _ = data.queries(data.train)
+    torch.testing.assert_close(other.score_all(other.encode(), h, r), model.score_all(model.encode(), h, r))
+
+
 def test_safetensors_whose_header_length_looks_like_a_pickle_opcode_loads(tmp_path):
     """A 1,152-byte header is stored as b'\\x80\\x04...', the pickle protocol-4 signature."""
     import struct

@@ -61,6 +61,8 @@ def test_head_needs_relations_and_a_decoder():
         KGHead(4, small_index(relations=False))
     with pytest.raises(ConfigError, match="decoder='nope'"):
         KGHead(4, small_index("nope"))
+    with pytest.raises(ConfigError, match="trained with 'conve', whose weights the index does not keep"):
+        KGHead(4, small_index("conve"))
 
 
 def test_context_prefers_a_linked_mention_then_a_retrieved_one():
