@@ -215,6 +215,26 @@ def test_train_main_end_to_end_resume_and_index(tmp_path, movie_store, capsys) -
     torch.testing.assert_close(torch.from_numpy(index.embeddings), ck.embeddings["entities"])
 
 
+def test_train_main_with_conve_resumes_and_writes_an_index(tmp_path, movie_store) -> None:
+    from kgfm.index.build import main
+    from kgfm.index.entity_index import EntityIndex
+
+    out = tmp_path / "run"
+    overrides = {
+        "store.path": str(movie_store.path), "run.output_dir": str(out), "model.dim": 16, "model.decoder": "conve",
+        "model.conve.width": 4, "model.conve.filters": 4, "train.epochs": 2, "train.batch_size": 32,
+        "run.device": "cpu", "run.threads": 1, "data.valid_fraction": 0.1, "data.test_fraction": 0.1,
+    }
+    main(None, overrides, resume=False)
+    doc = main(None, {**overrides, "train.epochs": 3}, resume=True)
+    assert [h["epoch"] for h in doc["history"]] == [1, 2, 3] and doc["test"]["queries"] > 0
+    ck = load_checkpoint(out / "checkpoint")
+    assert ck.manifest["config"]["model"]["decoder"] == "conve" and "decoder.conv.weight" in ck.weights
+    index = EntityIndex.load(out / "index", use_gpu=False)
+    assert index.metric == "ip" and index.manifest["encoder"]["decoder"] == "conve"
+    torch.testing.assert_close(torch.from_numpy(index.embeddings), ck.embeddings["entities"])
+
+
 def test_resume_without_checkpoint_is_clear(tmp_path, movie_store) -> None:
     from kgfm.encoder.train import main
 
