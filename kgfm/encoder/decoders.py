@@ -126,7 +126,12 @@ class ConvE(Decoder):
         image = torch.cat([e_h, w_r.expand_as(e_h)], dim=-1).reshape(-1, 1, self.height, self.width)
         x = torch.relu(self.bn_conv(self.conv(self.bn_input(image))))
         x = self.hidden_dropout(self.fc(self.feature_dropout(x).flatten(1)))
-        return torch.relu(self.bn_hidden(x)).reshape(*lead, -1)
+        if self.training and x.shape[0] == 1:  # a one-query batch (an epoch's last) has no batch statistics
+            bn = self.bn_hidden
+            x = nn.functional.batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0.0, bn.eps)
+        else:
+            x = self.bn_hidden(x)
+        return torch.relu(x).reshape(*lead, -1)
 
     def n3(self, factor: Tensor) -> Tensor:
         return factor.abs().pow(3).sum()

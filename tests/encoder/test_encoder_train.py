@@ -334,6 +334,8 @@ def test_conve_is_the_convolution_over_the_stacked_head_and_relation() -> None:
     q = dec.query(torch.tensor([[1.0, -2.0]]), torch.tensor([[3.0, 4.0]]))
     assert q[0].tolist() == pytest.approx([8.0, 0.0], rel=1e-4)
     assert dec.score_pairs(q, torch.tensor([[1.0, 1.0]])).item() == pytest.approx(8.0, rel=1e-4)
+    dec.train()  # a one-query batch, as an epoch's last can be, trains without batch statistics
+    assert dec.query(torch.tensor([[1.0, -2.0]]), torch.tensor([[3.0, 4.0]])).shape == (1, 2)
     with pytest.raises(ValueError, match="width 3 does not divide dim 8"):
         ConvE(8, width=3)
     with pytest.raises(ValueError, match="conve.width 3 must divide model.dim 200"):
