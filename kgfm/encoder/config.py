@@ -60,8 +60,13 @@ class ModelConfig(StrictModel):
     def _check(self) -> "ModelConfig":
         if self.decoder in ("complex", "rotate") and self.dim % 2:
             raise ValueError(f"dim must be even for the {self.decoder} decoder, got {self.dim}")
-        if self.decoder == "conve" and self.dim % self.conve.width:
-            raise ValueError(f"model.conve.width {self.conve.width} must divide model.dim {self.dim}")
+        if self.decoder == "conve":
+            c = self.conve
+            if self.dim % c.width:
+                raise ValueError(f"model.conve.width {c.width} must divide model.dim {self.dim}")
+            if min(2 * self.dim // c.width, c.width) < c.kernel:
+                raise ValueError(f"model.conve.kernel {c.kernel} does not fit the {2 * self.dim // c.width}x{c.width} "
+                                 f"image (2 * model.dim / model.conve.width rows, model.conve.width columns)")
         if self.num_bases is not None and self.num_blocks is not None:
             raise ValueError("num_bases and num_blocks are mutually exclusive")
         return self

@@ -340,6 +340,8 @@ def test_conve_is_the_convolution_over_the_stacked_head_and_relation() -> None:
         ConvE(8, width=3)
     with pytest.raises(ValueError, match="conve.width 3 must divide model.dim 200"):
         ModelConfig(decoder="conve", conve={"width": 3})
+    with pytest.raises(ValueError, match="model.conve.kernel 30 does not fit the 16x8 image"):
+        ModelConfig(dim=64, decoder="conve", conve={"width": 8, "kernel": 30})
 
 
 def test_conve_learns_the_toy_graph_and_its_weights_round_trip(tmp_path) -> None:
