@@ -115,7 +115,7 @@ def build_model(cfg: QAConfig, index: Any | None, relations: RelationAdjacency) 
     scorer = AnswerScorer(ScorerShape(
         hidden_size=encoder.hidden_size, num_directed_relations=relations.num_relations,
         max_hops=cfg.scorer.max_hops, entity_dim=int(index.dim) if use_emb else 0,
-        proj_dim=cfg.scorer.proj_dim, dropout=cfg.scorer.dropout,
+        proj_dim=cfg.scorer.proj_dim, dropout=cfg.scorer.dropout, path_score=cfg.scorer.path_score,
     ))
     scorer.attach_graph(relations, torch.from_numpy(np.asarray(index.embeddings, dtype=np.float32)) if use_emb else None)
     return KGQAModel(encoder, scorer)

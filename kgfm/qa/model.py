@@ -15,7 +15,13 @@ scored ``NEG_INF``). The graph (directed edge list, entity embeddings) is held a
    ``s(c) = <W_t e_topic * W_r q + W_y q, W_c e_c> / sqrt(k)`` -- a DistMult score with a
    question-derived relation, plus an answer-type term.
 
-``logit(c) = alpha * p(c) + beta + s(c)``. Training uses a softmax over the candidates with
+``logit(c) = alpha * p(c) + beta + s(c)`` (``path_score: mass``, the default), or
+``logit(c) = alpha * log(p(c) + eps) + beta + s(c)`` (``path_score: log``). In log space the
+gradient reaching a step's relation softmax does not vanish when the question's relation path
+carries little mass (d log p / d logit_r is ``1 - a_r`` along a single path, not ``p (1 - a_r)``),
+so a path that starts out wrong can still be learned; with ``mass``, once the attention has
+settled on a direction that reaches no gold answer, ``p`` is 0 on every candidate and the
+embedding term alone answers. Training uses a softmax over the candidates with
 several positives (``-log sum_{gold} softmax``), which is what Hits@1 rewards. Entity idx are
 the store's ``idx``, which are also the entity-index rows (checked at load time).
 """
@@ -31,6 +37,8 @@ from torch import nn
 from kgfm.qa.candidates import RelationAdjacency, follow_relations
 
 NEG_INF = -1e9
+PATH_EPS = 1e-4  # floor of the path mass in log space: an unreached candidate scores alpha * log(1e-4)
+PATH_SCORES = ("mass", "log")
 
 
 @dataclass
@@ -43,6 +51,7 @@ class ScorerShape:
     entity_dim: int  # width of the index embeddings (0 = no embedding term)
     proj_dim: int  # projection size of the embedding term (config: scorer.proj_dim)
     dropout: float = 0.1
+    path_score: str = "mass"  # "mass": alpha * p; "log": alpha * log(p + PATH_EPS) (config: scorer.path_score)
 
 
 class AnswerScorer(nn.Module):
@@ -57,12 +66,14 @@ class AnswerScorer(nn.Module):
 
     def __init__(self, shape: ScorerShape) -> None:
         super().__init__()
+        if shape.path_score not in PATH_SCORES:
+            raise ValueError(f"path_score {shape.path_score!r}: expected one of {', '.join(PATH_SCORES)}")
         self.shape = shape
         h, r, t = shape.hidden_size, shape.num_directed_relations, shape.max_hops
         self.dropout = nn.Dropout(shape.dropout)
         self.relation_attention = nn.Linear(h, t * r)
         self.hop_attention = nn.Linear(h, t)
-        self.path_scale = nn.Parameter(torch.tensor(8.0))
+        self.path_scale = nn.Parameter(torch.tensor(8.0 if shape.path_score == "mass" else 1.0))
         self.path_bias = nn.Parameter(torch.tensor(0.0))
         if shape.entity_dim > 0:
             k = shape.proj_dim
@@ -142,6 +153,8 @@ class AnswerScorer(nn.Module):
         topics, candidates = topics.to(q.device), candidates.to(q.device)
         pad = candidates < 0
         p = self.path_scores(q, topics).gather(1, candidates.clamp(min=0))
+        if self.shape.path_score == "log":
+            p = torch.log(p + PATH_EPS)
         logits = self.path_scale * p + self.path_bias
         if self.shape.entity_dim > 0:
             logits = logits + self.embedding_scores(q, topics, candidates)

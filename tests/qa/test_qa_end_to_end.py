@@ -241,3 +241,23 @@ def test_fusion_layers_train_at_head_lr_only_when_asked(trained, fusion_at_head_
     assert {lr_of[id(p)] for p in scorer} == {optim.head_lr}
     assert {lr_of[id(p)] for p in other} == {optim.lr}
     assert {lr_of[id(p)] for p in fusion} == {optim.head_lr if fusion_at_head_lr else optim.lr}
+
+
+def test_log_path_scorer_fine_tunes_saves_and_answers(trained):
+    """``scorer.path_score: log`` trains to the same fit as the default, and the checkpoint keeps it."""
+    from kgfm.qa.answer import QAEngine
+    from kgfm.qa.finetune import finetune
+
+    root = trained["root"]
+    cfg = trained["cfg"].model_copy(deep=True, update={"run": trained["cfg"].run.model_copy(update={"output_dir": root / "run-logpath"})})
+    cfg.scorer = cfg.scorer.model_copy(update={"path_score": "log"})
+    summary = finetune(cfg, trained["graph"], trained["index"], progress=False)
+    assert summary["best_valid_hits1"] >= 0.9, summary["history"][-3:]
+    manifest = json.loads((root / "run-logpath" / "model" / "manifest.json").read_text())
+    assert manifest["scorer_shape"]["path_score"] == "log"
+    engine = QAEngine.load(root / "run-logpath" / "model")
+    try:
+        assert engine.model.scorer.shape.path_score == "log"
+        assert engine.answer_one("who directed Jezebel", top_k=1).answers[0].id == "William Wyler"
+    finally:
+        engine.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -108,3 +110,68 @@ def test_scorer_moves_with_the_model(tiny_graph, device: str):
     got = scorer(q.to(device), torch.from_numpy(topics), cands)
     assert got.device.type == device
     torch.testing.assert_close(got.cpu(), expected, rtol=1e-4, atol=1e-4)
+
+
+def _steered_scorer(graph, path_score: str, step1: int, step2: int, gap: float) -> AnswerScorer:
+    """A 2-step, embedding-free scorer whose attention is set by hand: step 1 puts ``softmax`` weight
+    on directed relation ``step1`` with logit ``gap`` over every other, step 2 on ``step2`` with 50, and
+    (almost) all hop weight on the second step."""
+    rels = RelationAdjacency.from_graph(graph)
+    scorer = AnswerScorer(ScorerShape(hidden_size=4, num_directed_relations=rels.num_relations, max_hops=2,
+                                      entity_dim=0, proj_dim=8, dropout=0.0, path_score=path_score))
+    scorer.attach_graph(rels, None)
+    r = rels.num_relations
+    with torch.no_grad():
+        for lin in (scorer.relation_attention, scorer.hop_attention):
+            lin.weight.zero_()
+            lin.bias.zero_()
+        scorer.relation_attention.bias[step1] = gap
+        scorer.relation_attention.bias[r + step2] = 50.0
+        scorer.hop_attention.bias[1] = 50.0
+    return scorer
+
+
+def test_log_path_scores_hand_computed(tiny_graph):
+    """Marlene Dietrich -starred_actors^-1-> her 4 films -directed_by-> their 3 directors (Josef von
+    Sternberg twice, clamped to 1): mass scores 8 * p, log scores 1 * log(p + 1e-4)."""
+    idx = tiny_graph.entity_ids.index
+    rel = tiny_graph.relation_types.index
+    r = tiny_graph.num_relations
+    topic = np.array([idx("Marlene Dietrich")])
+    cands = candidate_sets(UndirectedAdjacency.from_graph(tiny_graph), topic, 2)
+    names = [tiny_graph.entity_ids[i] for i in cands[0].tolist()]
+    directors = torch.tensor([n in ("William Dieterle", "Josef von Sternberg", "Frank Borzage") for n in names])
+    assert int(directors.sum()) == 3 and len(names) > 3
+    q = torch.zeros(1, 4)
+    for mode, reached, unreached in (("mass", 8.0, 0.0), ("log", math.log(1 + 1e-4), math.log(1e-4))):
+        scorer = _steered_scorer(tiny_graph, mode, r + rel("starred_actors"), rel("directed_by"), 50.0)
+        logits = scorer(q, torch.from_numpy(topic), cands)[0]
+        torch.testing.assert_close(logits[directors], torch.full((3,), reached), atol=1e-5, rtol=0)
+        torch.testing.assert_close(logits[~directors], torch.full((len(names) - 3,), unreached), atol=1e-5, rtol=0)
+    assert ScorerShape(hidden_size=4, num_directed_relations=8, max_hops=2, entity_dim=0, proj_dim=8).path_score == "mass"
+    with pytest.raises(ValueError, match="path_score"):
+        AnswerScorer(ScorerShape(hidden_size=4, num_directed_relations=8, max_hops=2, entity_dim=0, proj_dim=8,
+                                 path_score="sum"))
+
+
+def test_log_path_keeps_the_gradient_of_a_path_the_attention_settled_away_from(tiny_graph):
+    """Step 1 has settled on ``starred_actors`` read head to tail, which leads nowhere from an actor
+    (the right step, its inverse, gets softmax weight ~1e-3). With ``mass`` every candidate's path
+    score is ~1e-3 * 8, and the loss barely reaches the attention; in log space the path term's
+    gradient is divided by ``p + 1e-4`` instead of scaled by ``alpha = 8`` (-0.202 vs -0.0076 here,
+    27x: less than 1 / (8 * 1.1e-3) because in log space the gold answers already lead the softmax)."""
+    idx = tiny_graph.entity_ids.index
+    rel = tiny_graph.relation_types.index
+    r = tiny_graph.num_relations
+    topic = np.array([idx("Marlene Dietrich")])
+    cands = candidate_sets(UndirectedAdjacency.from_graph(tiny_graph), topic, 2)
+    gold = gold_mask(cands, [np.array([idx("Josef von Sternberg"), idx("William Dieterle"), idx("Frank Borzage")])])
+    grads = {}
+    for mode in ("mass", "log"):
+        scorer = _steered_scorer(tiny_graph, mode, rel("starred_actors"), rel("directed_by"), 7.0)
+        rel_w, _ = scorer.attention(torch.zeros(1, 4))
+        assert 5e-4 < float(rel_w[0, 0, r + rel("starred_actors")].detach()) < 2e-3
+        multi_positive_loss(scorer(torch.zeros(1, 4), torch.from_numpy(topic), cands), gold).backward()
+        grads[mode] = float(scorer.relation_attention.bias.grad[r + rel("starred_actors")])
+    assert grads["mass"] < 0 and grads["log"] < 0  # both push the right step up
+    assert abs(grads["log"]) > 20 * abs(grads["mass"])
