@@ -1,12 +1,13 @@
-"""Paired comparison of the fusion runs of two ``bench_qa_seeds.py`` results (two encoder variants).
+"""Paired comparison of the fusion (or, with ``--kind plain``, the plain) runs of two ``bench_qa_seeds.py`` results.
 
 ``bench_qa_seeds.py`` pairs each fusion run with the plain run of the same seed. To compare two
 fusion variants with each other (e.g. knowledge pretraining with and without relation views, or
 against the text-only control), this pairs the fusion runs of result A with those of result B on
-the seeds both have: mean difference in points, paired t-test, per-seed differences and, for the
+the seeds both have (``--kind plain``: their plain runs, e.g. two scorer settings): mean difference in points, paired t-test, per-seed differences and, for the
 paraphrases, per question type. Nothing is retrained or re-scored.
 
     python bench/compare_qa_seeds.py bench/results/A.json bench/results/B.json --out bench/results/A_vs_B.json
+    python bench/compare_qa_seeds.py A.json B.json --kind plain
 """
 
 from __future__ import annotations
@@ -20,15 +21,15 @@ import numpy as np
 from _emit import emit
 
 
-def fusion_runs(doc: dict, key: str) -> dict[int, dict]:
-    return {r["seed"]: r[key] for r in doc["runs"] if r["kind"] == "fusion" and key in r}
+def kind_runs(doc: dict, key: str, kind: str = "fusion") -> dict[int, dict]:
+    return {r["seed"]: r[key] for r in doc["runs"] if r["kind"] == kind and key in r}
 
 
-def compare(a: dict, b: dict, key: str) -> dict | None:
-    """Fusion runs of ``a`` minus those of ``b`` on ``key`` (``test`` or ``paraphrase_dev``), paired by seed."""
+def compare(a: dict, b: dict, key: str, kind: str = "fusion") -> dict | None:
+    """``kind`` runs of ``a`` minus those of ``b`` on ``key`` (``test`` or ``paraphrase_dev``), paired by seed."""
     from scipy import stats
 
-    ra, rb = fusion_runs(a, key), fusion_runs(b, key)
+    ra, rb = kind_runs(a, key, kind), kind_runs(b, key, kind)
     seeds = sorted(set(ra) & set(rb))
     if not seeds:
         return None
@@ -50,17 +51,18 @@ def compare(a: dict, b: dict, key: str) -> dict | None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("a", type=Path, help="bench_qa_seeds result A (its fusion runs)")
-    ap.add_argument("b", type=Path, help="bench_qa_seeds result B (its fusion runs)")
+    ap.add_argument("a", type=Path, help="bench_qa_seeds result A")
+    ap.add_argument("b", type=Path, help="bench_qa_seeds result B")
+    ap.add_argument("--kind", choices=("fusion", "plain"), default="fusion", help="which runs to pair")
     ap.add_argument("--out", type=Path, default=None, help="write the comparison as JSON")
     args = ap.parse_args()
     a, b = (json.loads(p.read_text()) for p in (args.a, args.b))
-    doc = {"a": str(args.a), "b": str(args.b), "a_fusion_overrides": a.get("fusion_overrides"),
-           "b_fusion_overrides": b.get("fusion_overrides"),
-           "compared": {k: c for k in ("test", "paraphrase_dev") if (c := compare(a, b, k)) is not None},
+    doc = {"a": str(args.a), "b": str(args.b), "kind": args.kind,
+           "a_overrides": a.get(f"{args.kind}_overrides"), "b_overrides": b.get(f"{args.kind}_overrides"),
+           "compared": {k: c for k in ("test", "paraphrase_dev") if (c := compare(a, b, k, args.kind)) is not None},
            "command": " ".join(["python", "bench/compare_qa_seeds.py", *sys.argv[1:]])}
     if not doc["compared"]:
-        sys.exit(f"error: {args.a} and {args.b} have no fusion runs on a common seed")
+        sys.exit(f"error: {args.a} and {args.b} have no {args.kind} runs on a common seed")
     emit(doc, args.out)
 
 

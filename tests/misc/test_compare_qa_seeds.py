@@ -22,11 +22,11 @@ def result(hits: dict[int, float], para: dict[int, tuple[float, float]] | None =
     return {"runs": runs, "fusion_overrides": []}
 
 
-def run(tmp_path: Path, a: dict, b: dict) -> subprocess.CompletedProcess:
+def run(tmp_path: Path, a: dict, b: dict, *extra: str) -> subprocess.CompletedProcess:
     (tmp_path / "a.json").write_text(json.dumps(a))
     (tmp_path / "b.json").write_text(json.dumps(b))
     return subprocess.run([sys.executable, str(SCRIPT), str(tmp_path / "a.json"), str(tmp_path / "b.json"),
-                           "--out", str(tmp_path / "c.json")], capture_output=True, text=True)
+                           "--out", str(tmp_path / "c.json"), *extra], capture_output=True, text=True)
 
 
 def test_pairs_common_seeds_and_reports_points(tmp_path):
@@ -50,3 +50,15 @@ def test_no_common_seed_is_an_error(tmp_path):
     proc = run(tmp_path, result({0: 0.9}), result({1: 0.8}))
     assert proc.returncode != 0 and "no fusion runs on a common seed" in proc.stderr
     assert not (tmp_path / "c.json").exists()
+
+
+def test_kind_plain_pairs_the_plain_runs(tmp_path):
+    a, b = result({0: 0.9}), result({0: 0.5})
+    a["runs"] += [{"kind": "plain", "seed": 1, "test": {"hits@1": 0.95}}]
+    b["runs"] += [{"kind": "plain", "seed": 1, "test": {"hits@1": 0.75}}]
+    proc = run(tmp_path, a, b, "--kind", "plain")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads((tmp_path / "c.json").read_text())
+    assert doc["kind"] == "plain"
+    test = doc["compared"]["test"]
+    assert test["seeds"] == [0, 1] and test["per_seed_diff_points"] == [0.0, 20.0]  # 0.1 - 0.1, 0.95 - 0.75
