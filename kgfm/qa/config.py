@@ -103,7 +103,9 @@ class QAScorerConfig(StrictModel):
     max_hops: int = Field(3, ge=1, le=3, description="relation-following steps")
     proj_dim: int = Field(128, ge=8, description="projection size of the embedding term")
     path_score: Literal["mass", "log"] = Field(
-        "mass", description="relation-following term: alpha * p (mass) or alpha * log(p + 1e-4) (log)")
+        "log", description="relation-following term: alpha * log(p + 1e-4) (log) or alpha * p (mass, the "
+        "scorer before 2026-12-06: its 2-hop relation attention for questions about a person stays spread, "
+        "bench/qa_path_probe.py)")
     use_entity_embeddings: bool = True
     dropout: float = Field(0.1, ge=0.0, lt=1.0)
 
