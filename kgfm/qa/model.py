@@ -15,13 +15,14 @@ scored ``NEG_INF``). The graph (directed edge list, entity embeddings) is held a
    ``s(c) = <W_t e_topic * W_r q + W_y q, W_c e_c> / sqrt(k)`` -- a DistMult score with a
    question-derived relation, plus an answer-type term.
 
-``logit(c) = alpha * p(c) + beta + s(c)`` (``path_score: mass``, the default), or
-``logit(c) = alpha * log(p(c) + eps) + beta + s(c)`` (``path_score: log``). In log space the
-gradient reaching a step's relation softmax does not vanish when the question's relation path
-carries little mass (d log p / d logit_r is ``1 - a_r`` along a single path, not ``p (1 - a_r)``),
-so a path that starts out wrong can still be learned; with ``mass``, once the attention has
-settled on a direction that reaches no gold answer, ``p`` is 0 on every candidate and the
-embedding term alone answers. Training uses a softmax over the candidates with
+``logit(c) = alpha * log(p(c) + eps) + beta + s(c)`` with ``eps = 1e-4`` (``path_score: log``,
+the config default), or ``logit(c) = alpha * p(c) + beta + s(c)`` (``path_score: mass``, the
+scorer before 2026-12-06, and what a checkpoint without the field was trained with). Along a
+single path, d logit / d logit_r is ``alpha * p (1 - a_r) / (p + eps)`` in log space against
+``alpha * p (1 - a_r)`` with ``mass``: when the question's path carries little mass to the gold
+answers (2-hop questions about a person: 1e-7 to 1e-2), ``mass`` leaves them to the embedding
+term and barely trains the attention, while in log space the ranking by path mass still counts
+and the gradient does not shrink with ``p`` until ``p`` falls under ``eps``. Training uses a softmax over the candidates with
 several positives (``-log sum_{gold} softmax``), which is what Hits@1 rewards. Entity idx are
 the store's ``idx``, which are also the entity-index rows (checked at load time).
 """
