@@ -93,12 +93,10 @@ def score(model_dir: Path, examples: list, hops: int, limit: int | None) -> dict
     from kgfm.qa.answer import QAEngine
     from kgfm.qa.data import prepare_examples
     from kgfm.qa.ranking import question_hits, summarize
-    from kgfm.qa.metaqa import EntityLookup, answerable_ceiling, resolve
+    from kgfm.qa.metaqa import EntityLookup, answerable_ceiling, resolve, sample_indices
 
     total = len(examples)
-    if limit and limit < total:
-        keep = np.sort(np.random.default_rng(0).choice(total, size=limit, replace=False))
-        examples = [examples[i] for i in keep]
+    examples = [examples[i] for i in sample_indices(total, limit)]
     engine = QAEngine.load(model_dir, hops=hops)
     lookup = EntityLookup(engine.graph)
     prepared = prepare_examples(examples, engine.linker, lookup)

@@ -12,7 +12,7 @@ names its relation path, which is followed from the bracketed topic over ``kb_pa
 * ``empty_path`` -- the share whose path reaches nothing (a missing KB line).
 
 Reported for the whole split and for the seeded sample that ``kgfm eval --limit N`` and
-``bench/bench_qa_seeds.py`` score (``np.random.default_rng(0).choice``), so a +1-point target can
+``bench/bench_qa_seeds.py`` score (:func:`kgfm.qa.metaqa.sample_indices`), so a +1-point target can
 be set against the points a model has left.
 
     python bench/qa_headroom.py --limit 1000 --out bench/results/qa_headroom.json
@@ -101,7 +101,7 @@ def score(adj, examples) -> dict:
 
 
 def main() -> None:
-    from kgfm.qa.metaqa import read_qa_file
+    from kgfm.qa.metaqa import read_qa_file, sample_indices
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--limit", type=int, default=1000, help="the seeded sample size scored by the QA benches")
@@ -114,7 +114,7 @@ def main() -> None:
                     "sets": {}}
     for name, (qa, qt, hops) in SETS.items():
         examples = read_qa_file(METAQA / qa, METAQA / qt)
-        keep = np.sort(np.random.default_rng(0).choice(len(examples), size=min(args.limit, len(examples)), replace=False))
+        keep = sample_indices(len(examples), args.limit)
         result["sets"][name] = {"hops": hops, "whole_split": score(adj, examples),
                                 f"sample_{args.limit}": score(adj, [examples[i] for i in keep])}
         whole, sample = result["sets"][name]["whole_split"], result["sets"][name][f"sample_{args.limit}"]

@@ -42,15 +42,14 @@ def probe(model_dir: Path, hops: int, limit: int) -> dict:
     from kgfm.qa.answer import QAEngine
     from kgfm.qa.data import prepare_examples
     from kgfm.qa.evaluate import split_examples
-    from kgfm.qa.metaqa import EntityLookup
+    from kgfm.qa.metaqa import EntityLookup, sample_indices
     from kgfm.qa.candidates import candidate_sets
     from kgfm.qa.ranking import encode_questions, gold_ranks
 
     engine = QAEngine.load(model_dir)
     try:
         examples = split_examples(engine.config, hops, "test")
-        keep = np.sort(np.random.default_rng(0).choice(len(examples), size=min(limit, len(examples)), replace=False))
-        examples = [examples[i] for i in keep]  # the same seeded sample as `kgfm eval --limit`
+        examples = [examples[i] for i in sample_indices(len(examples), limit)]  # as `kgfm eval --limit`
         prepared = prepare_examples(examples, engine.linker, EntityLookup(engine.graph))
         vectors = encode_questions(engine.model.encoder, prepared)
         ranks = gold_ranks(engine.model.scorer, vectors, prepared.topics, prepared.answers, engine.adjacency, hops)

@@ -129,7 +129,7 @@ def _questions(engine: QAEngine, examples: list[Any], hops: int, limit: int | No
         UnscorableError: more than half of the questions have no gold answer entity in the graph.
     """
     from kgfm.qa.data import prepare_examples
-    from kgfm.qa.metaqa import EntityLookup, answerable_ceiling, resolve
+    from kgfm.qa.metaqa import EntityLookup, answerable_ceiling, resolve, sample_indices
 
     lookup = EntityLookup(engine.graph)
     resolved_all = resolve(examples, lookup)
@@ -142,8 +142,7 @@ def _questions(engine: QAEngine, examples: list[Any], hops: int, limit: int | No
     ceiling_all = answerable_ceiling(engine.graph, resolved_all, hops)
     total = len(examples)
     if limit and limit < len(examples):
-        keep = np.sort(np.random.default_rng(0).choice(len(examples), size=limit, replace=False))
-        examples = [examples[i] for i in keep]
+        examples = [examples[i] for i in sample_indices(len(examples), limit)]
     prepared = prepare_examples(examples, engine.linker, lookup)
     resolved = resolve(examples, lookup)
     resolved.topic_idx = np.where(resolved.topic_idx >= 0, resolved.topic_idx, prepared.topics)  # unnamed: as linked

@@ -95,6 +95,18 @@ def read_qa_file(path: Path, qtype_path: Path | None = None) -> list[QAExample]:
     return examples
 
 
+def sample_indices(total: int, limit: int | None) -> np.ndarray:
+    """The seeded question sample ``kgfm eval --limit`` scores: sorted indices into ``total`` questions.
+
+    ``limit`` of ``None``, 0 or at least ``total`` keeps every question. The benches that report
+    figures beside ``kgfm eval``'s (bench/qa_headroom.py, bench/qa_path_probe.py...) call this so that
+    they score the same questions.
+    """
+    if not limit or limit >= total:
+        return np.arange(total)
+    return np.sort(np.random.default_rng(0).choice(total, size=limit, replace=False))
+
+
 def attach_qtypes(examples: list[QAExample], qtype_path: Path) -> list[QAExample]:
     """Align a ``qa_*_qtype.txt`` file line by line with ``examples`` (read from a full file)."""
     if not qtype_path.is_file():

@@ -104,3 +104,16 @@ def test_lookup_exact_then_casefolded(tiny_graph):
     assert lookup.get("Kismet") == tiny_graph.entity_ids.index("Kismet")
     assert lookup.get("the blue angel") == tiny_graph.entity_ids.index("The Blue Angel")
     assert lookup.get("Casablanca") == -1
+
+
+def test_sample_indices_is_the_eval_sample():
+    from kgfm.qa.metaqa import sample_indices
+
+    # every question when there is no limit or it is not smaller than the set
+    assert sample_indices(5, None).tolist() == [0, 1, 2, 3, 4]
+    assert sample_indices(5, 0).tolist() == [0, 1, 2, 3, 4]
+    assert sample_indices(5, 9).tolist() == [0, 1, 2, 3, 4]
+    # the seeded draw the published figures were scored on (seed 0, sorted, no repeats)
+    got = sample_indices(1000, 7)
+    assert got.tolist() == sorted(np.random.default_rng(0).choice(1000, size=7, replace=False).tolist())
+    assert len(set(got.tolist())) == 7 and got.tolist() == sample_indices(1000, 7).tolist()
