@@ -16,7 +16,9 @@ def corpus(
     store: Optional[str] = typer.Option(None, help="embedded (default) or neo4j (Neo4j settings from KGFM_NEO4J_* env vars)"),
     path: Optional[Path] = typer.Option(None, help="embedded store location (default .kgfm/graph.lbug)"),
     backend: Optional[str] = typer.Option(None, hidden=True, help="removed: use --store embedded|neo4j"),
-    relation_text: Optional[Path] = typer.Option(None, help="relation<TAB>words file (e.g. WN18RR relation2text.txt)"),
+    relation_text: Optional[Path] = typer.Option(
+        None, help="relation<TAB>words file (e.g. WN18RR relation2text.txt); words may be a template such as "
+                   "'{tail} directed {head}', and several lines for one relation are alternatives, one picked per triple"),
     valid_fraction: float = typer.Option(0.02, help="share of records held out for validation"),
     max_triples: Optional[int] = typer.Option(None, help="sample at most this many triples"),
     no_descriptions: bool = typer.Option(False, "--no-descriptions", help="leave entity descriptions out"),

@@ -12,9 +12,12 @@ index, so no id mapping is needed), so pretraining knows which entity each menti
 Relation words come from an optional map (``relation2text.txt``: ``relation<TAB>words``, keyed by
 relationship type or original predicate) and otherwise from the relation name itself
 (``directed_by`` -> "directed by", ``/film/film/genre`` -> "film genre", ``_hypernym`` ->
-"hypernym"). Records are split into train/valid by a hash of the subject entity
-(descriptions) or of the triple, so the split is stable and held-out descriptions are of
-entities whose description was never trained on.
+"hypernym"). An entry may also be a template naming both ends, ``{tail} directed {head}``, and a
+relation may have several lines: each triple is then worded by one of them, picked by a hash of
+the triple (so the corpus is the same on every run), which teaches the model several wordings of
+the same relation (``configs/metaqa_relation_templates.tsv``). Records are split into train/valid
+by a hash of the subject entity (descriptions) or of the triple, so the split is stable and
+held-out descriptions are of entities whose description was never trained on.
 
 Output: a ``fusion-corpus`` artifact directory with ``train.jsonl``, ``valid.jsonl`` and a
 manifest (counts, source, settings).
@@ -38,11 +41,12 @@ from kgfm.store.base import GraphTensors
 KIND = "fusion-corpus"
 
 
-def relation_words(rel: str, mapping: dict[str, str] | None = None, predicate: str | None = None) -> str:
-    """Words for a relation: the map entry for ``rel`` or ``predicate``, else derived from its name."""
+def relation_words(rel: str, mapping: dict[str, list[str]] | None = None, predicate: str | None = None) -> str:
+    """Words for a relation: the (first) map entry for ``rel`` or ``predicate``, else derived from its name."""
     for key in (rel, predicate):
         if mapping and key and key in mapping:
-            return mapping[key]
+            entry = mapping[key]
+            return entry if isinstance(entry, str) else entry[0]
     name = predicate or rel
     if "://" in name:
         name = re.split(r"[#/]", name.rstrip("/#"))[-1]
@@ -54,22 +58,72 @@ def relation_words(rel: str, mapping: dict[str, str] | None = None, predicate: s
     return words.lower() if words else rel
 
 
-def read_relation_text(path: Path) -> dict[str, str]:
-    """``relation<TAB>words`` per line (WN18RR/FB15k-237 ``relation2text.txt``).
+def relation_alternatives(rel: str, mapping: dict[str, list[str]] | None = None,
+                          predicate: str | None = None) -> list[str]:
+    """Every wording of a relation: the map's lines for ``rel`` or ``predicate``, else its derived words."""
+    for key in (rel, predicate):
+        if mapping and key and key in mapping:
+            entry = mapping[key]
+            return [entry] if isinstance(entry, str) else list(entry)
+    return [relation_words(rel, None, predicate)]
+
+
+_SLOT = re.compile(r"\{(head|tail)\}")
+
+
+def _check_template(words: str) -> str | None:
+    """Why ``words`` is not a usable wording, or ``None``."""
+    slots = _SLOT.findall(words)
+    if sorted(slots) not in ([], ["head", "tail"]):
+        return "a template names {head} and {tail} once each"
+    if "{" in _SLOT.sub("", words) or "}" in _SLOT.sub("", words):
+        return "only {head} and {tail} may stand in braces"
+    return None
+
+
+def verbalise(words: str, head: str, tail: str) -> tuple[str, tuple[int, int], tuple[int, int]]:
+    """``(text, head span, tail span)`` of a triple: ``head words tail``, or ``words`` as a template
+    with ``{head}`` and ``{tail}`` in either order."""
+    if "{head}" not in words:
+        text = f"{head} {words} {tail}"
+        return text, (0, len(head)), (len(head) + len(words) + 2, len(text))
+    parts, spans, pos = [], {}, 0
+    last = 0
+    for m in _SLOT.finditer(words):
+        lit = words[last : m.start()]
+        parts.append(lit)
+        pos += len(lit)
+        name = head if m.group(1) == "head" else tail
+        spans[m.group(1)] = (pos, pos + len(name))
+        parts.append(name)
+        pos += len(name)
+        last = m.end()
+    parts.append(words[last:])
+    return "".join(parts), spans["head"], spans["tail"]
+
+
+def read_relation_text(path: Path) -> dict[str, list[str]]:
+    """``relation<TAB>words`` per line (WN18RR/FB15k-237 ``relation2text.txt``); a relation may have
+    several lines (alternative wordings, kept in file order) and a line may be a template with
+    ``{head}`` and ``{tail}``; lines starting with ``#`` are comments.
 
     Raises:
-        SourceError: naming the file and line of a row without a tab.
+        SourceError: naming the file and line of a row without a tab, with empty words or a bad template.
     """
-    out: dict[str, str] = {}
+    out: dict[str, list[str]] = {}
     with open(path, encoding="utf-8") as handle:
         for lineno, line in enumerate(handle, 1):
             line = line.rstrip("\r\n")
-            if not line.strip():
+            if not line.strip() or line.startswith("#"):
                 continue
             if "\t" not in line:
                 raise SourceError(str(path), f"line {lineno}: expected 'relation<TAB>words'")
-            key, words = line.split("\t", 1)
-            out[key.strip()] = words.strip()
+            key, words = (part.strip() for part in line.split("\t", 1))
+            problem = "no words" if not words else _check_template(words)
+            if problem:
+                raise SourceError(str(path), f"line {lineno}: {problem}")
+            if words not in out.setdefault(key, []):
+                out[key].append(words)
     return out
 
 
@@ -83,7 +137,7 @@ def _name(graph: GraphTensors, i: int) -> str:
 
 def iter_records(
     graph: GraphTensors,
-    relation_text: dict[str, str] | None = None,
+    relation_text: dict[str, list[str]] | None = None,
     descriptions: bool = True,
     triples: bool = True,
     max_triples: int | None = None,
@@ -108,18 +162,19 @@ def iter_records(
         if max_triples is not None and max_triples < graph.num_triples:
             order = np.sort(np.random.default_rng(seed).choice(graph.num_triples, max_triples, replace=False))
         rel_cache = [
-            relation_words(r, relation_text, graph.relation_predicates[k] if graph.relation_predicates else None)
+            relation_alternatives(r, relation_text,
+                                  graph.relation_predicates[k] if graph.relation_predicates else None)
             for k, r in enumerate(graph.relation_types)
         ]
         for t in order:
             h, r, tl = int(graph.head_index[t]), int(graph.rel_type[t]), int(graph.tail_index[t])
-            head, tail, words = _name(graph, h), _name(graph, tl), rel_cache[r]
-            text = f"{head} {words} {tail}"
-            start = len(head) + len(words) + 2
-            hid, tid = graph.entity_ids[h], graph.entity_ids[tl]
-            yield f"t:{hid}|{graph.relation_types[r]}|{tid}", {
+            head, tail, choices = _name(graph, h), _name(graph, tl), rel_cache[r]
+            key = f"t:{graph.entity_ids[h]}|{graph.relation_types[r]}|{graph.entity_ids[tl]}"
+            words = choices[0] if len(choices) == 1 else choices[int(_bucket("w" + key) * len(choices))]
+            text, (hs, he), (ts, te) = verbalise(words, head, tail)
+            yield key, {
                 "text": text, "kind": "triple", "rel": graph.relation_types[r],
-                "mentions": [[0, len(head), h], [start, start + len(tail), tl]],
+                "mentions": [[hs, he, h], [ts, te, tl]],  # subject first, wherever the template puts it
             }
 
 
@@ -144,7 +199,7 @@ def count_records(graph: GraphTensors, descriptions: bool = True, triples: bool 
 def build_corpus(
     graph: GraphTensors,
     out: Path,
-    relation_text: dict[str, str] | None = None,
+    relation_text: dict[str, list[str]] | None = None,
     valid_fraction: float = 0.02,
     descriptions: bool = True,
     triples: bool = True,
@@ -157,7 +212,7 @@ def build_corpus(
     Args:
         graph: Exported graph (``with_text=True`` for descriptions).
         out: Artifact directory (replaced atomically).
-        relation_text: Optional relation -> words map.
+        relation_text: Optional relation -> wordings map (:func:`read_relation_text`).
         valid_fraction: Share of records held out (hash split, see module docstring).
         descriptions: Include entity descriptions.
         triples: Include verbalised triples.

@@ -69,7 +69,43 @@ def test_bad_records_name_file_and_line(tmp_path, graph):
 def test_relation_text_file(tmp_path):
     f = tmp_path / "relation2text.txt"
     f.write_text("_hypernym\thypernym\n_has_part\thas part\n")
-    assert read_relation_text(f) == {"_hypernym": "hypernym", "_has_part": "has part"}
+    assert read_relation_text(f) == {"_hypernym": ["hypernym"], "_has_part": ["has part"]}
     f.write_text("no tab here\n")
     with pytest.raises(SourceError, match="line 1"):
+        read_relation_text(f)
+
+
+def test_relation_templates_several_wordings(tmp_path, graph):
+    from kgfm.fusion.corpus import verbalise
+
+    # a template puts the ends anywhere; spans are hand-counted
+    assert verbalise("{tail} directed {head}", "Kismet", "W D") == ("W D directed Kismet", (13, 19), (0, 3))
+    assert verbalise("directed by", "Kismet", "W D") == ("Kismet directed by W D", (0, 6), (19, 22))
+    f = tmp_path / "templates.tsv"
+    f.write_text("# comment\ndirected_by\tdirected by\ndirected_by\t{tail} directed {head}\ndirected_by\tdirected by\n")
+    mapping = read_relation_text(f)
+    assert mapping == {"directed_by": ["directed by", "{tail} directed {head}"]}  # repeats kept once, in order
+    build_corpus(graph, tmp_path / "c", mapping, valid_fraction=0.0, descriptions=False)
+    recs = [r for r in read_corpus(tmp_path / "c") if r["rel"] == "directed_by"]
+    texts = {r["text"] for r in recs}
+    assert any(" directed by " in t for t in texts) and any(" directed " in t and " by " not in t for t in texts)
+    triples = {(int(h), graph.relation_types[int(r)], int(t))
+               for h, r, t in zip(graph.head_index, graph.rel_type, graph.tail_index)}
+    for r in recs:  # the subject stays mention 0 (the KG head's relation direction depends on it)
+        (hs, he, h), (ts, te, t) = r["mentions"]
+        assert (h, r["rel"], t) in triples
+        assert r["text"][hs:he] == (graph.entity_names[h] or graph.entity_ids[h])
+        assert r["text"][ts:te] == (graph.entity_names[t] or graph.entity_ids[t])
+    # the wording of each triple is a function of the triple: rebuilding gives the same file
+    build_corpus(graph, tmp_path / "c2", mapping, valid_fraction=0.0, descriptions=False)
+    assert (tmp_path / "c" / "train.jsonl").read_bytes() == (tmp_path / "c2" / "train.jsonl").read_bytes()
+
+
+@pytest.mark.parametrize("line,why", [("directed_by\t{tail} directed\n", "once each"),
+                                      ("directed_by\t{head} {obj} {tail}\n", "braces"),
+                                      ("directed_by\t \n", "no words")])
+def test_bad_templates_name_the_line(tmp_path, line, why):
+    f = tmp_path / "t.tsv"
+    f.write_text("written_by\twritten by\n" + line)
+    with pytest.raises(SourceError, match=f"line 2: .*{why}"):
         read_relation_text(f)
