@@ -8,6 +8,7 @@ paraphrases, per question type. Nothing is retrained or re-scored.
 
     python bench/compare_qa_seeds.py bench/results/A.json bench/results/B.json --out bench/results/A_vs_B.json
     python bench/compare_qa_seeds.py A.json B.json --kind plain
+    python bench/compare_qa_seeds.py A.json B.json --kind fusion --kind-b plain   # A's fusion vs B's plain
 """
 
 from __future__ import annotations
@@ -25,11 +26,12 @@ def kind_runs(doc: dict, key: str, kind: str = "fusion") -> dict[int, dict]:
     return {r["seed"]: r[key] for r in doc["runs"] if r["kind"] == kind and key in r}
 
 
-def compare(a: dict, b: dict, key: str, kind: str = "fusion") -> dict | None:
-    """``kind`` runs of ``a`` minus those of ``b`` on ``key`` (``test`` or ``paraphrase_dev``), paired by seed."""
+def compare(a: dict, b: dict, key: str, kind: str = "fusion", kind_b: str | None = None) -> dict | None:
+    """``kind`` runs of ``a`` minus the ``kind_b`` (default: ``kind``) runs of ``b`` on ``key`` (``test`` or
+    ``paraphrase_dev``), paired by seed."""
     from scipy import stats
 
-    ra, rb = kind_runs(a, key, kind), kind_runs(b, key, kind)
+    ra, rb = kind_runs(a, key, kind), kind_runs(b, key, kind_b or kind)
     seeds = sorted(set(ra) & set(rb))
     if not seeds:
         return None
@@ -54,15 +56,20 @@ def main() -> None:
     ap.add_argument("a", type=Path, help="bench_qa_seeds result A")
     ap.add_argument("b", type=Path, help="bench_qa_seeds result B")
     ap.add_argument("--kind", choices=("fusion", "plain"), default="fusion", help="which runs to pair")
+    ap.add_argument("--kind-b", choices=("fusion", "plain"), default=None,
+                    help="B's runs to pair with A's --kind runs (default: the same kind), e.g. A's fusion runs "
+                         "against the plain runs B already has")
     ap.add_argument("--out", type=Path, default=None, help="write the comparison as JSON")
     args = ap.parse_args()
     a, b = (json.loads(p.read_text()) for p in (args.a, args.b))
-    doc = {"a": str(args.a), "b": str(args.b), "kind": args.kind,
-           "a_overrides": a.get(f"{args.kind}_overrides"), "b_overrides": b.get(f"{args.kind}_overrides"),
-           "compared": {k: c for k in ("test", "paraphrase_dev") if (c := compare(a, b, k, args.kind)) is not None},
+    kind_b = args.kind_b or args.kind
+    doc = {"a": str(args.a), "b": str(args.b), "kind": args.kind, "kind_b": kind_b,
+           "a_overrides": a.get(f"{args.kind}_overrides"), "b_overrides": b.get(f"{kind_b}_overrides"),
+           "compared": {k: c for k in ("test", "paraphrase_dev")
+                        if (c := compare(a, b, k, args.kind, kind_b)) is not None},
            "command": " ".join(["python", "bench/compare_qa_seeds.py", *sys.argv[1:]])}
     if not doc["compared"]:
-        sys.exit(f"error: {args.a} and {args.b} have no {args.kind} runs on a common seed")
+        sys.exit(f"error: {args.a} ({args.kind}) and {args.b} ({kind_b}) have no runs on a common seed")
     emit(doc, args.out)
 
 

@@ -48,7 +48,7 @@ def test_pairs_common_seeds_and_reports_points(tmp_path):
 
 def test_no_common_seed_is_an_error(tmp_path):
     proc = run(tmp_path, result({0: 0.9}), result({1: 0.8}))
-    assert proc.returncode != 0 and "no fusion runs on a common seed" in proc.stderr
+    assert proc.returncode != 0 and "have no runs on a common seed" in proc.stderr
     assert not (tmp_path / "c.json").exists()
 
 
@@ -62,3 +62,15 @@ def test_kind_plain_pairs_the_plain_runs(tmp_path):
     assert doc["kind"] == "plain"
     test = doc["compared"]["test"]
     assert test["seeds"] == [0, 1] and test["per_seed_diff_points"] == [0.0, 20.0]  # 0.1 - 0.1, 0.95 - 0.75
+
+
+def test_kind_b_pairs_a_fusion_with_b_plain(tmp_path):
+    a = result({0: 0.9, 1: 0.7})
+    b = result({0: 0.5, 1: 0.5})
+    b["runs"] += [{"kind": "plain", "seed": 1, "test": {"hits@1": 0.75}}]  # b's plain: seed 0 0.1, seed 1 0.75
+    proc = run(tmp_path, a, b, "--kind", "fusion", "--kind-b", "plain")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads((tmp_path / "c.json").read_text())
+    assert (doc["kind"], doc["kind_b"]) == ("fusion", "plain")
+    test = doc["compared"]["test"]
+    assert test["seeds"] == [0, 1] and test["per_seed_diff_points"] == [80.0, -5.0]  # 0.9 - 0.1, 0.7 - 0.75
