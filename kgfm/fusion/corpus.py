@@ -206,6 +206,7 @@ def build_corpus(
     max_triples: int | None = None,
     seed: int = 0,
     source: str = "",
+    relation_text_file: Path | None = None,
 ) -> dict[str, Any]:
     """Write the corpus artifact; returns its manifest.
 
@@ -219,6 +220,8 @@ def build_corpus(
         max_triples: Sample at most this many triples (``None``: all).
         seed: Sampling seed.
         source: Where the graph came from (recorded in the manifest).
+        relation_text_file: The file ``relation_text`` was read from (its path and sha256 go in the
+            manifest, so the wording a corpus was built with is known).
     """
     from kgfm.progress import progress
 
@@ -240,6 +243,10 @@ def build_corpus(
 
     settings = {"valid_fraction": valid_fraction, "descriptions": descriptions, "triples": triples,
                 "max_triples": max_triples, "seed": seed}
+    if relation_text_file is not None:
+        from kgfm.artifacts import sha256_file
+
+        settings["relation_text"] = {"file": str(relation_text_file), "sha256": sha256_file(Path(relation_text_file))}
     return write_artifact(Path(out), KIND, {"train.jsonl": writer("train"), "valid.jsonl": writer("valid")},
                           {"config": settings, "counts": counts, "source": source,
                            "entities": graph.num_entities, "entity_ids_digest": entity_ids_digest(graph.entity_ids)})
@@ -306,5 +313,6 @@ def main(
         graph = graph_store.export_tensors(with_text=True)
     mapping = read_relation_text(Path(relation_text)) if relation_text else None
     manifest = build_corpus(graph, out, mapping, valid_fraction, descriptions, triples, max_triples, seed,
-                            source=f"{store.backend}:{store.path}")
+                            source=f"{store.backend}:{store.path}",
+                            relation_text_file=Path(relation_text) if relation_text else None)
     return manifest

@@ -52,3 +52,31 @@ def test_corpus_progress_total_is_exact():
     assert 0 < blank < graph.num_entities  # some entities have no description: they are no records
     for kwargs in ({}, {"descriptions": False}, {"triples": False}, {"max_triples": 3}, {"max_triples": 10**6}):
         assert count_records(graph, **kwargs) == sum(1 for _ in iter_records(graph, **kwargs)), kwargs
+
+
+def test_corpus_command_with_the_metaqa_templates(tmp_path, graphs_dir):
+    from pathlib import Path
+
+    from kgfm.artifacts import sha256_file
+
+    templates = Path(__file__).resolve().parents[2] / "configs" / "metaqa_relation_templates.tsv"
+    runner = CliRunner()
+    store = tmp_path / "movies.lbug"
+    assert runner.invoke(app, ["build-graph", str(graphs_dir / "movies_kb.txt"), "--path", str(store)]).exit_code == 0
+    out = tmp_path / "corpus"
+    res = runner.invoke(app, ["corpus", "--path", str(store), "--out", str(out), "--no-descriptions",
+                              "--valid-fraction", "0", "--relation-text", str(templates)])
+    assert res.exit_code == 0, res.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["counts"] == {"train_triple": 716}  # every triple worded once
+    assert manifest["config"]["relation_text"] == {"file": str(templates), "sha256": sha256_file(templates)}
+    recs = [json.loads(line) for line in (out / "train.jsonl").read_text().splitlines()]
+    directed = [r for r in recs if r["rel"] == "directed_by"]
+    # the director is mention 1 (the object) whether the template puts them first or last
+    assert any(r["mentions"][1][0] == 0 for r in directed) and any(r["mentions"][0][0] == 0 for r in directed)
+    assert any(" is the director of " in r["text"] for r in directed)  # not only the name-derived wording
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("directed_by\t{tail} directed\n")
+    res = runner.invoke(app, ["corpus", "--path", str(store), "--out", str(tmp_path / "c2"), "--relation-text", str(bad)])
+    assert res.exit_code == 2 and "bad.tsv" in res.output and "line 1" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "c2").exists()
