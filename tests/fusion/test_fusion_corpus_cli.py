@@ -77,6 +77,7 @@ def test_corpus_command_with_the_metaqa_templates(tmp_path, graphs_dir):
     assert any(" is the director of " in r["text"] for r in directed)  # not only the name-derived wording
     bad = tmp_path / "bad.tsv"
     bad.write_text("directed_by\t{tail} directed\n")
-    res = runner.invoke(app, ["corpus", "--path", str(store), "--out", str(tmp_path / "c2"), "--relation-text", str(bad)])
+    res = runner.invoke(app, ["corpus", "--path", str(store), "--out", str(tmp_path / "c2"),
+                              "--relation-text", str(bad)])
     assert res.exit_code == 2 and "bad.tsv" in res.output and "line 1" in res.output and "Traceback" not in res.output
     assert not (tmp_path / "c2").exists()
