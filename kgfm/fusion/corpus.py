@@ -41,12 +41,8 @@ from kgfm.store.base import GraphTensors
 KIND = "fusion-corpus"
 
 
-def relation_words(rel: str, mapping: dict[str, list[str]] | None = None, predicate: str | None = None) -> str:
-    """Words for a relation: the (first) map entry for ``rel`` or ``predicate``, else derived from its name."""
-    for key in (rel, predicate):
-        if mapping and key and key in mapping:
-            entry = mapping[key]
-            return entry if isinstance(entry, str) else entry[0]
+def _derived_words(rel: str, predicate: str | None = None) -> str:
+    """Words derived from a relation's name (or original predicate)."""
     name = predicate or rel
     if "://" in name:
         name = re.split(r"[#/]", name.rstrip("/#"))[-1]
@@ -65,7 +61,12 @@ def relation_alternatives(rel: str, mapping: dict[str, list[str]] | None = None,
         if mapping and key and key in mapping:
             entry = mapping[key]
             return [entry] if isinstance(entry, str) else list(entry)
-    return [relation_words(rel, None, predicate)]
+    return [_derived_words(rel, predicate)]
+
+
+def relation_words(rel: str, mapping: dict[str, list[str]] | None = None, predicate: str | None = None) -> str:
+    """Words for a relation: the (first) map entry for ``rel`` or ``predicate``, else derived from its name."""
+    return relation_alternatives(rel, mapping, predicate)[0]
 
 
 _SLOT = re.compile(r"\{(head|tail)\}")
@@ -76,7 +77,8 @@ def _check_template(words: str) -> str | None:
     slots = _SLOT.findall(words)
     if sorted(slots) not in ([], ["head", "tail"]):
         return "a template names {head} and {tail} once each"
-    if "{" in _SLOT.sub("", words) or "}" in _SLOT.sub("", words):
+    rest = _SLOT.sub("", words)
+    if "{" in rest or "}" in rest:
         return "only {head} and {tail} may stand in braces"
     return None
 
