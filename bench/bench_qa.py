@@ -9,7 +9,8 @@ Run from the repository root (after `kgfm build-graph ../shared/data/MetaQA/kb_p
     nice -n 10 python bench/bench_qa.py --latency-only
 
 Splits: 1- and 2-hop on `qa_test.txt`; 3-hop on the held-out slice of dev (its test file is withheld).
-Writes bench/results/qa.json (and prints it). Targets (issue): 1-hop >= 0.95, 2-hop >= 0.90,
+Writes bench/results/qa.json (and prints it), or --out; the per-question files go beside it, named
+after it (qa_eval_{h}hop_{split}.json for the default). Targets (issue): 1-hop >= 0.95, 2-hop >= 0.90,
 fine-tuning <= 60 min per hop setting on this 2-core machine.
 """
 
@@ -58,13 +59,19 @@ def train(hops: int, overrides: dict) -> dict:
     return summary
 
 
-def evaluate(hops: int, limit: int | None, tag: str | None = None) -> dict:
+def eval_path(out: Path, hops: int, tag: str | None = None) -> Path:
+    """Where the per-question file goes: beside ``out``, named after it, so that a run with its own
+    ``--out`` never overwrites another's (``qa.json`` gives the historical ``qa_eval_{h}hop_{split}.json``)."""
+    split = "valid" if hops == 3 else "test"
+    return out.parent / (f"{out.stem}_eval_{hops}hop_{split}" + (f"_{tag}" if tag else "") + ".json")
+
+
+def evaluate(hops: int, limit: int | None, tag: str | None = None, out: Path = RESULTS / "qa.json") -> dict:
     from kgfm.qa.evaluate import run_eval
 
     split = "valid" if hops == 3 else "test"
     mdir = model_dir(hops, tag)
-    name = f"qa_eval_{hops}hop_{split}" + (f"_{tag}" if tag else "")
-    result = run_eval(mdir, "metaqa", hops, split, limit, RESULTS / f"{name}.json")
+    result = run_eval(mdir, "metaqa", hops, split, limit, eval_path(out, hops, tag))
     metrics = json.loads((mdir.parent / "metrics.json").read_text(encoding="utf-8"))
     result["finetune_wall_s"] = metrics.get("wall_s")
     result["finetune"] = {k: metrics.get(k) for k in ("best_valid_hits1", "epochs_run", "stopped_by",
@@ -199,7 +206,7 @@ def main() -> None:
                 if args.tag:
                     overrides["run.output_dir"] = str(output_dir(h, args.tag))
                 entry["train"] = train(h, overrides)
-            entry.update(evaluate(h, args.limit, args.tag))
+            entry.update(evaluate(h, args.limit, args.tag, args.out))
             entry["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
             if args.tag:
                 entry["overrides"] = args.set
