@@ -42,6 +42,16 @@ class ConvESettings(StrictModel):
     hidden_dropout: float = Field(0.3, ge=0.0, lt=1.0)
 
 
+def conve_shape_problem(dim: int, width: int, kernel: int) -> str | None:
+    """Why ConvE cannot reshape a ``dim``-wide pair of embeddings into a ``(2*dim/width) x width`` image
+    and convolve it with a ``kernel`` square, or None (checked by the config and by the decoder)."""
+    if dim % width:
+        return f"width {width} does not divide dim {dim}"
+    if min(2 * dim // width, width) < kernel:
+        return f"a {kernel}x{kernel} kernel does not fit the {2 * dim // width}x{width} image"
+    return None
+
+
 class ModelConfig(StrictModel):
     conv: Literal["compgcn", "rgcn", "none"] = "compgcn"
     num_layers: int = Field(1, ge=0, le=4)
@@ -61,12 +71,9 @@ class ModelConfig(StrictModel):
         if self.decoder in ("complex", "rotate") and self.dim % 2:
             raise ValueError(f"dim must be even for the {self.decoder} decoder, got {self.dim}")
         if self.decoder == "conve":
-            c = self.conve
-            if self.dim % c.width:
-                raise ValueError(f"model.conve.width {c.width} must divide model.dim {self.dim}")
-            if min(2 * self.dim // c.width, c.width) < c.kernel:
-                raise ValueError(f"model.conve.kernel {c.kernel} does not fit the {2 * self.dim // c.width}x{c.width} "
-                                 f"image (2 * model.dim / model.conve.width rows, model.conve.width columns)")
+            problem = conve_shape_problem(self.dim, self.conve.width, self.conve.kernel)
+            if problem:
+                raise ValueError(f"model.conve: {problem} (model.dim, model.conve.width, model.conve.kernel)")
         if self.num_bases is not None and self.num_blocks is not None:
             raise ValueError("num_bases and num_blocks are mutually exclusive")
         return self

@@ -19,6 +19,8 @@ from typing import Optional
 import torch
 from torch import Tensor, nn
 
+from kgfm.encoder.config import conve_shape_problem
+
 
 class Decoder(nn.Module):
     """A link-prediction scorer (PyG ``nn.kge`` style: one base class, one subclass per model).
@@ -108,11 +110,10 @@ class ConvE(Decoder):
     def __init__(self, dim: int, width: int = 20, filters: int = 32, kernel: int = 3,
                  feature_dropout: float = 0.2, hidden_dropout: float = 0.3) -> None:
         super().__init__()
-        if dim % width:
-            raise ValueError(f"conve: width {width} does not divide dim {dim}")
+        problem = conve_shape_problem(dim, width, kernel)
+        if problem:
+            raise ValueError(f"conve: {problem}")
         self.height, self.width = 2 * dim // width, width
-        if min(self.height, self.width) < kernel:
-            raise ValueError(f"conve: a {kernel}x{kernel} kernel does not fit the {self.height}x{self.width} image")
         self.bn_input = nn.BatchNorm2d(1)
         self.conv = nn.Conv2d(1, filters, kernel)
         self.bn_conv = nn.BatchNorm2d(filters)

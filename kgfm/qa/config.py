@@ -97,12 +97,15 @@ class QAEncoderConfig(StrictModel):
         return self
 
 
+PathScore = Literal["mass", "log"]  # the scorer's relation-following term (kgfm.qa.model.PATH_SCORES)
+
+
 class QAScorerConfig(StrictModel):
     """The answer scorer on top of the question vector (see :mod:`kgfm.qa.model`)."""
 
     max_hops: int = Field(3, ge=1, le=3, description="relation-following steps")
     proj_dim: int = Field(128, ge=8, description="projection size of the embedding term")
-    path_score: Literal["mass", "log"] = Field(
+    path_score: PathScore = Field(
         "log", description="relation-following term: alpha * log(p + 1e-4) (log) or alpha * p (mass, the "
         "scorer before 2026-12-06: its 2-hop relation attention for questions about a person stays spread, "
         "bench/qa_path_probe.py)")

@@ -31,15 +31,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import get_args
 
 import torch
 from torch import nn
 
 from kgfm.qa.candidates import RelationAdjacency, follow_relations
+from kgfm.qa.config import PathScore
 
 NEG_INF = -1e9
 PATH_EPS = 1e-4  # floor of the path mass in log space: an unreached candidate scores alpha * log(1e-4)
-PATH_SCORES = ("mass", "log")
+PATH_SCORES = get_args(PathScore)  # ("mass", "log"), one list with the config's
 
 
 @dataclass

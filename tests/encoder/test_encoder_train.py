@@ -338,10 +338,12 @@ def test_conve_is_the_convolution_over_the_stacked_head_and_relation() -> None:
     assert dec.query(torch.tensor([[1.0, -2.0]]), torch.tensor([[3.0, 4.0]])).shape == (1, 2)
     with pytest.raises(ValueError, match="width 3 does not divide dim 8"):
         ConvE(8, width=3)
-    with pytest.raises(ValueError, match="conve.width 3 must divide model.dim 200"):
+    with pytest.raises(ValueError, match="model.conve: width 3 does not divide dim 200"):
         ModelConfig(decoder="conve", conve={"width": 3})
-    with pytest.raises(ValueError, match="model.conve.kernel 30 does not fit the 16x8 image"):
+    with pytest.raises(ValueError, match="model.conve: a 30x30 kernel does not fit the 16x8 image"):
         ModelConfig(dim=64, decoder="conve", conve={"width": 8, "kernel": 30})
+    with pytest.raises(ValueError, match="a 5x5 kernel does not fit the 2x4 image"):
+        ConvE(4, width=4, kernel=5)
 
 
 def test_conve_learns_the_toy_graph_and_its_weights_round_trip(tmp_path) -> None:
