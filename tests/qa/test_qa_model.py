@@ -38,9 +38,12 @@ def test_scores_padded_candidates_and_masks_the_padding(tiny_graph, entity_dim: 
     assert torch.allclose(rel.sum(-1), torch.ones(3, 2))
 
 
-def test_padded_scores_equal_full_path_scores(tiny_graph):
-    """The candidate logits are exactly the dense per-entity scores gathered at the candidates."""
+@pytest.mark.parametrize("dense_table", [True, False])
+def test_padded_scores_equal_full_path_scores(tiny_graph, dense_table: bool):
+    """The candidate logits are exactly the dense per-entity scores gathered at the candidates, whether
+    the embedding term scores the whole table or only the candidates' rows."""
     scorer = _scorer(tiny_graph, 6).eval()
+    scorer.DENSE_TABLE_FACTOR = 10**6 if dense_table else 0
     adj = UndirectedAdjacency.from_graph(tiny_graph)
     topics = np.array([1, 4])
     cands = candidate_sets(adj, topics, 1)
@@ -52,6 +55,25 @@ def test_padded_scores_equal_full_path_scores(tiny_graph):
     full = full + query @ scorer.cand_proj(emb).T / np.sqrt(8)
     ok = cands >= 0
     torch.testing.assert_close(logits[ok], full.gather(1, cands.clamp(min=0))[ok])
+
+
+def test_embedding_term_gradients_do_not_depend_on_the_branch(tiny_graph):
+    """Scoring the whole table or the candidates' rows trains the same projections."""
+    adj = UndirectedAdjacency.from_graph(tiny_graph)
+    topics = torch.from_numpy(np.array([0, 3]))
+    cands = candidate_sets(adj, topics.numpy(), 2)
+    q = torch.randn(2, 12)
+    grads = []
+    for factor in (10**6, 0):
+        torch.manual_seed(0)
+        scorer = _scorer(tiny_graph, 6).eval()
+        scorer.DENSE_TABLE_FACTOR = factor
+        scores = scorer.embedding_scores(q, topics, cands)
+        scores.masked_fill(cands < 0, 0.0).pow(2).sum().backward()
+        grads.append([p.grad.clone() for p in (scorer.cand_proj.weight, scorer.cand_proj.bias, scorer.topic_proj.weight)])
+    for dense, rows in zip(*grads):
+        assert dense.abs().sum() > 0
+        torch.testing.assert_close(dense, rows)
 
 
 def test_graph_with_other_relations_is_refused(tiny_graph):
