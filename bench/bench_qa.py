@@ -59,19 +59,22 @@ def train(hops: int, overrides: dict) -> dict:
     return summary
 
 
+def split_for(hops: int) -> str:
+    """The split scored: ``test``, or for 3-hop the held-out slice of dev (its test file is withheld by protocol)."""
+    return "valid" if hops == 3 else "test"
+
+
 def eval_path(out: Path, hops: int, tag: str | None = None) -> Path:
     """Where the per-question file goes: beside ``out``, named after it, so that a run with its own
     ``--out`` never overwrites another's (``qa.json`` gives the historical ``qa_eval_{h}hop_{split}.json``)."""
-    split = "valid" if hops == 3 else "test"
-    return out.parent / (f"{out.stem}_eval_{hops}hop_{split}" + (f"_{tag}" if tag else "") + ".json")
+    return out.parent / (f"{out.stem}_eval_{hops}hop_{split_for(hops)}" + (f"_{tag}" if tag else "") + ".json")
 
 
 def evaluate(hops: int, limit: int | None, tag: str | None = None, out: Path = RESULTS / "qa.json") -> dict:
     from kgfm.qa.evaluate import run_eval
 
-    split = "valid" if hops == 3 else "test"
     mdir = model_dir(hops, tag)
-    result = run_eval(mdir, "metaqa", hops, split, limit, eval_path(out, hops, tag))
+    result = run_eval(mdir, "metaqa", hops, split_for(hops), limit, eval_path(out, hops, tag))
     metrics = json.loads((mdir.parent / "metrics.json").read_text(encoding="utf-8"))
     result["finetune_wall_s"] = metrics.get("wall_s")
     result["finetune"] = {k: metrics.get(k) for k in ("best_valid_hits1", "epochs_run", "stopped_by",
@@ -96,7 +99,7 @@ def compare(hops: int, tag_a: str, tag_b: str) -> dict:
     first = QAEngine.load(model_dir(hops, None if tag_a == "default" else tag_a))
     second = QAEngine.load(model_dir(hops, None if tag_b == "default" else tag_b), store=first.store, graph=first.graph)
     cfg = QAConfig.model_validate(first.manifest["config"])
-    examples = split_examples(cfg, hops, "valid" if hops == 3 else "test")  # 3-hop test withheld by protocol
+    examples = split_examples(cfg, hops, split_for(hops))
     prepared = prepare_examples(examples, first.linker, EntityLookup(first.graph))
     hits = [question_hits(e.model, prepared, e.adjacency, hops, progress=True) for e in (first, second)]
     first.close()

@@ -53,7 +53,7 @@ def main() -> None:
 
     def projected(q, topics, cands):  # every candidate projected to k, then the dot product
         query = scorer.topic_proj(table[topics]) * scorer.question_relation(q) + scorer.question_type(q)
-        return torch.einsum("bk,bck->bc", query, scorer.cand_proj(table[cands])) / math.sqrt(128)
+        return torch.einsum("bk,bck->bc", query, scorer.cand_proj(table[cands])) / math.sqrt(scorer.shape.proj_dim)
 
     def branch(factor):
         def run(q, topics, cands):
