@@ -92,3 +92,13 @@ def test_metaqa_graph_config_writes_the_index_the_metaqa_stages_read() -> None:
     for name in ("metaqa.yaml", "metaqa_1hop.yaml", "metaqa_2hop.yaml", "metaqa_3hop.yaml",
                  "pretrain_metaqa.yaml", "finetune_generated_metaqa_1hop.yaml"):
         assert configs[name][0]["index"] == written, name
+
+
+def test_demo_reads_only_files_the_repository_has() -> None:
+    import re
+
+    demo = (CONFIGS.parent / "scripts" / "demo.sh").read_text(encoding="utf-8")
+    paths = set(re.findall(r"\b(?:configs|graphs)/[\w./-]+", demo))
+    assert "configs/metaqa_relation_templates.tsv" in paths  # the corpus step words relations several ways
+    missing = sorted(p for p in paths if not (CONFIGS.parent / p).is_file())
+    assert not missing, missing
