@@ -84,7 +84,7 @@ def main() -> None:
         row["speedup_shipped_vs_projected"] = round(row["projected_candidates_ms"] / row["shipped_ms"], 1)
         rows.append(row)
         print(row, flush=True)
-    emit({"entities": n, "dim": d, "batch": args.batch, "proj_dim": 128, "threads": args.threads,
+    emit({"entities": n, "dim": d, "batch": args.batch, "proj_dim": scorer.shape.proj_dim, "threads": args.threads,
           "dense_table_factor": AnswerScorer.DENSE_TABLE_FACTOR, "load_average": [round(x, 2) for x in os.getloadavg()],
           "what": "embedding term forward + backward per batch, best of repeats, ms", "rows": rows,
           "command": " ".join(["python", "bench/bench_qa_scorer.py", *sys.argv[1:]])}, args.out)
