@@ -78,7 +78,7 @@ def run_one(args, kind: str, seed: int) -> dict:
              "best_valid_hits1": summary.get("best_valid_hits1"), "loadavg": os.getloadavg()}
     test = run_eval(out / "model", "metaqa", args.hops, "test", args.limit, out / "eval-test.json")
     entry["test"] = hits(test, kind)
-    if args.hops == 1:
+    if args.hops == 1 and not args.no_para:
         para_limit = args.limit if args.para_limit is None else (args.para_limit or None)
         para = run_eval(out / "model", file=METAQA / "1-hop" / "ntm" / "qa_dev.txt", limit=para_limit,
                         qtype_file=METAQA / "1-hop" / "qa_dev_qtype.txt",
@@ -115,6 +115,8 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--kinds", nargs="+", default=["fusion", "plain"])
     ap.add_argument("--limit", type=int, default=3000)
+    ap.add_argument("--no-para", action="store_true",
+                    help="skip the paraphrased questions (score them later, e.g. one fixed half with para_halves.py)")
     ap.add_argument("--para-limit", type=int, default=None,
                     help="paraphrased 1-hop dev questions scored (default: --limit; 0: all 9,992)")
     ap.add_argument("--epochs", type=int, default=1)
