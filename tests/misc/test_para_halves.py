@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "para_halves.py"
 
 LINES = [f"who directed [Film {i}]\tPerson {i}" for i in range(40)]
 TYPES = ["movie_to_director" if i % 3 else "movie_to_year" for i in range(40)]
 
 
 @pytest.fixture(scope="module")
-def halves():
-    sys.path.insert(0, str(SCRIPT.parent))
-    spec = importlib.util.spec_from_file_location("para_halves", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def halves(load_bench):
+    return load_bench("para_halves")
 
 
 def write(tmp_path: Path, lines: list[str], types: list[str]) -> tuple[Path, Path]:

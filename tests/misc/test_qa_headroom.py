@@ -3,24 +3,16 @@
 from __future__ import annotations
 
 import gzip
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 
 from kgfm.qa.metaqa import QAExample
 
-SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "qa_headroom.py"
-
 
 @pytest.fixture(scope="module")
-def headroom():
-    sys.path.insert(0, str(SCRIPT.parent))
-    spec = importlib.util.spec_from_file_location("qa_headroom", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def headroom(load_bench):
+    return load_bench("qa_headroom")
 
 
 def test_qtype_paths(headroom):
