@@ -21,7 +21,7 @@ step "3/7 GNN encoder (CompGCN + ComplEx) trained by link prediction, FAISS enti
 kgfm train --stage graph --config configs/graph.yaml
 kgfm neighbors "Orchard of Havana" -k 5
 step "4/7 KG-aligned pretraining corpus (descriptions + verbalised triples, several wordings per relation)"
-kgfm corpus --path "$STORE" --out runs/corpus/movies --relation-text configs/metaqa_relation_templates.tsv
+kgfm corpus --path "$STORE" --out runs/corpus/movies --relation-text configs/metaqa_relation_templates_v2.tsv
 step "5/7 knowledge pretraining of the fusion transformer (MLM + masked-entity prediction)"
 kgfm train --stage pretrain --config configs/pretrain.yaml --set train.steps="${KGFM_DEMO_PRETRAIN_STEPS:-40}" \
     --set optim.warmup=4 --set train.eval_every=20 --set train.save_every=20

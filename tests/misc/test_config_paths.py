@@ -99,6 +99,6 @@ def test_demo_reads_only_files_the_repository_has() -> None:
 
     demo = (CONFIGS.parent / "scripts" / "demo.sh").read_text(encoding="utf-8")
     paths = set(re.findall(r"\b(?:configs|graphs)/[\w./-]+", demo))
-    assert "configs/metaqa_relation_templates.tsv" in paths  # the corpus step words relations several ways
+    assert "configs/metaqa_relation_templates_v2.tsv" in paths  # the corpus step words relations several ways
     missing = sorted(p for p in paths if not (CONFIGS.parent / p).is_file())
     assert not missing, missing
