@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from typer.testing import CliRunner
 
 from kgfm.cli.main import app
@@ -54,12 +56,13 @@ def test_corpus_progress_total_is_exact():
         assert count_records(graph, **kwargs) == sum(1 for _ in iter_records(graph, **kwargs)), kwargs
 
 
-def test_corpus_command_with_the_metaqa_templates(tmp_path, graphs_dir):
+@pytest.mark.parametrize("name", ["metaqa_relation_templates.tsv", "metaqa_relation_templates_v2.tsv"])
+def test_corpus_command_with_the_metaqa_templates(tmp_path, graphs_dir, name):
     from pathlib import Path
 
     from kgfm.artifacts import sha256_file
 
-    templates = Path(__file__).resolve().parents[2] / "configs" / "metaqa_relation_templates.tsv"
+    templates = Path(__file__).resolve().parents[2] / "configs" / name
     runner = CliRunner()
     store = tmp_path / "movies.lbug"
     assert runner.invoke(app, ["build-graph", str(graphs_dir / "movies_kb.txt"), "--path", str(store)]).exit_code == 0

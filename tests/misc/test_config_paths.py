@@ -102,3 +102,21 @@ def test_demo_reads_only_files_the_repository_has() -> None:
     assert "configs/metaqa_relation_templates_v2.tsv" in paths  # the corpus step words relations several ways
     missing = sorted(p for p in paths if not (CONFIGS.parent / p).is_file())
     assert not missing, missing
+
+
+def test_second_templates_file_keeps_the_first_ones_lines_in_order() -> None:
+    """configs/metaqa_relation_templates_v2.tsv says it is the first file's lines, in order, plus additions."""
+
+    def lines(name: str) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for line in (CONFIGS / name).read_text(encoding="utf-8").splitlines():
+            if line and not line.startswith("#"):
+                rel, text = line.split("\t")
+                out.setdefault(rel, []).append(text)
+        return out
+
+    first, second = lines("metaqa_relation_templates.tsv"), lines("metaqa_relation_templates_v2.tsv")
+    assert list(second) == list(first)  # the same relations, in the same order
+    for rel, texts in first.items():
+        assert second[rel][: len(texts)] == texts, rel  # the name-derived wording stays first
+    assert sum(map(len, second.values())) - sum(map(len, first.values())) == 13
