@@ -10,7 +10,7 @@ import shutil
 from setuptools import setup
 from setuptools.command.build_py import build_py
 
-SAMPLES = {"configs": ("*.yaml",), "graphs": ("*.txt", "*.ttl", "*.md", "bad/*")}
+SAMPLES = {"configs": ("*.yaml", "*.tsv"), "graphs": ("*.txt", "*.ttl", "*.md", "bad/*")}
 
 
 class BuildWithSamples(build_py):

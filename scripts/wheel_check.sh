@@ -29,6 +29,9 @@ case "$where" in "$REPO"*) echo "[wheel] FAIL: kgfm imported from the checkout (
 "$KGFM" build-graph sample:movies_kb.txt --path .kgfm/graph.lbug
 "$KGFM" cypher 'MATCH (m:Entity)-[:directed_by]->(d:Entity) RETURN d.name AS director, count(m) AS films ORDER BY films DESC, director LIMIT 3' --path .kgfm/graph.lbug
 "$KGFM" stats --path .kgfm/graph.lbug --top 3 >/dev/null
+# the relation wordings the MetaQA pretraining config and the demo name ship with `kgfm init`
+"$KGFM" corpus --path .kgfm/graph.lbug --out corpus --no-descriptions \
+    --relation-text configs/metaqa_relation_templates_v2.tsv
 "$KGFM" build-graph graphs/movies.ttl --path .kgfm/rdf.lbug
 "$KGFM" export --path .kgfm/rdf.lbug --format nt -o movies.nt
 if [ "${KGFM_WHEEL_SKIP_PYTHON_BLOCK:-0}" = 1 ]; then
