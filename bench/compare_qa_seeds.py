@@ -29,9 +29,15 @@ def kind_runs(doc: dict, key: str, kind: str = "fusion") -> dict[int, dict]:
 def compare(a: dict, b: dict, key: str, kind: str = "fusion", kind_b: str | None = None) -> dict | None:
     """``kind`` runs of ``a`` minus the ``kind_b`` (default: ``kind``) runs of ``b`` on ``key`` (``test`` or
     ``paraphrase_dev``), paired by seed."""
+    return paired(kind_runs(a, key, kind), kind_runs(b, key, kind_b or kind))
+
+
+def paired(ra: dict[int, dict], rb: dict[int, dict]) -> dict | None:
+    """Hits@1 of ``ra`` minus ``rb`` (seed -> result with ``hits@1`` and optionally ``per_qtype``) on the
+    seeds both have: means, per-seed differences in points, how many seeds A wins, a paired t-test from two
+    seeds on, and the mean difference per question type. None without a common seed."""
     from scipy import stats
 
-    ra, rb = kind_runs(a, key, kind), kind_runs(b, key, kind_b or kind)
     seeds = sorted(set(ra) & set(rb))
     if not seeds:
         return None
@@ -39,7 +45,8 @@ def compare(a: dict, b: dict, key: str, kind: str = "fusion", kind_b: str | None
     y = np.array([rb[s]["hits@1"] for s in seeds])
     d = (x - y) * 100
     out = {"seeds": seeds, "a_mean": float(x.mean()), "b_mean": float(y.mean()),
-           "mean_diff_points": float(d.mean()), "per_seed_diff_points": [round(float(v), 2) for v in d]}
+           "mean_diff_points": float(d.mean()), "per_seed_diff_points": [round(float(v), 2) for v in d],
+           "wins": int((d > 0).sum())}
     if len(seeds) >= 2:
         t = stats.ttest_rel(x, y)
         out.update({"t": float(t.statistic), "p": float(t.pvalue)})

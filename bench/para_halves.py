@@ -8,7 +8,8 @@ their aligned question types) under ``--halves-dir``, re-scores each run named b
 ``--seeds`` (folders ``{work}/1hop-{tag}-s{seed}`` as ``bench_qa_seeds.py`` writes them) on the chosen
 half with ``kgfm eval``, and reports Hits@1 per tag (mean +- sd over seeds, fusion switched off, per
 question type) and, for every pair of tags, the paired difference and t-test on the seeds both have.
-Nothing is retrained; an evaluation already written for the same half file is reused.
+Nothing is retrained; an evaluation already written for the same half (its checksum is in the file name) is
+reused.
 
     python bench/para_halves.py --half B --work runs/qa-seeds-1hop-alltrain --seeds 0 1 2 \
         --tags plain-logpath fusion-pretrained3k-templates-logpath --out bench/results/para_half_B.json
@@ -26,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 from _emit import emit
+from compare_qa_seeds import paired
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -59,17 +61,13 @@ def split_halves(qa_file: Path, qtype_file: Path, out_dir: Path) -> dict[str, di
 def score_run(run: Path, half: str, half_info: dict, halves_dir: Path) -> dict:
     """Hits@1 (and per type, and fusion switched off) of one trained run on the half."""
     from kgfm.qa.evaluate import run_eval
-    from kgfm.training.report import write_json_atomic
 
-    out = run / f"eval-ntm-dev-half{half}.json"
-    result = json.loads(out.read_text()) if out.is_file() else None
-    if result is None or result.get("half_sha256") != half_info["sha256"]:
-        t0 = time.perf_counter()
+    out = run / f"eval-ntm-dev-half{half}-{half_info['sha256'][:12]}.json"  # the split's checksum in the name
+    if out.is_file():
+        result = json.loads(out.read_text())
+    else:
         result = run_eval(run / "model", file=halves_dir / f"{half}.txt",
                           qtype_file=halves_dir / f"{half}_qtype.txt", out_path=out)
-        result["half_sha256"], result["eval_s"] = half_info["sha256"], round(time.perf_counter() - t0, 1)
-        result.pop("written_to", None)
-        write_json_atomic(out, result)
     main = result["plain_encoder" if result["encoder_kind"] == "plain" else "with_fusion"]
     entry = {"hits@1": main["hits@1"], "per_qtype": {t: v["hits@1"] for t, v in main.get("per_qtype", {}).items()},
              "questions": result["questions"]}
@@ -84,20 +82,9 @@ def describe(values: list[float]) -> dict:
 
 
 def pair(a: dict[int, dict], b: dict[int, dict]) -> dict | None:
-    from scipy import stats
-
-    seeds = sorted(set(a) & set(b))
-    if len(seeds) < 2:
-        return None
-    x = np.array([a[s]["hits@1"] for s in seeds])
-    y = np.array([b[s]["hits@1"] for s in seeds])
-    d = (x - y) * 100
-    t = stats.ttest_rel(x, y)
-    types = sorted(set.intersection(*(set(r["per_qtype"]) for r in [*a.values(), *b.values()])))
-    return {"seeds": seeds, "mean_diff_points": float(d.mean()), "t": float(t.statistic), "p": float(t.pvalue),
-            "wins": int((d > 0).sum()), "per_seed_diff_points": [round(float(v), 2) for v in d],
-            "per_qtype_diff_points": {q: round(float(np.mean([a[s]["per_qtype"][q] - b[s]["per_qtype"][q]
-                                                               for s in seeds]) * 100), 2) for q in types}}
+    """``compare_qa_seeds.paired`` on the seeds both tags have; None below two (no test)."""
+    out = paired(a, b)
+    return out if out is not None and len(out["seeds"]) >= 2 else None
 
 
 def main() -> None:

@@ -38,6 +38,7 @@ def test_pairs_common_seeds_and_reports_points(tmp_path):
     test = doc["compared"]["test"]
     assert test["seeds"] == [0, 1, 2]  # seed 3 is only in A
     assert test["per_seed_diff_points"] == [5.0, -2.0, 4.0]
+    assert test["wins"] == 2 and test["a_mean"] == pytest.approx(0.8) and test["b_mean"] == pytest.approx(0.7766666, abs=1e-6)
     assert test["mean_diff_points"] == pytest.approx(7.0 / 3)
     # paired t: d = (5, -2, 4), mean 7/3, sd = sqrt(((8/3)^2 + (13/3)^2 + (5/3)^2) / 2) = sqrt(43/3)
     assert test["t"] == pytest.approx((7 / 3) / ((43 / 3) ** 0.5 / 3 ** 0.5))
