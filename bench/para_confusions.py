@@ -58,13 +58,13 @@ def confusions(model_dir: Path, file: Path, qtype_file: Path, qtypes: set[str]) 
         vectors = encode_questions(engine.model.encoder, prepared)
         top, _, _ = rank_answers(engine.model.scorer, vectors, prepared.topics, engine.adjacency, 1)
         rels = edge_relations(engine.graph)
-        tag_rel = next(r for r in engine.graph.relation_types if r.lower() == "has_tags")
+        tag_rel = next((r for r in engine.graph.relation_types if r.lower() == "has_tags"), None)  # MetaQA's
         per: dict[str, dict] = {}
         for i, e in enumerate(examples):
             row = per.setdefault(e.qtype, {"n": 0, "right": 0, "wrong_via": Counter(), "gold_also_tag": 0})
             row["n"] += 1
             t, answer, gold = int(prepared.topics[i]), int(top[i, 0]), prepared.answers[i]
-            row["gold_also_tag"] += bool(t >= 0 and any(tag_rel in rels.get((t, int(g)), ()) for g in gold))
+            row["gold_also_tag"] += bool(tag_rel and t >= 0 and any(tag_rel in rels.get((t, int(g)), ()) for g in gold))
             if answer >= 0 and answer in gold:
                 row["right"] += 1
             else:
