@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 from _emit import emit
-from para_halves import METAQA, REPO, split_halves
+from para_halves import METAQA, REPO, split_halves, trained_runs
 
 
 def edge_relations(graph) -> dict[tuple[int, int], set[str]]:  # noqa: ANN001  (GraphTensors)
@@ -94,17 +94,13 @@ def main() -> None:
     t0 = time.perf_counter()
     info = split_halves(args.paraphrases, args.qtype, args.halves_dir)
     file, qtype_file = args.halves_dir / f"{args.half}.txt", args.halves_dir / f"{args.half}_qtype.txt"
-    runs: dict[str, dict[str, dict]] = {}
+    runs: dict[str, dict[str, dict]] = {tag: {} for tag in args.tags}
+    for tag, seed, run in trained_runs(args.work, args.tags, args.seeds):
+        runs[tag][str(seed)] = confusions(run / "model", file, qtype_file, set(args.qtypes))
+        print(f"{tag} seed {seed}: " + ", ".join(f"{q} {v['right']}/{v['n']}"
+                                                 for q, v in sorted(runs[tag][str(seed)].items())), file=sys.stderr)
     summary: dict[str, dict] = {}
     for tag in args.tags:
-        runs[tag] = {}
-        for seed in args.seeds:
-            run = args.work / f"1hop-{tag}-s{seed}"
-            if not (run / "model" / "manifest.json").is_file():
-                raise SystemExit(f"{run}: no trained model (train it with bench_qa_seeds.py first)")
-            runs[tag][str(seed)] = confusions(run / "model", file, qtype_file, set(args.qtypes))
-            print(f"{tag} seed {seed}: " + ", ".join(f"{q} {v['right']}/{v['n']}"
-                                                     for q, v in sorted(runs[tag][str(seed)].items())), file=sys.stderr)
         summary[tag] = {}
         for q in sorted(args.qtypes):
             rows = [r[q] for r in runs[tag].values() if q in r]

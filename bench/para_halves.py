@@ -76,6 +76,16 @@ def score_run(run: Path, half: str, half_info: dict, halves_dir: Path) -> dict:
     return entry
 
 
+def trained_runs(work: Path, tags: list[str], seeds: list[int]):  # noqa: ANN201  (an iterator)
+    """``(tag, seed, run folder)`` for each tag and seed, in order; a missing model stops with its folder named."""
+    for tag in tags:
+        for seed in seeds:
+            run = work / f"1hop-{tag}-s{seed}"
+            if not (run / "model" / "manifest.json").is_file():
+                raise SystemExit(f"{run}: no trained model (train it with bench_qa_seeds.py first)")
+            yield tag, seed, run
+
+
 def describe(values: list[float]) -> dict:
     v = np.array(values)
     return {"mean": float(v.mean()), "sd": float(v.std(ddof=1)) if len(v) > 1 else None, "n": len(v)}
@@ -103,15 +113,10 @@ def main() -> None:
 
     t0 = time.perf_counter()
     info = split_halves(args.paraphrases, args.qtype, args.halves_dir)
-    runs: dict[str, dict[int, dict]] = {}
-    for tag in args.tags:
-        runs[tag] = {}
-        for seed in args.seeds:
-            run = args.work / f"1hop-{tag}-s{seed}"
-            if not (run / "model" / "manifest.json").is_file():
-                raise SystemExit(f"{run}: no trained model (train it with bench_qa_seeds.py first)")
-            runs[tag][seed] = score_run(run, args.half, info[args.half], args.halves_dir)
-            print(f"{tag} seed {seed}: {runs[tag][seed]['hits@1']:.4f}", file=sys.stderr)
+    runs: dict[str, dict[int, dict]] = {tag: {} for tag in args.tags}
+    for tag, seed, run in trained_runs(args.work, args.tags, args.seeds):
+        runs[tag][seed] = score_run(run, args.half, info[args.half], args.halves_dir)
+        print(f"{tag} seed {seed}: {runs[tag][seed]['hits@1']:.4f}", file=sys.stderr)
     summary = {}
     for tag, by_seed in runs.items():
         summary[tag] = describe([r["hits@1"] for r in by_seed.values()])

@@ -64,3 +64,14 @@ def test_pair_is_a_minus_b_on_common_seeds(halves):
     assert doc["t"] == pytest.approx((7 / 3) / ((43 / 3) ** 0.5 / 3 ** 0.5))
     assert doc["per_qtype_diff_points"] == {"t": pytest.approx(7 / 6, abs=0.01)}
     assert halves.pair(runs({0: 0.9}), runs({0: 0.8})) is None  # one seed: no test
+
+
+def test_trained_runs_go_tag_by_tag_and_name_a_missing_model(halves, tmp_path):
+    for name in ("1hop-a-s0", "1hop-a-s1", "1hop-b-s0"):
+        (tmp_path / name / "model").mkdir(parents=True)
+        (tmp_path / name / "model" / "manifest.json").write_text("{}")
+    assert [(t, s) for t, s, _ in halves.trained_runs(tmp_path, ["a", "b"], [0])] == [("a", 0), ("b", 0)]
+    runs = halves.trained_runs(tmp_path, ["a", "b"], [0, 1])
+    assert [next(runs)[2].name for _ in range(3)] == ["1hop-a-s0", "1hop-a-s1", "1hop-b-s0"]
+    with pytest.raises(SystemExit, match="1hop-b-s1: no trained model"):
+        next(runs)
