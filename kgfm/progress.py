@@ -1,8 +1,11 @@
-"""Progress for long work: a tqdm bar on a terminal, a log line every ``every_percent`` otherwise.
+"""Progress for long work: a live bar on a terminal or in a notebook, a log line every ``every_percent`` otherwise.
 
 In a notebook or a terminal people want a live bar; in a CI log, a ``nohup`` file or a pipe a bar
 turns into hundreds of ``0%| 0/6`` fragments. :func:`progress` picks by whether stderr is a
-terminal (override with ``KGFM_PROGRESS=bar|log|off``).
+terminal or the code runs in a Jupyter kernel (whose stderr is no terminal, but whose output area
+redraws a bar in place); override with ``KGFM_PROGRESS=bar|log|off``. In a kernel the bar is a
+widget where ``ipywidgets`` is installed and tqdm's text bar otherwise (never tqdm.auto's
+"IProgress not found" warning).
 """
 
 from __future__ import annotations
@@ -106,20 +109,48 @@ def progress(iterable: Optional[Iterable[Any]] = None, total: Optional[int] = No
     if disable or mode == "off":
         mode = "off"
     if mode == "bar":
-        from tqdm.auto import tqdm
-
-        return tqdm(iterable, total=total, desc=desc, initial=initial, **tqdm_kwargs)
+        return bar_class()(iterable, total=total, desc=desc, initial=initial, **tqdm_kwargs)
     return LogProgress(iterable, total=total, desc=desc, initial=initial,
                        stream=_NullStream() if mode == "off" else None)
 
 
 def progress_mode() -> str:
-    """``bar`` (stderr is a terminal), ``log`` (otherwise) or ``off``; ``KGFM_PROGRESS`` overrides.
+    """``bar`` (stderr is a terminal, or a Jupyter kernel runs the code), ``log`` (otherwise) or ``off``;
+    ``KGFM_PROGRESS`` overrides.
 
     Inner bars that restart every epoch use it to stay quiet in a log (``disable=progress_mode() != "bar"``):
     a line per 10 % of every epoch would be hundreds of lines.
     """
-    return os.environ.get("KGFM_PROGRESS", "").lower() or ("bar" if sys.stderr.isatty() else "log")
+    return os.environ.get("KGFM_PROGRESS", "").lower() or ("bar" if sys.stderr.isatty() or in_notebook() else "log")
+
+
+def in_notebook() -> bool:
+    """True when a Jupyter kernel runs this code (the test tqdm itself uses: an IPython shell started
+    by ``IPKernelApp``); False in a terminal IPython, a script or a pipe."""
+    ipython = sys.modules.get("IPython")
+    if ipython is None:
+        return False
+    try:
+        shell = ipython.get_ipython()
+        return shell is not None and "IPKernelApp" in shell.config
+    except Exception:  # noqa: BLE001  (an IPython too old or too odd to ask: not a kernel we know)
+        return False
+
+
+def bar_class() -> type:
+    """The tqdm class for a live bar: the widget bar in a kernel that has ``ipywidgets``, the text bar otherwise."""
+    if in_notebook():
+        try:
+            import ipywidgets  # noqa: F401
+
+            from tqdm.notebook import tqdm as notebook_bar
+
+            return notebook_bar
+        except ImportError:
+            pass
+    from tqdm.std import tqdm as text_bar
+
+    return text_bar
 
 
 class _NullStream(io.TextIOBase):

@@ -15,7 +15,7 @@ from typing import Callable, Optional
 
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
+from tqdm.std import tqdm  # tqdm.write only; the bars come from kgfm.progress
 
 from kgfm.encoder.config import GraphTrainConfig
 from kgfm.encoder.data import LinkPredData

@@ -32,8 +32,41 @@ def test_mode_from_environment(monkeypatch):
     monkeypatch.setenv("KGFM_PROGRESS", "off")
     assert list(progress(range(3), desc="x")) == [0, 1, 2]
     monkeypatch.setenv("KGFM_PROGRESS", "bar")
-    from tqdm.auto import tqdm
+    from tqdm.std import tqdm
 
     assert isinstance(progress(range(3), desc="x", disable=False), tqdm)
     monkeypatch.setenv("KGFM_PROGRESS", "log")
     assert isinstance(progress(range(3)), LogProgress)
+
+
+def test_a_jupyter_kernel_gets_a_text_bar_without_ipywidgets(monkeypatch):
+    import sys
+    import types
+
+    from tqdm.std import tqdm
+
+    from kgfm.progress import bar_class, in_notebook, progress_mode
+
+    monkeypatch.delenv("KGFM_PROGRESS", raising=False)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False, raising=False)
+    assert not in_notebook() and progress_mode() == "log"
+    shell = types.SimpleNamespace(config={"IPKernelApp": {}})
+    monkeypatch.setitem(sys.modules, "IPython", types.SimpleNamespace(get_ipython=lambda: shell))
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)  # import fails: no widgets
+    assert in_notebook() and progress_mode() == "bar" and bar_class() is tqdm
+    shell.config = {}  # a terminal IPython: no kernel
+    assert not in_notebook() and progress_mode() == "log"
+
+
+def test_a_kernel_with_ipywidgets_gets_the_widget_bar(monkeypatch):
+    import sys
+    import types
+
+    from kgfm.progress import bar_class
+
+    shell = types.SimpleNamespace(config={"IPKernelApp": {}})
+    monkeypatch.setitem(sys.modules, "IPython", types.SimpleNamespace(get_ipython=lambda: shell))
+    monkeypatch.setitem(sys.modules, "ipywidgets", types.ModuleType("ipywidgets"))  # importable
+    from tqdm.notebook import tqdm as notebook_bar
+
+    assert bar_class() is notebook_bar
