@@ -58,17 +58,22 @@ def resolve(value: str | Path, folder: str) -> Path:
 def init(target: Path, force: bool = False) -> list[Path]:
     """Copy the sample ``configs/`` and ``graphs/`` into ``target`` so the README's commands run there.
 
+    Running it again is a no-op: a file that already holds the sample's bytes is left alone (a notebook
+    cell re-run, a second ``kgfm init``).
+
     Args:
         target: Folder to write into (created).
-        force: Overwrite files that already exist; otherwise they are an error and nothing is written.
+        force: Overwrite files that differ from the sample; otherwise any such file is an error and
+            nothing is written.
 
     Returns:
-        The files written.
+        The files written (not those already identical).
     """
     root = samples_root()
     plan = [(src, target / folder / src.relative_to(root / folder))
             for folder in FOLDERS for src in sorted((root / folder).rglob("*"))
             if src.is_file() and src.suffix != ".py" and "__pycache__" not in src.parts]
+    plan = [(src, dest) for src, dest in plan if not (dest.is_file() and dest.read_bytes() == src.read_bytes())]
     existing = [dest for _, dest in plan if dest.exists()]
     if existing and not force:
         raise FileExistsError(f"{existing[0]}: already exists ({len(existing)} sample file(s) would be overwritten; "

@@ -18,5 +18,6 @@ def init(
         from kgfm.samples import init as write_samples
 
         written = write_samples(target, force=force)
-        typer.echo(f"wrote {len(written)} files under {target}/configs and {target}/graphs. Next:")
+        typer.echo(f"wrote {len(written)} files under {target}/configs and {target}/graphs"
+                   f"{'' if written else ' (all already there)'}. Next:")
         typer.echo(f"  cd {target} && kgfm build-graph graphs/movies_kb.txt --path .kgfm/graph.lbug")

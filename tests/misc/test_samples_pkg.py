@@ -28,10 +28,12 @@ def test_init_writes_samples_and_refuses_to_overwrite(tmp_path: Path):
     written = init(tmp_path)
     assert (tmp_path / "configs" / "graph.yaml").read_bytes() == (REPO / "configs" / "graph.yaml").read_bytes()
     assert (tmp_path / "graphs" / "movies_kb.txt").is_file() and len(written) == len(names("configs")) + len(names("graphs"))
+    assert init(tmp_path) == []  # again: every file already holds the sample, nothing to write, no error
     (tmp_path / "configs" / "graph.yaml").write_text("mine", encoding="utf-8")
     cli = subprocess.run([sys.executable, "-m", "kgfm.cli.main", "init", str(tmp_path)], capture_output=True, text=True)
     assert cli.returncode == 2 and "already exists" in cli.stderr and "Traceback" not in cli.stderr
     assert (tmp_path / "configs" / "graph.yaml").read_text(encoding="utf-8") == "mine"
+    assert init(tmp_path, force=True) == [tmp_path / "configs" / "graph.yaml"]  # only the changed file
 
 
 def test_version_flag():
