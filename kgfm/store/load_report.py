@@ -17,7 +17,7 @@ class LoadAborted(StoreError):
         super().__init__(
             f"{reject.message()} -- stopped before writing this batch (--on-error fail; written before it: "
             f"{report.entities_new} entities, {report.triples_new} triples); fix the line, or use "
-            "--on-error skip to load the good rows and list the rejects"
+            "--on-error skip (in Python: on_error=\"skip\") to load the good rows and list the rejects"
         )
 
 

@@ -63,3 +63,17 @@ def test_build_graph_from_the_api(tmp_path: Path):
     assert (report.triples_new, report.entities_total, report.names_matched) == (716, 266, 1)
     with kgfm.open_store(tmp_path / "g.lbug") as db:
         assert db.get_entity("Orchard of Havana")["name"] == "Orchard of Havana (1979)"
+
+
+def test_bad_input_from_the_api_is_one_typed_error_that_names_the_line_and_the_python_switch(tmp_path: Path):
+    import kgfm
+    from kgfm.store.load_report import LoadAborted
+
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("a\tr\tb\nc\tr\n", encoding="utf-8")
+    with pytest.raises(LoadAborted) as info:
+        kgfm.build_graph(bad, path=tmp_path / "g.lbug")
+    message = str(info.value)
+    assert message.startswith(f"{bad}:2: ") and "\n" not in message and 'on_error="skip"' in message
+    report = kgfm.build_graph(bad, path=tmp_path / "g.lbug", on_error="skip")  # what the message says to do
+    assert (report.triples_new, report.rejected) == (1, 1)
