@@ -61,3 +61,26 @@ def test_a_seed_missing_its_partner_stops_with_its_name(gap):
     d["runs"].pop(3)
     with pytest.raises(SystemExit, match="seed 1: 1 GNN and 0 shallow"):
         gap.pairs(d)
+
+
+def test_degree_gaps_pair_the_buckets_by_seed(load_bench):
+    deg = load_bench("linkpred_by_degree")
+
+    def with_degree(r: dict, low: float, high: float | None) -> dict:
+        cells = {"1-5": {"queries": 3, "mrr": low}, "6-20": {"queries": 1, "mrr": high}}
+        r["test"]["by_degree"] = {"answer": cells, "query": cells}
+        return r
+
+    # seed 0: GNN 0.30 / 0.50 by bucket, shallow 0.20 / 0.50; seed 1: GNN 0.25 / 0.40, shallow 0.20 / 0.50
+    d = {"runs": [with_degree(run("compgcn", None, [(61, 0.2)], 0.35), 0.30, 0.50),
+                  with_degree(run("none", None, [(61, 0.2)], 0.275), 0.20, 0.50),
+                  with_degree(run("compgcn", 1, [(61, 0.2)], 0.2875), 0.25, 0.40),
+                  with_degree(run("none", 1, [(61, 0.2)], 0.275), 0.20, 0.50)]}
+    out = deg.degree_gaps(d)
+    low, high = out["answer"]["1-5"], out["answer"]["6-20"]
+    assert low["gap_per_seed"] == [0.1, 0.05] and low["gap_mean"] == pytest.approx(0.075)
+    assert high["gap_per_seed"] == [0.0, -0.1] and high["gnn_mrr"] == pytest.approx(0.45)
+    assert out["test_gap_mean"] == pytest.approx(0.04375) and out["seeds"] == [0, 1]
+    d["runs"][1]["test"].pop("by_degree")
+    with pytest.raises(SystemExit, match="no by_degree"):
+        deg.degree_gaps(d)
