@@ -240,7 +240,7 @@ class QAModel:
 
 
 def write_samples(target: PathLike = ".", force: bool = False) -> list[Path]:
-    """Write the bundled sample ``configs/`` and ``graphs/`` into ``target`` (``kgfm init``); files that already
+    """Write the bundled sample ``configs/``, ``graphs/`` and ``quickstart.ipynb`` into ``target`` (``kgfm init``); files that already
     hold the sample are left alone, so a re-run cell is a no-op. Returns the files written."""
     from kgfm.samples import init
 

@@ -1,9 +1,10 @@
-"""The bundled sample configs and graphs, wherever kgfm is installed.
+"""The bundled sample configs, graphs and quickstart notebook, wherever kgfm is installed.
 
-In a source checkout they are ``configs/`` and ``graphs/`` at the repository root; in a wheel they
-ship as ``kgfm/_samples/{configs,graphs}`` (copied there by ``setup.py`` at build time). Users reach
-them by name (``--config sample:graph``, ``kgfm build-graph sample:movies_kb.txt``) or write them
-into a folder of their own with ``kgfm init DIR``.
+In a source checkout they are ``configs/``, ``graphs/`` and ``quickstart.ipynb`` at the repository
+root; in a wheel they ship as ``kgfm/_samples/{configs,graphs,quickstart.ipynb}`` (copied there by
+``setup.py`` at build time). Users reach them by name (``--config sample:graph``, ``kgfm build-graph
+sample:movies_kb.txt``) or write them into a folder of their own with ``kgfm init DIR`` (the notebook
+at DIR's top, where its first cell's ``kgfm.write_samples(".")`` finds everything already there).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 PREFIX = "sample:"
 FOLDERS = ("configs", "graphs")
+FILES = ("quickstart.ipynb",)  # written at the top of the target folder
 
 
 class SampleError(FileNotFoundError):
@@ -56,7 +58,8 @@ def resolve(value: str | Path, folder: str) -> Path:
 
 
 def init(target: Path, force: bool = False) -> list[Path]:
-    """Copy the sample ``configs/`` and ``graphs/`` into ``target`` so the README's commands run there.
+    """Copy the sample ``configs/``, ``graphs/`` and ``quickstart.ipynb`` into ``target`` so the README's
+    commands (and the notebook) run there.
 
     Running it again is a no-op: a file that already holds the sample's bytes is left alone (a notebook
     cell re-run, a second ``kgfm init``).
@@ -73,6 +76,7 @@ def init(target: Path, force: bool = False) -> list[Path]:
     plan = [(src, target / folder / src.relative_to(root / folder))
             for folder in FOLDERS for src in sorted((root / folder).rglob("*"))
             if src.is_file() and src.suffix != ".py" and "__pycache__" not in src.parts]
+    plan += [(root / name, target / name) for name in FILES if (root / name).is_file()]
     plan = [(src, dest) for src, dest in plan if not (dest.is_file() and dest.read_bytes() == src.read_bytes())]
     existing = [dest for _, dest in plan if dest.exists()]
     if existing and not force:

@@ -26,6 +26,7 @@ where=$("$WORK/venv/bin/python" -c "import kgfm, pathlib; print(pathlib.Path(kgf
 case "$where" in "$REPO"*) echo "[wheel] FAIL: kgfm imported from the checkout ($where)"; exit 1;; esac
 "$KGFM" --version
 "$KGFM" init .
+test -f quickstart.ipynb || { echo "[wheel] FAIL: kgfm init wrote no quickstart.ipynb"; exit 1; }
 "$KGFM" build-graph sample:movies_kb.txt --path .kgfm/graph.lbug
 "$KGFM" cypher 'MATCH (m:Entity)-[:directed_by]->(d:Entity) RETURN d.name AS director, count(m) AS films ORDER BY films DESC, director LIMIT 3' --path .kgfm/graph.lbug
 "$KGFM" stats --path .kgfm/graph.lbug --top 3 >/dev/null

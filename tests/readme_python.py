@@ -2,8 +2,8 @@
 
 Used by tests/misc/test_readme_python.py and by scripts/wheel_check.sh (against the installed wheel,
 from an empty folder): ``python tests/readme_python.py README.md --run``. The same block, a cell per
-numbered step, is ``examples/quickstart.ipynb``: ``python tests/readme_python.py README.md --notebook
-examples/quickstart.ipynb`` writes it again after README changes (tests/misc/test_notebook.py checks
+numbered step, is ``quickstart.ipynb`` (shipped as a sample: ``kgfm init`` writes it): ``python
+tests/readme_python.py README.md --notebook quickstart.ipynb`` writes it again after README changes (tests/misc/test_notebook.py checks
 that the two agree and runs the notebook in a real Jupyter kernel).
 """
 
@@ -37,7 +37,7 @@ def notebook_cells(code: str) -> list[str]:
 
 
 def write_notebook(code: str, out: Path) -> None:
-    """``examples/quickstart.ipynb``: a title cell, then :func:`notebook_cells` as code cells (no outputs)."""
+    """``quickstart.ipynb``: a title cell, then :func:`notebook_cells` as code cells (no outputs)."""
     import nbformat
 
     nb = nbformat.v4.new_notebook()

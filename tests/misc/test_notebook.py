@@ -1,4 +1,4 @@
-"""examples/quickstart.ipynb: README's Python block as a notebook, run in a real Jupyter kernel (ipykernel via
+"""quickstart.ipynb: README's Python block as a notebook, run in a real Jupyter kernel (ipykernel via
 nbclient) in an empty folder, with what notebook users do that a script does not: re-run cells while a
 model is still open, and watch progress in the output area."""
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-NOTEBOOK = REPO / "examples" / "quickstart.ipynb"
+NOTEBOOK = REPO / "quickstart.ipynb"
 sys.path.insert(0, str(REPO / "tests"))
 from readme_python import notebook_cells, python_block, write_notebook  # noqa: E402
 
@@ -21,7 +21,7 @@ def test_notebook_is_readme_python_block_cell_by_cell(tmp_path: Path):
     code = python_block(REPO / "README.md")
     nb = json.loads(NOTEBOOK.read_text(encoding="utf-8"))
     cells = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
-    hint = "README changed: python tests/readme_python.py README.md --notebook examples/quickstart.ipynb"
+    hint = "README changed: python tests/readme_python.py README.md --notebook quickstart.ipynb"
     assert cells == notebook_cells(code), hint
     assert "\n\n".join(cells) + "\n" == code  # nothing of the block lost or reordered in the cut
     write_notebook(code, tmp_path / "again.ipynb")

@@ -27,7 +27,9 @@ def test_resolve_sample_names():
 def test_init_writes_samples_and_refuses_to_overwrite(tmp_path: Path):
     written = init(tmp_path)
     assert (tmp_path / "configs" / "graph.yaml").read_bytes() == (REPO / "configs" / "graph.yaml").read_bytes()
-    assert (tmp_path / "graphs" / "movies_kb.txt").is_file() and len(written) == len(names("configs")) + len(names("graphs"))
+    assert (tmp_path / "graphs" / "movies_kb.txt").is_file()
+    assert (tmp_path / "quickstart.ipynb").read_bytes() == (REPO / "quickstart.ipynb").read_bytes()  # at the top
+    assert len(written) == len(names("configs")) + len(names("graphs")) + 1
     assert init(tmp_path) == []  # again: every file already holds the sample, nothing to write, no error
     (tmp_path / "configs" / "graph.yaml").write_text("mine", encoding="utf-8")
     cli = subprocess.run([sys.executable, "-m", "kgfm.cli.main", "init", str(tmp_path)], capture_output=True, text=True)
