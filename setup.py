@@ -1,7 +1,7 @@
-"""Ships the sample configs, graphs and notebook inside the wheel as ``kgfm/_samples/{configs,graphs,quickstart.ipynb}``.
+"""Ships the samples inside the wheel as ``kgfm/_samples/{configs,graphs,quickstart.ipynb}``.
 
-They live at the repository root (``configs/``, ``graphs/``, ``quickstart.ipynb``) so the README's paths work in a checkout;
-:mod:`kgfm.samples` finds them in either place. Everything else is declared in pyproject.toml.
+They live at the repository root (``configs/``, ``graphs/``, ``quickstart.ipynb``) so the README's paths work
+in a checkout; :mod:`kgfm.samples` finds them in either place. Everything else is declared in pyproject.toml.
 """
 
 from pathlib import Path
@@ -20,12 +20,16 @@ class BuildWithSamples(build_py):
         root = Path(__file__).resolve().parent
         for folder, patterns in SAMPLES.items():
             for pattern in patterns:
-                for src in sorted((root / folder).glob(pattern)):
-                    if src.is_file():
-                        dest = Path(self.build_lib) / "kgfm" / "_samples" / folder / src.relative_to(root / folder)
-                        dest.parent.mkdir(parents=True, exist_ok=True)
-                        shutil.copy2(src, dest)
+                found = [src for src in sorted((root / folder).glob(pattern)) if src.is_file()]
+                if not found:  # e.g. an sdist made without MANIFEST.in: fail here, not at the user's `kgfm init`
+                    raise SystemExit(f"setup.py: no sample files {folder}/{pattern} under {root} (see MANIFEST.in)")
+                for src in found:
+                    dest = Path(self.build_lib) / "kgfm" / "_samples" / folder / src.relative_to(root / folder)
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(src, dest)
         for name in FILES:
+            if not (root / name).is_file():
+                raise SystemExit(f"setup.py: no sample file {name} under {root} (see MANIFEST.in)")
             dest = Path(self.build_lib) / "kgfm" / "_samples" / name
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(root / name, dest)

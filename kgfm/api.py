@@ -240,8 +240,11 @@ class QAModel:
 
 
 def write_samples(target: PathLike = ".", force: bool = False) -> list[Path]:
-    """Write the bundled sample ``configs/``, ``graphs/`` and ``quickstart.ipynb`` into ``target`` (``kgfm init``); files that already
-    hold the sample are left alone, so a re-run cell is a no-op. Returns the files written."""
+    """Write the bundled sample ``configs/``, ``graphs/`` and ``quickstart.ipynb`` into ``target`` (``kgfm init``).
+
+    Files that already hold the sample are left alone, so a re-run cell is a no-op; a file that differs is an
+    error unless ``force``. Returns the files written.
+    """
     from kgfm.samples import init
 
     return init(Path(target), force=force)

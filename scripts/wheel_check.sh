@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# CI step: kgfm as a user gets it. Builds the wheel, installs it (not editable) into a fresh venv,
+# CI step: kgfm as a user gets it. Builds the sdist and the wheel from it (as pip does with an sdist),
+# checks the sdist carries the samples, installs the wheel (not editable) into a fresh venv,
 # and runs the quick path from an empty folder outside the repository: the version, `kgfm init`,
 # the sample graph built and queried, and the README's Python block (tests/readme_python.py extracts it).
 # Usage: bash scripts/wheel_check.sh [WORKDIR]   (default: a new temp folder, removed on success)
@@ -9,10 +10,15 @@ REPO=$PWD
 WORK=${1:-$(mktemp -d -t kgfm-wheel.XXXXXX)}
 export PIP_DISABLE_PIP_VERSION_CHECK=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 step() { printf '[wheel] %s\n' "$*"; }
-step "building the wheel into $WORK/dist"
+step "building the sdist and, from it, the wheel into $WORK/dist"
 python3 -m venv "$WORK/build-env"
 "$WORK/build-env/bin/python" -m pip install -q build
-"$WORK/build-env/bin/python" -m build -q --wheel --outdir "$WORK/dist" "$REPO" >/dev/null
+# sdist first, then the wheel built from it (what pip does with an sdist): both must carry the samples
+"$WORK/build-env/bin/python" -m build -q --outdir "$WORK/dist" "$REPO" >/dev/null
+sdist_files=$(tar tzf "$WORK"/dist/kgfm-*.tar.gz)
+for f in quickstart.ipynb configs/graph.yaml configs/metaqa_relation_templates_v2.tsv graphs/movies_kb.txt graphs/bad/syntax_error.ttl; do
+  grep -q "/$f\$" <<<"$sdist_files" || { echo "[wheel] FAIL: the sdist lacks the sample $f (MANIFEST.in)"; exit 1; }
+done
 WHEEL=$(ls "$WORK"/dist/kgfm-*.whl)
 step "installing $(basename "$WHEEL") into a fresh venv"
 python3 -m venv "$WORK/venv"

@@ -11,7 +11,7 @@ from kgfm.cli.errors import friendly_errors
 
 def init(
     target: Path = typer.Argument(Path("."), help="folder to write configs/, graphs/ and quickstart.ipynb into"),
-    force: bool = typer.Option(False, "--force", help="overwrite sample files that already exist"),
+    force: bool = typer.Option(False, "--force", help="overwrite sample files that differ from the sample"),
 ) -> None:
     """Write the bundled sample configs, graphs and quickstart notebook into TARGET, so the README's commands run
     there."""
