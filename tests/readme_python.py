@@ -2,9 +2,9 @@
 
 Used by tests/misc/test_readme_python.py and by scripts/wheel_check.sh (against the installed wheel,
 from an empty folder): ``python tests/readme_python.py README.md --run``. The same block, a cell per
-numbered step, is ``quickstart.ipynb`` (shipped as a sample: ``kgfm init`` writes it): ``python
-tests/readme_python.py README.md --notebook quickstart.ipynb`` writes it again after README changes (tests/misc/test_notebook.py checks
-that the two agree and runs the notebook in a real Jupyter kernel).
+numbered step, is ``quickstart.ipynb`` (shipped as a sample: ``kgfm init`` writes it); ``python
+tests/readme_python.py README.md --notebook quickstart.ipynb`` writes it again after README changes
+(tests/misc/test_notebook.py checks that the two agree and runs the notebook in a real Jupyter kernel).
 """
 
 from __future__ import annotations

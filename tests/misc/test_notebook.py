@@ -5,7 +5,6 @@ model is still open, and watch progress in the output area."""
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
