@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import json
+import re
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
@@ -63,6 +64,9 @@ def _ints(column: Any) -> np.ndarray:
         parts.append(np.frombuffer(data, dtype=dtype, count=len(chunk), offset=chunk.offset * dtype.itemsize)
                      if data is not None else np.zeros(0, dtype))
     return np.concatenate(parts).astype(np.int64, copy=False) if parts else np.zeros(0, np.int64)
+
+
+_MISSING_TABLE = re.compile(r"Table (\S+) does not exist")
 
 
 class EmbeddedStore(GraphStore):
@@ -129,7 +133,7 @@ class EmbeddedStore(GraphStore):
 
     def _schema_exists(self) -> bool:
         if not self._has_schema:
-            tables = {row["name"].casefold() for row in self._rows("CALL show_tables() RETURN name")}
+            tables = {row["name"].casefold() for row in self._rows(cy.TABLES)}
             self._has_schema = {"entity", "relationtype"} <= tables
             if self._has_schema:
                 columns = {row["name"] for row in self._rows(cy.ENTITY_COLUMNS)}
@@ -323,13 +327,30 @@ class EmbeddedStore(GraphStore):
     def cypher(self, query: str, params: dict[str, Any] | None = None, write: bool = False) -> list[dict[str, Any]]:
         if write and self.read_only:
             raise StoreError("the store was opened read-only; pass --write to allow writes")
-        if write or self.read_only:
-            return self._rows(query, params)
-        self._run(cy.BEGIN_READ_ONLY)
         try:
-            return self._rows(query, params)
-        finally:
-            self._run(cy.ROLLBACK)
+            if write or self.read_only:
+                return self._rows(query, params)
+            self._run(cy.BEGIN_READ_ONLY)
+            try:
+                return self._rows(query, params)
+            finally:
+                self._run(cy.ROLLBACK)
+        except StoreError as exc:
+            missing = _MISSING_TABLE.search(str(exc))
+            if missing is None:
+                raise
+            as_rel = re.search(r"\[[^\]]*:[^\]]*\b" + re.escape(missing.group(1)) + r"\b", query) is not None
+            raise StoreError(f"{exc} {self._schema_hint(missing.group(1), as_rel)}") from None
+
+    def _schema_hint(self, name: str, as_rel: bool) -> str:
+        """What a query naming an unknown relationship type or node label should have named instead."""
+        rels = [t["name"] for t in self._rows(cy.TABLES) if t["type"] == "REL"]
+        shown = ", ".join(rels[:20]) + (f", ... ({len(rels)} in all)" if len(rels) > 20 else "")
+        hint = f"(relationship types in this store: {shown or 'none yet'}"
+        if not as_rel:
+            hint += (f"; every node is an :Entity and its RDF classes are in e.types: "
+                     f"MATCH (e:Entity) WHERE '{name}' IN e.types (on Neo4j also labels)")
+        return hint + ")"
 
     def close(self) -> None:
         conn, db = getattr(self, "_conn", None), getattr(self, "_db", None)

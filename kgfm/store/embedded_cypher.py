@@ -44,6 +44,7 @@ def copy_from(table: str, variable: str) -> str:
 
 CHECKPOINT = "CHECKPOINT"
 ENTITY_COLUMNS = "CALL table_info('Entity') RETURN name"
+TABLES = "CALL show_tables() RETURN name, type ORDER BY name"
 BEGIN_READ_ONLY = "BEGIN TRANSACTION READ ONLY"
 ROLLBACK = "ROLLBACK"
 INSERT_RELATIONS = "UNWIND $rows AS row CREATE (:RelationType {name: row.name, idx: row.idx, predicate: row.predicate})"

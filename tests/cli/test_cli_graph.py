@@ -38,6 +38,11 @@ def test_build_graph_cypher_stats(tmp_path: Path, graphs_dir: Path):
     assert [row["tail"] for row in json.loads(out.stdout)] == expected
     refused = run("cypher", "CREATE (e:Entity {id: 'x'})", cwd=tmp_path)
     assert refused.returncode == 2 and "read-only" in refused.stderr and "Traceback" not in refused.stderr
+    label = run("cypher", "MATCH (m:Movie) RETURN m.name", cwd=tmp_path)
+    assert label.returncode == 2 and "Traceback" not in label.stderr and len(label.stderr.strip().splitlines()) == 1
+    assert "directed_by, has_genre," in label.stderr and "WHERE 'Movie' IN e.types" in label.stderr
+    rel = run("cypher", "MATCH (m:Entity)-[:directed_by|DIRECTOR]->(d) RETURN d.name", cwd=tmp_path)
+    assert rel.returncode == 2 and "directed_by, has_genre," in rel.stderr and "e.types" not in rel.stderr
     stats = run("stats", cwd=tmp_path)
     assert stats.returncode == 0, stats.stderr
     result = json.loads((tmp_path / ".kgfm" / "stats" / "stats.json").read_text())
