@@ -8,7 +8,14 @@ dataset. A relation is read as one of three shapes:
   agent (``director``, ``writer``), the head is what the verb produced.
 * ``verbal`` -- ``starred actors``, ``hasTag`` minus ``has``...: a verb followed by a noun.
 * ``noun`` -- ``genre``, ``release year``, ``in language``, ``director``: the tail is the head's
-  ``<noun>``.
+  ``<noun>``. ``is <noun> of`` (``isCitizenOf``, ``isPartOf``) is the same noun the other way round
+  (``flip``): the head is the tail's ``<noun>``.
+* ``active`` -- ``worksFor``, ``reportsTo``, ``knows``, ``actedIn``, ``created``: ``head <verb>
+  [<preposition>] tail``, the verb in the present third person or the past.
+* ``stative`` -- ``isLocatedIn``, ``wasBornIn``, ``marriedTo``: ``head is/was <participle>
+  <preposition> tail``.
+
+The ``active``/``stative`` shapes cover YAGO-, schema.org- and FOAF-style names.
 """
 
 from __future__ import annotations
@@ -35,12 +42,32 @@ IRREGULAR = {
     "taught": ("teach", "taught"), "brought": ("bring", "brought"), "born": ("bear", "bore"),
     "told": ("tell", "told"), "seen": ("see", "saw"), "run": ("run", "ran"), "read": ("read", "read"),
     "composed": ("compose", "composed"), "produced": ("produce", "produced"), "set": ("set", "set"),
+    "died": ("die", "died"), "lied": ("lie", "lied"), "tied": ("tie", "tied"), "wrote": ("write", "wrote"),
 }
 ARTICLES = {"the", "a", "an"}
 PREPOSITIONS = {"in", "of", "on", "at", "to", "from", "for", "with", "into", "about", "as"}
 LEADING_VERBS = {"has", "have", "had", "is", "was", "are", "were", "hasa", "isa"}
 TIME_NOUNS = {"year", "date", "time", "day", "month", "decade", "century"}
 PLACE_NOUNS = {"place", "location", "country", "city", "region", "state", "area", "site", "venue"}
+BE_WORDS = {"is", "was", "are", "were"}
+# Present-tense verbs common as relation names on their own (``knows``, ``contains``): a lone word
+# ending in -s is otherwise read as a plural noun (``tags``). General English.
+VERBS_3RD = {
+    "knows", "manages", "owns", "employs", "influences", "contains", "includes", "follows", "likes", "loves",
+    "hates", "uses", "causes", "treats", "affects", "precedes", "succeeds", "supports", "requires", "speaks",
+    "plays", "directs", "writes", "teaches", "produces", "creates", "cites", "mentions", "visits", "trusts",
+    "marries", "imports", "exports", "borders", "hosts", "governs", "leads", "sponsors", "funds", "publishes",
+    "develops", "designs", "invents", "discovers", "prevents", "inhibits", "activates", "regulates", "encodes",
+    "binds", "targets", "interacts", "attends", "joins", "sells", "buys", "acquires", "replaces", "defeats",
+}
+# Verbs whose past participle + preposition is an action of the head (``actedIn``, ``diedIn``);
+# other participles + preposition read as a state (``locatedIn``, ``bornIn``, ``marriedTo``).
+INTRANSITIVE = {
+    "act", "die", "graduate", "participate", "happen", "live", "work", "compete", "serve", "study", "play",
+    "occur", "appear", "star", "stay", "arrive", "result", "originate", "retire", "debut", "perform", "exist",
+    "emigrate", "immigrate", "reside", "move", "travel", "rank", "belong", "report", "deal", "fight", "vote",
+    "teach", "sing", "win", "run", "go", "come", "lie", "sit", "stand", "sleep", "speak", "write", "contribute",
+}
 PERSON_NOUNS = {"person", "people", "human", "man", "woman", "author", "agent", "member", "spouse",
                 "child", "parent", "friend", "artist", "star", "cast", "politician", "player"}
 
@@ -106,6 +133,20 @@ def verb_forms(participle: str) -> tuple[str, str]:
     return stem, participle
 
 
+def present_base(word: str) -> str:
+    """``works`` -> ``work``; ``manages`` -> ``manage``; ``teaches`` -> ``teach``; ``studies`` -> ``study``."""
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if re.search(r"(ches|shes|sses|xes|zes|oes)$", word):
+        return word[:-2]
+    return word[:-1] if word.endswith("s") else word
+
+
+def is_third_person(word: str) -> bool:
+    """A present third-person verb form: ``works`` -- only where a preposition follows, or listed."""
+    return len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is"))
+
+
 def agent_noun(base: str) -> str:
     """``direct`` -> ``director``; ``write`` -> ``writer``; ``produce`` -> ``producer``."""
     if re.search(r"(ct|it|ut)$", base) and not base.endswith("eat"):
@@ -128,8 +169,12 @@ class RelationWords:
         shape: ``passive``, ``verbal`` or ``noun`` (module docstring).
         tail_noun: Noun for the tail side (``director``, ``genre``), singular.
         head_noun: Noun for the head side when known (Freebase type segment, rdf:type), else ``None``.
-        base / past / participle: Verb forms for ``passive`` and ``verbal`` shapes.
+        base / past / participle: Verb forms for ``passive``, ``verbal``, ``active`` and ``stative`` shapes.
         tail_person: The tail is a person-like agent (picks ``who``).
+        verb: ``active``: the verb as the relation has it (``works``, ``acted``); ``present`` says which tense.
+        prep: ``active``/``stative``: the preposition after the verb (``for``, ``in``), or empty.
+        be: ``stative``: ``is`` or ``was``.
+        flip: ``noun`` read the other way round (``is citizen of``: the head is the tail's noun).
     """
 
     phrase: str
@@ -140,6 +185,11 @@ class RelationWords:
     past: str = ""
     participle: str = ""
     tail_person: bool = False
+    verb: str = ""
+    present: bool = False
+    prep: str = ""
+    be: str = ""
+    flip: bool = False
 
 
 def analyse(words: list[str], head_noun: str | None = None) -> RelationWords:
@@ -154,6 +204,30 @@ def analyse(words: list[str], head_noun: str | None = None) -> RelationWords:
         base, past = verb_forms(core[0])
         noun = singular(" ".join(core[1:]))
         return RelationWords(phrase, "verbal", noun, head_noun, base, past, core[0], _personish(noun))
+    lead = words[0] if core is not words and len(core) < len(words) else ""
+    prep = core[1] if len(core) == 2 and core[1] in PREPOSITIONS else ""
+    if lead in BE_WORDS and is_participle(core[0]) and (len(core) == 1 or prep):
+        base, past = verb_forms(core[0])  # isLocatedIn, wasBornIn, isMarriedTo
+        return RelationWords(phrase, "stative", "", head_noun, base, past, core[0], prep=prep,
+                             be="was" if lead in {"was", "were"} else "is")
+    if lead in BE_WORDS and core in (["a"], ["an"]):
+        return RelationWords(phrase, "noun", "kind", head_noun)  # isA: the tail is the head's kind
+    if (lead in BE_WORDS and len(core) >= 2 and core[-1] in {"of", "for", "to"}) or (
+            not lead and len(core) >= 2 and core[-1] == "of" and core[0] not in PREPOSITIONS):
+        noun_words = [w for w in core[:-1] if w not in ARTICLES] or core[:-1]
+        noun = singular(" ".join(noun_words))  # isCitizenOf, memberOf: the head is the tail's noun
+        return RelationWords(phrase, "noun", noun, head_noun, tail_person=_personish(noun), flip=True)
+    if not lead and (len(core) == 1 or prep):
+        word = core[0]
+        if (prep and is_third_person(word)) or (len(core) == 1 and word in VERBS_3RD):
+            return RelationWords(phrase, "active", "", head_noun, present_base(word), verb=word, present=True,
+                                 prep=prep)  # worksFor, knows
+        if is_participle(word):
+            base, past = verb_forms(word)
+            if len(core) == 1 or base in INTRANSITIVE:  # created, actedIn, diedIn
+                return RelationWords(phrase, "active", "", head_noun, base, past, word, verb=past, prep=prep)
+            return RelationWords(phrase, "stative", "", head_noun, base, past, word, prep=prep,
+                                 be="was" if word == "born" else "is")  # locatedIn, bornIn
     while len(core) > 1 and core[0] in PREPOSITIONS | ARTICLES:
         core = core[1:]
     noun = singular(" ".join(core))

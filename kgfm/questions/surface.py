@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kgfm.questions.lexicon import PERSON_NOUNS, PLACE_NOUNS, TIME_NOUNS, RelationWords, plural
+from kgfm.questions.lexicon import INTRANSITIVE, PERSON_NOUNS, PLACE_NOUNS, TIME_NOUNS, RelationWords, plural
 
 # (shape, direction) -> question templates. Fields: S subject, wh/whs wh-word, N noun, Ns plural,
 # H/Hs the other side's noun, phrase, base, past, part (participle).
@@ -50,6 +50,26 @@ ASK: dict[tuple[str, str], list[str]] = {
         "{Hs} with the {N} {S}", "{S} is the {N} of what", "{S} is the {N} of which {Hs}", "what is {S} the {N} of",
         "{Hs} whose {N} is {S}", "which {H} has {S} as its {N}", "name the {Hs} with {N} {S}", "{S} is the {N} of which {H}",
     ],
+    ("active", "fwd"): [
+        "{wh} {doS} {S} {base} {prepQ}", "{S} {verbS} {prepQ} {whom}", "which {T} {doS} {S} {base} {prep}",
+        "list the {Ts} {S} {verbS} {prep}", "name the {Ts} that {S} {verbS} {prep}", "{S} {phrase}",
+        "{S} {verbS} {prep} which {Ts}", "give me the {Ts} {S} {verbS} {prep}",
+    ],
+    ("active", "inv"): [
+        "{whS} {verb} {prep} {S}", "which {Hs} {verbP} {prep} {S}", "list the {Hs} that {verbP} {prep} {S}",
+        "name the {Hs} that {verbP} {prep} {S}", "{Hs} that {verbP} {prep} {S}", "{Hs} {verbingP} {prep} {S}",
+        "give me the {Hs} that {verbP} {prep} {S}", "which {H} {verb} {prep} {S}",
+    ],
+    ("stative", "fwd"): [
+        "{wh} {beS} {S} {part} {prepQ}", "{S} {beS} {part} {prepQ} {whom}", "which {T} {beS} {S} {part} {prep}",
+        "list the {Ts} {S} {beS} {part} {prep}", "{S} {part} {prep}", "name the {T} {S} {beS} {part} {prep}",
+        "{S} {beS} {part} {prep} which {T}", "give me the {Ts} that {S} {beS} {part} {prep}",
+    ],
+    ("stative", "inv"): [
+        "{whS} {be} {part} {prep} {S}", "which {Hs} {beP} {part} {prep} {S}", "list the {Hs} {part} {prep} {S}",
+        "{Hs} {part} {prep} {S}", "name the {Hs} that {beP} {part} {prep} {S}", "give me the {Hs} {part} {prep} {S}",
+        "which {H} {be} {part} {prep} {S}",
+    ],
 }
 DESCRIBE: dict[tuple[str, str], list[str]] = {
     ("passive", "fwd"): ["the {N} of {S}", "the {Ns} of {S}", "{S} 's {N}", "the {who} that {past} {S}"],
@@ -61,8 +81,13 @@ DESCRIBE: dict[tuple[str, str], list[str]] = {
     ("noun", "fwd"): ["the {N} of {S}", "the {Ns} of {S}", "{S} 's {N}", "the {N} that {S} has"],
     ("noun", "inv"): ["the {Hs} whose {N} is {S}", "the {Hs} with {N} {S}", "the {Hs} that have {N} {S}",
                       "the {Hs} of {N} {S}"],
+    ("active", "fwd"): ["the {Ts} {S} {verbS} {prep}", "the {Ts} that {S} {verbS} {prep}"],
+    ("active", "inv"): ["the {Hs} that {verbP} {prep} {S}", "the {Hs} {verbingP} {prep} {S}"],
+    ("stative", "fwd"): ["the {Ts} {S} {beS} {part} {prep}", "the {Ts} that {S} {beS} {part} {prep}"],
+    ("stative", "inv"): ["the {Hs} {part} {prep} {S}", "the {Hs} that {beP} {part} {prep} {S}"],
 }
 GENERIC_HEAD = ("one", "ones")
+TOPIC_SLOT = "\ue000"  # stands for the topic while templates are filled, so their whitespace clean-up never touches it
 
 
 @dataclass(frozen=True)
@@ -82,21 +107,49 @@ class StepWords:
     tail_type: str | None = None
 
     @property
+    def reads_inverse(self) -> bool:
+        """The direction the templates read: a flipped noun (``isCitizenOf``) reads the other way."""
+        return self.inverse != self.words.flip
+
+    @property
     def key(self) -> tuple[str, str]:
-        return self.words.shape, "inv" if self.inverse else "fwd"
+        return self.words.shape, "inv" if self.reads_inverse else "fwd"
 
     def fields(self, subject: str) -> dict[str, str]:
         w = self.words
         noun = w.tail_noun
-        head = self.head_type or w.head_noun
-        answer_noun = (head if self.inverse else (self.tail_type or noun)) or ""
-        wh = wh_word(answer_noun, w.tail_person and not self.inverse)
+        inverse = self.reads_inverse
+        head_type, tail_type = (self.tail_type, self.head_type) if w.flip else (self.head_type, self.tail_type)
+        head = head_type or (None if w.flip else w.head_noun)
+        answer_noun = (head if inverse else (tail_type or noun)) or ""
+        wh = wh_word(answer_noun, w.tail_person and not inverse)
         h, hs = (head, plural(head)) if head else GENERIC_HEAD
+        t, ts = (tail_type, plural(tail_type)) if tail_type else GENERIC_HEAD
+        single = subject == TOPIC_SLOT  # a topic is one thing; a description ("the ones ...") is several
+        plural_verb = w.base if w.present else w.verb
         return {
             "S": subject, "wh": wh, "whom": "whom" if wh == "who" else wh, "who": "one" if wh != "who" else "person",
-            "N": noun, "aN": ("an " if noun[:1] in "aeiou" else "a ") + noun, "Ns": plural(noun), "H": h, "Hs": hs, "phrase": w.phrase, "base": w.base or noun,
-            "past": w.past or w.phrase, "part": w.participle or w.phrase,
+            "N": noun, "aN": ("an " if noun[:1] in "aeiou" else "a ") + noun, "Ns": plural(noun), "H": h, "Hs": hs,
+            "T": t, "Ts": ts, "phrase": w.phrase, "base": w.base or noun, "whS": "what" if wh in ("where", "when") else wh,
+            "prepQ": "" if wh in ("where", "when") else w.prep,
+            "past": w.past or w.phrase, "part": w.participle or w.phrase, "prep": w.prep,
+            "verb": w.verb, "verbP": plural_verb, "verbS": w.verb if single else plural_verb,
+            "verbingP": ing_form(w.base) if w.present or w.base in INTRANSITIVE else f"that {plural_verb}",
+            "doS": ("does" if single else "do") if w.present else "did",
+            "be": w.be, "beP": {"is": "are", "was": "were"}.get(w.be, w.be),
+            "beS": w.be if single else {"is": "are", "was": "were"}.get(w.be, w.be),
         }
+
+
+def ing_form(base: str) -> str:
+    """``work`` -> ``working``; ``manage`` -> ``managing``; ``die`` -> ``dying``; ``star`` -> ``starring``."""
+    if base.endswith("ie"):
+        return base[:-2] + "ying"
+    if base.endswith("e") and not base.endswith(("ee", "ye", "oe")):
+        return base[:-1] + "ing"
+    if re.search(r"[^aeiou][aeiou][bdgmnprt]$", base) and len(base) <= 4:
+        return base + base[-1] + "ing"
+    return base + "ing"
 
 
 def wh_word(noun: str, person: bool) -> str:
@@ -110,16 +163,16 @@ def wh_word(noun: str, person: bool) -> str:
     return "what"
 
 
-def _usable(options: list[str], plain_subject: bool) -> list[tuple[int, str]]:
-    """``(template id, template)``; a possessive ``{S} 's`` reads well after a name only."""
-    return [(i, o) for i, o in enumerate(options) if plain_subject or "{S} 's" not in o]
+def _usable(options: list[str], plain_subject: bool, flip: bool = False) -> list[tuple[int, str]]:
+    """``(template id, template)``; a possessive ``{S} 's`` reads well after a name only, and the
+    relation's own words (``{phrase}``: ``is citizen of``) read the wrong way round for a flipped noun."""
+    return [(i, o) for i, o in enumerate(options)
+            if (plain_subject or "{S} 's" not in o) and not (flip and "{phrase}" in o)]
 
 
 def _fill(template: str, fields: dict[str, str]) -> str:
     return re.sub(r"\s+", " ", template.format(**fields)).strip()
 
-
-TOPIC_SLOT = "\ue000"  # stands for the topic while templates are filled, so their whitespace clean-up never touches it
 
 
 def compose(steps: list[StepWords], topic: str, rng: np.random.Generator) -> tuple[str, str]:
@@ -127,12 +180,12 @@ def compose(steps: list[StepWords], topic: str, rng: np.random.Generator) -> tup
     a name with a double space keeps it), and its template id."""
     subject, ids = TOPIC_SLOT, []
     for step in steps[:-1]:
-        options = _usable(DESCRIBE[step.key], subject == TOPIC_SLOT)
+        options = _usable(DESCRIBE[step.key], subject == TOPIC_SLOT, step.words.flip)
         k, template = options[int(rng.integers(len(options)))]
         subject = _fill(template, step.fields(subject))
         ids.append(f"d.{step.key[0]}.{step.key[1]}.{k}")
     last = steps[-1]
-    options = _usable(ASK[last.key], subject == TOPIC_SLOT)
+    options = _usable(ASK[last.key], subject == TOPIC_SLOT, last.words.flip)
     k, template = options[int(rng.integers(len(options)))]
     ids.append(f"q.{last.key[0]}.{last.key[1]}.{k}")
     return _fill(template, last.fields(subject)).replace(TOPIC_SLOT, topic), ">".join(ids)

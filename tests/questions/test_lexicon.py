@@ -37,6 +37,34 @@ def test_shapes_and_nouns():
     assert (lang.shape, lang.tail_noun) == ("noun", "language")
 
 
+@pytest.mark.parametrize("name,shape,base,verb,prep,be,noun,flip", [
+    # YAGO / schema.org / FOAF-style names: a verb, in the present or the past, with its preposition
+    ("worksFor", "active", "work", "works", "for", "", "", False),
+    ("reportsTo", "active", "report", "reports", "to", "", "", False),
+    ("knows", "active", "know", "knows", "", "", "", False),
+    ("teaches", "active", "teach", "teaches", "", "", "", False),
+    ("/location/location/contains", "active", "contain", "contains", "", "", "", False),
+    ("actedIn", "active", "act", "acted", "in", "", "", False),
+    ("diedIn", "active", "die", "died", "in", "", "", False),
+    ("created", "active", "create", "created", "", "", "", False),
+    # a state: is/was + participle + preposition
+    ("isLocatedIn", "stative", "locate", "", "in", "is", "", False),
+    ("wasBornIn", "stative", "bear", "", "in", "was", "", False),
+    ("marriedTo", "stative", "marry", "", "to", "is", "", False),
+    # "is <noun> of": the head is the tail's noun
+    ("isCitizenOf", "noun", "", "", "", "", "citizen", True),
+    ("memberOf", "noun", "", "", "", "", "member", True),
+    ("/medicine/symptom/symptom_of", "noun", "", "", "", "", "symptom", True),
+    # unchanged: the shapes MetaQA and Freebase names had before
+    ("hasChild", "noun", "", "", "", "", "child", False),
+    ("has_tags", "noun", "", "", "", "", "tag", False),
+    ("hasWonPrize", "verbal", "win", "", "", "", "prize", False),
+])
+def test_verb_and_inverse_noun_shapes(name, shape, base, verb, prep, be, noun, flip):
+    w = relation_words(name, name)
+    assert (w.shape, w.base, w.verb, w.prep, w.be, w.tail_noun, w.flip) == (shape, base, verb, prep, be, noun, flip)
+
+
 def test_freebase_path_gives_head_noun_and_property():
     w = relation_words("/film/film/genre", "film_film_genre")
     assert (w.tail_noun, w.head_noun) == ("genre", "film")
