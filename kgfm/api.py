@@ -61,7 +61,8 @@ def _store_config(path: Optional[PathLike], backend: str, store: Optional[StoreC
 
 def build_graph(*sources: PathLike, path: Optional[PathLike] = None, backend: str = "embedded",
                 names: Iterable[PathLike] = (), on_error: str = "fail", base: Optional[str] = None,
-                store: Optional[StoreConfig] = None, progress: bool = False) -> Any:
+                store: Optional[StoreConfig] = None, progress: bool = False,
+                ids_as_names: Optional[bool] = None) -> Any:
     """Read triple files into the graph store (``kgfm build-graph``); idempotent.
 
     Args:
@@ -73,6 +74,8 @@ def build_graph(*sources: PathLike, path: Optional[PathLike] = None, backend: st
         base: Base IRI for relative IRIs in RDF sources.
         store: A full :class:`~kgfm.config.StoreConfig` instead of ``path``/``backend``.
         progress: Show a progress bar.
+        ids_as_names: TSV/CSV/pipe sources: a new entity's id is also its name (default: pipe KBs
+            yes, TSV/CSV no).
 
     Returns:
         The :class:`~kgfm.store.loader.LoadReport` (counts written / already stored / rejected).
@@ -83,7 +86,7 @@ def build_graph(*sources: PathLike, path: Optional[PathLike] = None, backend: st
         raise ValueError("build_graph: give at least one source file")
     cfg = BuildGraphConfig(
         store=_store_config(path, backend, store), on_error=on_error,  # type: ignore[arg-type]
-        sources=[SourceSpec(path=str(s), base=base) for s in sources],  # sample:NAME resolved by SourceSpec
+        sources=[SourceSpec(path=str(s), base=base, ids_as_names=ids_as_names) for s in sources],  # sample:NAME resolved by SourceSpec
         names=[NamesSpec.parse(str(n)) for n in names],
     )
     return run_build(cfg, show_progress=progress)

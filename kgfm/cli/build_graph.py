@@ -18,6 +18,9 @@ def build_graph(
     fmt: Optional[str] = typer.Option(None, "--format", help="force the format of every SOURCE"),
     base: Optional[str] = typer.Option(None, "--base", help="RDF: base IRI for relative references (default: each file's absolute file: IRI)"),
     names: Optional[list[str]] = typer.Option(None, "--names", help="name/description file, FILE or FILE:KIND"),
+    ids_as_names: Optional[bool] = typer.Option(
+        None, "--ids-as-names/--no-ids-as-names",
+        help="TSV/CSV/pipe: a new entity's id is also its name (default: pipe KBs yes, TSV/CSV no)"),
     on_error: Optional[str] = typer.Option(None, help="fail (default): stop at the first bad line; skip: write good rows, list rejects"),
     rejects: Optional[Path] = typer.Option(None, help="rejects file (default <store>.rejects.tsv beside the store)"),
     set_: Optional[list[str]] = typer.Option(None, "--set", help="override a config value: key.sub=value"),
@@ -35,7 +38,8 @@ def build_graph(
             "rejects": rejects and str(rejects), **parse_overrides(set_),
         }
         if sources:
-            overrides["sources"] = [{"path": str(resolve(s, "graphs")), "format": fmt, "base": base} for s in sources]
+            overrides["sources"] = [{"path": str(resolve(s, "graphs")), "format": fmt, "base": base, "ids_as_names": ids_as_names}
+                                  for s in sources]
         if names:
             overrides["names"] = [NamesSpec.parse(n).model_dump(mode="json") for n in names]
         cfg = load_config(BuildGraphConfig, config, overrides)

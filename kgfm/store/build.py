@@ -36,6 +36,8 @@ class SourceSpec(StrictModel):
     path: Path
     format: str | None = Field(None, description="override the format detected from the extension")
     base: str | None = Field(None, description="RDF: base IRI for relative references (default: the file's absolute file: IRI)")
+    ids_as_names: bool | None = Field(
+        None, description="TSV/CSV/pipe: a new entity's id is also its name (default: pipe KBs yes, TSV/CSV no)")
 
     _sample = field_validator("path", mode="before")(_sample_graph)
 
@@ -105,7 +107,10 @@ def _check_paths(config: BuildGraphConfig, rejects: Path) -> None:
     if rejects.is_dir():
         raise SourceError(str(rejects), "is a directory; --rejects needs a file path")
     for spec in config.sources:
-        detect_format(spec.path, spec.format)  # unknown format: fail before writing anything
+        fmt = detect_format(spec.path, spec.format)  # unknown format: fail before writing anything
+        if spec.ids_as_names and fmt not in DELIMITED_FORMATS:
+            raise SourceError(str(spec.path), f"--ids-as-names is for TSV/CSV/pipe files, not {fmt}: RDF names its "
+                              "entities with rdfs:label, skos:prefLabel, schema:name or foaf:name")
 
 
 def run_build(config: BuildGraphConfig, show_progress: bool = True) -> LoadReport:
@@ -152,7 +157,7 @@ def run_build(config: BuildGraphConfig, show_progress: bool = True) -> LoadRepor
                 with young_gc_only():
                     for spec in config.sources:
                         progress.update(task, description=f"loading {spec.path.name}")
-                        _load_source(loader, spec)
+                        _load_source(loader, spec, named_elsewhere=bool(config.names))
                     for spec in config.names:
                         progress.update(task, description=f"names {spec.path.name}")
                         loader.load_names(read_entity_text(spec.path, spec.kind), str(spec.path))
@@ -167,12 +172,21 @@ def run_build(config: BuildGraphConfig, show_progress: bool = True) -> LoadRepor
     return report
 
 
-def _load_source(loader: GraphLoader, spec: SourceSpec) -> None:
-    """Stream one source into ``loader``; warn (in the report) when it held nothing."""
+def _load_source(loader: GraphLoader, spec: SourceSpec, named_elsewhere: bool = False) -> None:
+    """Stream one source into ``loader``; warn (in the report) when it held nothing, or when a TSV/CSV
+    file created entities with no name and nothing else names them."""
     fmt = detect_format(spec.path, spec.format)
     before = (loader.report.records_read, loader.report.rejected)
+    new_before = loader.report.entities_new
     if fmt in DELIMITED_FORMATS:
-        loader.load_rows(read_delimited_batches(spec.path, fmt), str(spec.path), ids_are_names=fmt == "pipe")  # type: ignore[arg-type]
+        ids_as_names = fmt == "pipe" if spec.ids_as_names is None else spec.ids_as_names
+        loader.load_rows(read_delimited_batches(spec.path, fmt), str(spec.path), ids_are_names=ids_as_names)  # type: ignore[arg-type]
+        unnamed = loader.report.entities_new - new_before
+        if not ids_as_names and spec.ids_as_names is None and unnamed and not named_elsewhere:
+            loader.report.warnings.append(
+                f"{spec.path}: its {unnamed:,} new entities have no name (TSV/CSV ids stay ids; questions and "
+                "linking fall back to the id); if the ids are names, build with --ids-as-names (into a new "
+                "store: it names the entities a run creates), or add names with --names FILE")
     else:
         loader.load(read_source(spec.path, fmt, spec.base), str(spec.path))
     if (loader.report.records_read, loader.report.rejected) == before:

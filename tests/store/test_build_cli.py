@@ -34,7 +34,7 @@ def test_truncated_gzip_with_skip_writes_the_good_rows_and_names_the_break(tmp_p
     report = _report(tmp_path)
     assert 1_000 < report["triples_new"] < 40_000 and report["rejected"] == 1
     break_line = report["triples_new"] + 1
-    warning = [line for line in out.stderr.splitlines() if "truncated" in line]
+    warning = [line for line in out.stderr.splitlines() if "truncated" in line and "no name" not in line]
     assert warning == [f"kgfm: warning: {path}:{break_line}: " + warning[0].split(f"{path}:{break_line}: ", 1)[1]]
     rejects = (tmp_path / ".kgfm" / "graph.rejects.tsv").read_text().splitlines()
     assert rejects[0].split("\t")[:2] == [str(path), str(break_line)]
@@ -49,6 +49,26 @@ def test_empty_input_exits_zero_with_a_warning(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert f"kgfm: warning: {empty}: no triples or entities in this file (empty?)" in out.stderr.splitlines()
     assert _report(tmp_path)["warnings"] == [f"{empty}: no triples or entities in this file (empty?)"]
+
+
+def test_csv_ids_become_names_only_when_asked_and_an_unnamed_build_says_so(tmp_path: Path) -> None:
+    csv = tmp_path / "people.csv"
+    csv.write_text('head,relation,tail\n"Smith, John",works_at,Acme\nJane Doe,knows,"Smith, John"\n', encoding="utf-8")
+    query = ["cypher", "MATCH (a:Entity)-[r]->(b:Entity) RETURN a.name AS head, b.name AS tail ORDER BY head, tail", "--json"]
+    plain = run("build-graph", str(csv), cwd=tmp_path)
+    assert plain.returncode == 0, plain.stderr
+    warning = [line for line in plain.stderr.splitlines() if "no name" in line]
+    assert len(warning) == 1 and f"{csv}: its 3 new entities have no name" in warning[0] and "--ids-as-names" in warning[0]
+    assert json.loads(run(*query, cwd=tmp_path).stdout) == [{"head": None, "tail": None}] * 2
+    named = run("build-graph", str(csv), "--ids-as-names", "--path", "named/graph.lbug", cwd=tmp_path)
+    assert named.returncode == 0 and "no name" not in named.stderr, named.stderr
+    rows = json.loads(run(*query, "--path", "named/graph.lbug", cwd=tmp_path).stdout)
+    assert rows == [{"head": "Jane Doe", "tail": "Smith, John"}, {"head": "Smith, John", "tail": "Acme"}]
+    ttl = tmp_path / "g.ttl"
+    ttl.write_text("<urn:a> <urn:r> <urn:b> .\n", encoding="utf-8")
+    refused = run("build-graph", str(ttl), "--ids-as-names", "--path", "rdf/graph.lbug", cwd=tmp_path)
+    assert refused.returncode == 2 and "--ids-as-names is for TSV/CSV/pipe files" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1 and not (tmp_path / "rdf" / "graph.lbug").exists()
 
 
 def test_rejects_pointing_at_a_directory_is_one_line(tmp_path: Path, graphs_dir: Path) -> None:
