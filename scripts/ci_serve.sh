@@ -17,8 +17,8 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 echo "[ci_serve] $(chromium --version 2>/dev/null || echo 'chromium: version unknown')"
 source scripts/setup.sh
-.venv/bin/python -c "import fastapi, uvicorn, httpx, playwright.sync_api" \
-  || .venv/bin/python -m pip install -q "fastapi>=0.110" "uvicorn>=0.29" "httpx>=0.27" "playwright>=1.40"
+.venv/bin/python -c "import fastapi, uvicorn, httpx, playwright.sync_api, fastapi_offline" \
+  || .venv/bin/python -m pip install -q "fastapi>=0.110" "uvicorn>=0.29" "httpx>=0.27" "playwright>=1.40" "fastapi-offline>=1.7"
 echo "[ci_serve] python deps ok: $(.venv/bin/python -c 'import fastapi, uvicorn; print("fastapi", fastapi.__version__, "uvicorn", uvicorn.__version__)')"
 if [ "${1:-}" = "--test" ]; then
   KGFM_REQUIRE_CHROMIUM=1 exec .venv/bin/python -m pytest -q -p no:cacheprovider tests/serve

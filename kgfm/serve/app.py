@@ -31,6 +31,16 @@ STATIC = Path(__file__).resolve().parent / "static"
 log = logging.getLogger("kgfm.serve")
 
 
+def _fastapi(**kwargs: Any) -> FastAPI:
+    """The app, with ``/docs`` and ``/redoc`` drawn from local files when PyPI ``fastapi-offline`` (the
+    ``serve`` extra) is installed; FastAPI's own pages fetch Swagger UI and ReDoc from a CDN."""
+    try:
+        from fastapi_offline import FastAPIOffline
+    except ImportError:
+        return FastAPI(**kwargs)
+    return FastAPIOffline(**kwargs)
+
+
 def _versions() -> dict[str, str | None]:
     out: dict[str, str | None] = {"python": platform.python_version()}
     for dist in ("kgfm", "torch", "transformers", "faiss-cpu", "ladybug", "fastapi", "uvicorn"):
@@ -64,8 +74,8 @@ def create_app(engine: Any, settings: ServeSettings | None = None,
         yield
         await worker.stop()
 
-    app = FastAPI(title="kgfm", version=_versions()["kgfm"] or "0", lifespan=lifespan,
-                  description="Knowledge-graph QA with evidence: answers, KG paths, Neo4j Browser Cypher.")
+    app = _fastapi(title="kgfm", version=_versions()["kgfm"] or "0", lifespan=lifespan,
+                   description="Knowledge-graph QA with evidence: answers, KG paths, Neo4j Browser Cypher.")
     app.state.worker = worker
     app.state.settings = settings
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

@@ -105,3 +105,36 @@ def test_every_page_file_ships_in_the_wheel():
     static = REPO / "kgfm" / "serve" / "static"
     files = [p.relative_to(static.parent).as_posix() for p in static.iterdir()]
     assert files and all(any(fnmatch.fnmatch(f, pat) for pat in patterns) for f in files), (files, patterns)
+
+
+def test_openapi_page_renders_offline(page, server):
+    """``/docs`` (Swagger UI) and ``/redoc`` come from installed files (``fastapi-offline``): with every
+    request that leaves 127.0.0.1 refused, both still list the API's operations (ReDoc only misses its own logo)."""
+    from urllib.parse import urlsplit
+
+    tab, _ = page
+    docs = tab.context.new_page()
+    outside: list[str] = []
+    errors: list[str] = []
+
+    def only_local(route):
+        if urlsplit(route.request.url).hostname in ("127.0.0.1", "localhost"):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    docs.route("**/*", only_local)
+    docs.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        docs.goto(server["url"] + "/docs")
+        docs.wait_for_selector(".opblock-summary-path", timeout=20_000)
+        paths = {p.strip().replace("\u200b", "") for p in docs.locator(".opblock-summary-path").all_inner_texts()}
+        assert {"/qa", "/cypher", "/health"} <= paths, paths
+        assert not outside and not errors, (outside, errors)
+        docs.goto(server["url"] + "/redoc")
+        docs.wait_for_selector("text=a read-only Cypher query, rows capped", timeout=20_000)
+        # ReDoc's bundle asks its CDN for its logo only (refused here; the page is complete without it)
+        assert {urlsplit(u).hostname for u in outside} <= {"cdn.redoc.ly"} and not errors, (outside, errors)
+    finally:
+        docs.close()
