@@ -349,7 +349,7 @@ class EmbeddedStore(GraphStore):
         hint = f"(relationship types in this store: {shown or 'none yet'}"
         if not as_rel:
             hint += (f"; every node is an :Entity and its RDF classes are in e.types: "
-                     f"MATCH (e:Entity) WHERE '{name}' IN e.types (on Neo4j also labels)")
+                     f"{cy.TYPE_FILTER_EXAMPLE.format(name=name)} (on Neo4j also labels)")
         return hint + ")"
 
     def close(self) -> None:
