@@ -151,6 +151,37 @@ def generate_questions(out: PathLike, path: Optional[PathLike] = None, backend: 
                            relation_text=Path(relation_text) if relation_text else None)
 
 
+def auto(out: PathLike = "runs/auto", path: Optional[PathLike] = None, backend: str = "embedded",
+         relation_text: Optional[PathLike] = None, encoder: str = "frozen", graph_minutes: float = 10.0,
+         qa_minutes: float = 20.0, overrides: Optional[Mapping[str, Any]] = None,
+         store: Optional[StoreConfig] = None, **settings: Any) -> dict[str, Any]:
+    """The graph to a QA model with no hand-written question (``kgfm auto``): generated questions,
+    the graph encoder + FAISS index, then the QA fine-tune on those questions.
+
+    Args:
+        out: Output folder (``questions/``, ``graph/``, ``qa/``; the model is ``qa/model``).
+        path: Embedded store location.
+        backend: ``embedded`` or ``neo4j``.
+        relation_text: Optional ``id<TAB>text`` file with relation wording.
+        encoder: ``frozen`` (cached MiniLM vectors, the scorer trained alone: minutes on a CPU) or
+            ``fusion`` (MiniLM fine-tuned with its fusion layers).
+        graph_minutes: Time budget of the graph encoder stage.
+        qa_minutes: Time budget of the QA fine-tune.
+        overrides: Fine-tune config values (dotted keys, as ``--set``).
+        store: A full store config instead of ``path``/``backend``.
+        **settings: :class:`kgfm.questions.QuestionsConfig` fields (``topics``, ``hops``, ``per_hop``, ...).
+
+    Returns:
+        ``{"questions", "graph", "finetune"}`` (what each stage returned) and ``"model"`` (for
+        :meth:`QAModel.from_pretrained`).
+    """
+    from kgfm.qa.auto import run_auto
+    from kgfm.questions import QuestionsConfig
+
+    return run_auto(_store_config(path, backend, store), Path(out), QuestionsConfig(**settings),
+                    Path(relation_text) if relation_text else None, encoder, graph_minutes, qa_minutes, overrides)
+
+
 def evaluate(model_dir: PathLike, file: Optional[PathLike] = None, dataset: str = "metaqa",
              hops: Optional[int] = None, split: str = "test", limit: Optional[int] = None,
              data_root: Optional[PathLike] = None, path: Optional[PathLike] = None,

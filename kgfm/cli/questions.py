@@ -63,48 +63,26 @@ def auto(
     questions -> QA fine-tune. Then: kgfm qa --model OUT/qa/model "your question"."""
     with friendly_errors():
         from kgfm.cli.store_options import store_config
+        from kgfm.cli.summary import print_stage_summary
         from kgfm.config import ConfigError, parse_overrides
-        from kgfm.questions.build import build_questions
+        from kgfm.qa.auto import run_auto
         from kgfm.questions.generate import QuestionsConfig
+        from kgfm.training.report import stage_summary
 
-        if encoder not in ("frozen", "fusion"):
-            raise ConfigError(f"--encoder {encoder!r}: expected frozen or fusion")
         try:
             hop_list = [int(h) for h in hops.split(",") if h.strip()]
         except ValueError:
             raise ConfigError(f"--hops {hops!r}: expected comma-separated integers such as 1,2") from None
-        scfg = store_config(config, store, path)
-        qcfg = QuestionsConfig(topics=topics, hops=hop_list, per_hop=per_hop)
-        summary = build_questions(scfg, out / "questions", qcfg, relation_text)  # first: cheap, fails early
-        for warning in summary["warnings"]:
-            typer.echo(f"kgfm: warning: {warning}", err=True)
-        typer.echo(f"questions: {summary['counts']['questions']} -> {out / 'questions'}")
-        store_overrides = {"store.backend": scfg.backend, "store.path": str(scfg.path)}
-        import time
+        titles = {"graph": "kgfm auto: graph encoder + index done", "finetune": "kgfm auto: QA fine-tune done"}
 
-        from kgfm.cli.summary import print_stage_summary
-        from kgfm.index.build import main as graph_stage
-        from kgfm.training.report import stage_summary
+        def report(stage: str, folder: Path, doc: dict, seconds: float) -> None:
+            if stage == "questions":
+                for warning in doc["warnings"]:
+                    typer.echo(f"kgfm: warning: {warning}", err=True)
+                typer.echo(f"questions: {doc['counts']['questions']} -> {folder}")
+            else:
+                print_stage_summary(stage, stage_summary(stage, folder, doc, seconds), title=titles[stage])
 
-        started = time.perf_counter()
-        doc = graph_stage(None, {**store_overrides, "run.output_dir": str(out / "graph"),
-                                 "run.max_minutes": graph_minutes}, False)
-        print_stage_summary("graph", stage_summary("graph", out / "graph", doc, time.perf_counter() - started),
-                            title="kgfm auto: graph encoder + index done")
-        from kgfm.qa.finetune import main as finetune
-
-        frozen = encoder == "frozen"
-        qa_overrides = {
-            **store_overrides, "index": str(out / "graph" / "index"), "run.output_dir": str(out / "qa"),
-            "data.dataset": "files", "data.train": str(out / "questions" / "train.txt"),
-            "data.valid": str(out / "questions" / "valid.txt"), "data.hops": max(hop_list),
-            "scorer.max_hops": max(hop_list), "encoder.kind": "plain" if frozen else "fusion",
-            "encoder.freeze": frozen, "train.epochs": 40 if frozen else 4, "train.patience": 6 if frozen else 1,
-            "run.max_minutes": qa_minutes, "optim.head_lr": 3e-3,
-            **parse_overrides(set_),
-        }
-        started = time.perf_counter()
-        doc = finetune(None, qa_overrides, False)
-        print_stage_summary("finetune", stage_summary("finetune", out / "qa", doc, time.perf_counter() - started),
-                            title="kgfm auto: QA fine-tune done")
+        run_auto(store_config(config, store, path), out, QuestionsConfig(topics=topics, hops=hop_list, per_hop=per_hop),
+                 relation_text, encoder, graph_minutes, qa_minutes, parse_overrides(set_), on_stage=report)
         typer.echo(f'done: kgfm qa --model {out / "qa" / "model"} "your question"')

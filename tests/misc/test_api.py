@@ -77,3 +77,38 @@ def test_bad_input_from_the_api_is_one_typed_error_that_names_the_line_and_the_p
     assert message.startswith(f"{bad}:2: ") and "\n" not in message and 'on_error="skip"' in message
     report = kgfm.build_graph(bad, path=tmp_path / "g.lbug", on_error="skip")  # what the message says to do
     assert (report.triples_new, report.rejected) == (1, 1)
+
+
+def test_auto_from_the_api_on_a_verb_style_rdf_graph(tmp_path: Path):
+    """``kgfm.auto``: an RDF graph whose relations are verbs (schema:worksFor, ex:reportsTo) to a QA
+    model that answers in its own words, all from Python."""
+    import kgfm
+
+    people = [f"p{i}" for i in range(24)]
+    orgs = ["Acme", "Globex", "Initech"]
+    lines = ["@prefix ex: <http://example.org/> .", "@prefix schema: <https://schema.org/> .",
+             "@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> ."]
+    first = ["Alice", "Bob", "Carol", "Dave", "Erin", "Frank", "Grace", "Heidi"]
+    for i, p in enumerate(people):
+        boss = f"ex:p{i // 3}" if i >= 3 else None
+        lines.append(f'ex:{p} a schema:Person ; rdfs:label "{first[i % 8]} {chr(65 + i)}. Smith" ; '
+                     f"schema:worksFor ex:{orgs[i % 3]}" + (f" ; ex:reportsTo {boss}" if boss else "") + " .")
+    lines += [f'ex:{o} a schema:Organization ; rdfs:label "{o} Corp" .' for o in orgs]
+    ttl = tmp_path / "org.ttl"
+    ttl.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    kgfm.build_graph(ttl, path=tmp_path / "g.lbug")
+    result = kgfm.auto(tmp_path / "auto", path=tmp_path / "g.lbug", graph_minutes=0.2, qa_minutes=0.5,
+                       topics=30, hops=[1])
+    assert set(result) == {"questions", "graph", "finetune", "model"}
+    assert result["questions"]["counts"]["questions"] > 20
+    texts = (tmp_path / "auto" / "questions" / "train.txt").read_text(encoding="utf-8")
+    assert "work for" in texts or "works for" in texts  # the verb reading of worksFor
+    with kgfm.QAModel.from_pretrained(result["model"]) as model:
+        answer = model.answer("which organization does [Bob B. Smith] work for", evidence=False)
+    assert answer["topic"]["id"] == "http://example.org/p1"
+    assert "Globex Corp" in [a["name"] for a in answer["answers"][:3]]
+    from kgfm.config import ConfigError
+
+    with pytest.raises(ConfigError, match="frozen or fusion"):
+        kgfm.auto(tmp_path / "bad", path=tmp_path / "g.lbug", encoder="neither")
+    assert not (tmp_path / "bad").exists()  # the recipe is checked before anything is written
