@@ -204,7 +204,7 @@ def analyse(words: list[str], head_noun: str | None = None) -> RelationWords:
         base, past = verb_forms(core[0])
         noun = singular(" ".join(core[1:]))
         return RelationWords(phrase, "verbal", noun, head_noun, base, past, core[0], _personish(noun))
-    lead = words[0] if core is not words and len(core) < len(words) else ""
+    lead = words[0] if len(core) < len(words) else ""  # has / is / was, stripped above
     prep = core[1] if len(core) == 2 and core[1] in PREPOSITIONS else ""
     if lead in BE_WORDS and is_participle(core[0]) and (len(core) == 1 or prep):
         base, past = verb_forms(core[0])  # isLocatedIn, wasBornIn, isMarriedTo

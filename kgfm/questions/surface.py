@@ -17,8 +17,10 @@ import numpy as np
 
 from kgfm.questions.lexicon import INTRANSITIVE, PERSON_NOUNS, PLACE_NOUNS, TIME_NOUNS, RelationWords, plural
 
-# (shape, direction) -> question templates. Fields: S subject, wh/whs wh-word, N noun, Ns plural,
-# H/Hs the other side's noun, phrase, base, past, part (participle).
+# (shape, direction) -> question templates. Fields: S subject, wh/whom wh-word (whS: as a subject, so
+# never where/when), N noun, Ns plural, H/Hs the head side's noun, T/Ts the tail side's, phrase, base,
+# past, part (participle), prep (prepQ: dropped after where/when), verb (as named; verbP plural, verbS
+# agreeing with S, verbingP -ing or "that ..."), doS (does/do/did), be/beP/beS (is/are, was/were).
 ASK: dict[tuple[str, str], list[str]] = {
     ("passive", "fwd"): [
         "{wh} {past} {S}", "{S} was {part} by {whom}", "{wh} is the {N} of {S}", "{wh} are the {Ns} of {S}",
@@ -172,7 +174,6 @@ def _usable(options: list[str], plain_subject: bool, flip: bool = False) -> list
 
 def _fill(template: str, fields: dict[str, str]) -> str:
     return re.sub(r"\s+", " ", template.format(**fields)).strip()
-
 
 
 def compose(steps: list[StepWords], topic: str, rng: np.random.Generator) -> tuple[str, str]:
