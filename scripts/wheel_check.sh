@@ -19,6 +19,30 @@ sdist_files=$(tar tzf "$WORK"/dist/kgfm-*.tar.gz)
 for f in quickstart.ipynb configs/graph.yaml configs/metaqa_relation_templates_v2.tsv graphs/movies_kb.txt graphs/bad/syntax_error.ttl; do
   grep -q "/$f\$" <<<"$sdist_files" || { echo "[wheel] FAIL: the sdist lacks the sample $f (MANIFEST.in)"; exit 1; }
 done
+# the Docker image installs from the files its COPY lines name before `pip install`: a wheel built from
+# exactly those must carry the samples too (docker itself is not on the CI machine)
+step "building a wheel from the files docker/Dockerfile copies before its pip install"
+"$WORK/build-env/bin/python" - "$REPO" "$WORK/docker-context" <<'PY'
+import shlex, shutil, sys
+from pathlib import Path
+repo, ctx = Path(sys.argv[1]), Path(sys.argv[2])
+for line in (repo / "docker" / "Dockerfile").read_text().splitlines():
+    if line.startswith('RUN pip install ".'):  # the kgfm install: what it sees is copied by now
+        break
+    if line.startswith("COPY "):
+        *sources, dest = [w for w in shlex.split(line)[1:] if not w.startswith("--")]
+        for src in sources:
+            target = ctx / Path(src).name if dest.endswith("/") else ctx / dest
+            target.parent.mkdir(parents=True, exist_ok=True)
+            (shutil.copytree if (repo / src).is_dir() else shutil.copy2)(repo / src, target)
+else:
+    sys.exit("[wheel] FAIL: docker/Dockerfile has no RUN pip install \".[...]\" line")
+PY
+"$WORK/build-env/bin/python" -m build -q --wheel --outdir "$WORK/docker-dist" "$WORK/docker-context" >/dev/null
+docker_wheel=$("$WORK/build-env/bin/python" -c 'import sys, zipfile; print("\n".join(zipfile.ZipFile(sys.argv[1]).namelist()))' "$WORK"/docker-dist/kgfm-*.whl)
+for f in quickstart.ipynb configs/graph.yaml graphs/movies_kb.txt; do
+  grep -q "^kgfm/_samples/$f\$" <<<"$docker_wheel" || { echo "[wheel] FAIL: the Docker image's wheel lacks the sample $f (docker/Dockerfile COPY lines)"; exit 1; }
+done
 WHEEL=$(ls "$WORK"/dist/kgfm-*.whl)
 step "installing $(basename "$WHEEL") into a fresh venv"
 python3 -m venv "$WORK/venv"
