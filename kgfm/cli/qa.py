@@ -27,7 +27,8 @@ class QuestionLine:
 
 
 def qa(
-    question: Optional[str] = typer.Argument(None, help="a question in words; \\[brackets] around the entity optional"),
+    question: Optional[list[str]] = typer.Argument(
+        None, help="a question in words; \\[brackets] around the entity optional; unquoted words are joined into one question"),
     file: Optional[Path] = typer.Option(None, "--file", "-f", help="answer every line of this file (batch mode; TAB and what follows ignored, # lines skipped)"),
     model: Path = typer.Option(DEFAULT_MODEL, "--model", "-m", help="fine-tuned model (kgfm train --stage finetune)"),
     top_k: int = typer.Option(5, "--top-k", "-k", min=1, help="answers per question"),
@@ -44,7 +45,7 @@ def qa(
     With --file every line gets an entry (with its line number): blank and # lines are reported as
     skipped, undecodable lines as errors; the exit code is 1 when any question errored."""
     with friendly_errors():
-        lines = _question_lines(question, file)
+        lines = _question_lines(" ".join(question) if question else None, file)
         asked = [q for q in lines if q.question is not None and q.error is None and q.skipped is None]
         results: list[Any] = []
         if asked:

@@ -109,6 +109,8 @@ def test_cli_json_and_unlinkable_question(trained):
     assert payload["answers"][0]["paths"] and "MATCH p = " in payload["cypher"]
     text = runner.invoke(app, ["qa", "who directed Morocco", "--model", model_dir])
     assert text.exit_code == 0 and "topic entity: Morocco" in text.stdout and "via Morocco -[directed_by]->" in text.stdout
+    unquoted = runner.invoke(app, ["qa", "who", "directed", "Morocco", "--model", model_dir])  # the shell split it
+    assert unquoted.exit_code == 0 and unquoted.stdout == text.stdout
     bad = runner.invoke(app, ["qa", "tell me something nice", "--model", model_dir])
     assert bad.exit_code == 1
     assert "no entity of the knowledge graph found" in bad.output and "Traceback" not in bad.output
