@@ -1,4 +1,4 @@
-"""``kgfm train --stage graph|pretrain|finetune --config FILE``."""
+"""``kgfm train --stage graph|pretrain|finetune [--config FILE]``."""
 
 from __future__ import annotations
 
@@ -17,9 +17,15 @@ class Stage(str, Enum):
     finetune = "finetune"
 
 
+SAMPLE_CONFIG = {Stage.graph: "graph", Stage.pretrain: "pretrain", Stage.finetune: "finetune_sample"}
+
+
 def train(
     stage: Stage = typer.Option(..., help="graph: GNN encoder + FAISS index; pretrain: fusion LM; finetune: QA"),
-    config: Path = typer.Option(..., "--config", "-c", help="YAML config (configs/*.yaml)"),
+    config: Optional[Path] = typer.Option(
+        None, "--config", "-c",
+        help="YAML config (configs/*.yaml, or sample:NAME for a bundled one); without it the stage's built-in "
+             "defaults (what kgfm auto uses) plus --set"),
     set_: Optional[list[str]] = typer.Option(None, "--set", help="override a config value: key.sub=value"),
     resume: bool = typer.Option(False, "--resume", help="continue from the last checkpoint"),
 ) -> None:
@@ -28,7 +34,7 @@ def train(
         import time
 
         from kgfm.cli.summary import print_stage_summary
-        from kgfm.config import load_config, parse_overrides
+        from kgfm.config import ConfigError, load_config, parse_overrides
         from kgfm.training.report import stage_summary
 
         overrides = parse_overrides(set_)
@@ -42,7 +48,13 @@ def train(
         else:
             from kgfm.qa.config import QAConfig as Config
             from kgfm.qa.finetune import main as run
-        doc = run(config, overrides, resume)
+        try:
+            doc = run(config, overrides, resume)
+        except ConfigError as exc:
+            if config is None:
+                raise ConfigError(f"{exc} (no --config given: pass one, e.g. --config sample:{SAMPLE_CONFIG[stage]}, "
+                                  "or give each field with --set)") from None
+            raise
         if doc:  # {} on the non-zero ranks of a distributed run
             out = load_config(Config, config, overrides).run.output_dir
             print_stage_summary(stage.value, stage_summary(stage.value, out, doc, time.perf_counter() - started))

@@ -35,6 +35,19 @@ def test_sample_graph_then_sample_config_with_no_paths_given(tmp_path: Path, gra
     assert (tmp_path / "runs" / "graph" / "index" / "manifest.json").is_file()
 
 
+def test_train_without_a_config_uses_the_stage_defaults_or_says_what_is_missing(tmp_path: Path):
+    """No `configs/` in the folder: the graph stage runs on its built-in defaults (as `kgfm auto` does);
+    a stage with required fields says which, and how to pass a config, in one line."""
+    assert _run("build-graph", "sample:movies_kb.txt", cwd=tmp_path).returncode == 0
+    trained = _run("train", "--stage", "graph", "--set", "train.epochs=2", "--set", "model.dim=16", cwd=tmp_path)
+    assert trained.returncode == 0, trained.stderr
+    assert (tmp_path / "runs" / "graph" / "index" / "manifest.json").is_file()
+    assert "dim: 16" in (tmp_path / "runs" / "graph" / "config.yaml").read_text(encoding="utf-8")
+    missing = _run("train", "--stage", "pretrain", cwd=tmp_path)
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr and missing.stderr.count("\n") == 1
+    assert "corpus: Field required" in missing.stderr and "--config sample:pretrain" in missing.stderr
+
+
 def test_unknown_sample_is_one_line_listing_the_available_ones(tmp_path: Path):
     graph = _run("build-graph", "sample:nope.txt", cwd=tmp_path)
     assert graph.returncode == 2 and "Traceback" not in graph.stderr
