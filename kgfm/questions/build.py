@@ -19,6 +19,7 @@ unbracketed variants as generated.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections import Counter
 from pathlib import Path
@@ -113,6 +114,21 @@ def all_relation_words(graph: GraphTensors, texts: dict[int, str], types: dict[i
     ]
 
 
+_CODE = re.compile(r"[a-z]{0,2}\d+")  # Wikidata P31, P279; numbered relations r7; bare ids 42
+
+
+def code_named_relations(graph: GraphTensors, words: list[RelationWords]) -> list[str]:
+    """A warning when relations are named by codes (``wdt:P31``) rather than words: questions would
+    read "what is the p31 of [X]" unless a relation text gives their words."""
+    coded = [graph.relation_types[r] for r, w in enumerate(words) if _CODE.fullmatch(w.phrase.replace(" ", ""))]
+    if not coded:
+        return []
+    shown = ", ".join(coded[:5]) + (", ..." if len(coded) > 5 else "")
+    return [f"{len(coded)} of {graph.num_relations} relation(s) are named by codes, not words ({shown}); their "
+            "questions will use the code: give their words with --relation-text FILE (id<TAB>text) or an "
+            "rdfs:label on the predicate"]
+
+
 def _lines_writer(lines: list[str]) -> Callable[[Path], None]:
     def write(path: Path) -> None:
         path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8", newline="\n")
@@ -173,6 +189,7 @@ def build_questions(store_config: StoreConfig, out: Path, cfg: QuestionsConfig,
         if own:
             db.close()
     words = all_relation_words(graph, texts, types)
+    warnings.extend(code_named_relations(graph, words))
     gen_start = time.perf_counter()
     gen = generate_questions(graph, words, cfg, types)
     gen_seconds = time.perf_counter() - gen_start

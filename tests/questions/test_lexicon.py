@@ -113,3 +113,14 @@ def test_relation_text_unusable_file_is_one_error(tmp_path: Path):
 def test_text_that_only_restates_a_path_name_is_parsed_as_the_path():
     w = relation_words("/people/person/profession", "p", text="people person profession")
     assert (w.tail_noun, w.head_noun) == ("profession", "person")
+
+
+def test_relations_named_by_codes_get_one_warning_naming_them():
+    from kgfm.questions.build import all_relation_words, code_named_relations
+
+    g = graph_with(["P31", "P279", "directed_by", "r7", "hasGenre"])
+    (warning,) = code_named_relations(g, all_relation_words(g, {}, {}))
+    assert warning.startswith("3 of 5 relation(s) are named by codes, not words (P31, P279, r7)") and "--relation-text" in warning
+    named = graph_with(["directed_by", "/film/film/genre", "_hypernym", "worksFor"])
+    assert code_named_relations(named, all_relation_words(named, {}, {})) == []
+    assert code_named_relations(g, all_relation_words(g, {0: "instance of", 1: "subclass of", 3: "related"}, {})) == []
