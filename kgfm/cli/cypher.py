@@ -18,11 +18,12 @@ def cypher(
     ),
     write: bool = typer.Option(False, "--write", help="allow statements that change the store or files (read-only otherwise)"),
     as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
+    as_csv: bool = typer.Option(False, "--csv", help="print CSV (header row; lists and maps as JSON) instead of a table"),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML with a store: section"),
     store: Optional[str] = typer.Option(None, help="embedded (default) or neo4j"),
     path: Optional[Path] = typer.Option(None, help="embedded store location (default .kgfm/graph.lbug)"),
 ) -> None:
-    """Run a Cypher query against the store and print a table (or JSON).
+    """Run a Cypher query against the store and print a table (or JSON, or CSV).
 
     Without --write only read clauses pass (MATCH, OPTIONAL MATCH, WITH, UNWIND, WHERE, RETURN,
     ORDER BY, SKIP, LIMIT, UNION, CALL of subqueries and read procedures); the store is also opened
@@ -35,6 +36,8 @@ def cypher(
         from kgfm.store.factory import open_store
         from kgfm.store.readonly import check_read_only, query_parameters
 
+        if as_json and as_csv:
+            raise ConfigError("--json and --csv: choose one")
         params = parse_params(param)
         missing = [name for name in query_parameters(query) if name not in params]
         if missing:
@@ -43,4 +46,4 @@ def cypher(
         if not write:
             check_read_only(query)
         with open_store(store_config(config, store, path), read_only=not write) as db:
-            print_rows(db.cypher(query, params, write=write), as_json)
+            print_rows(db.cypher(query, params, write=write), "json" if as_json else "csv" if as_csv else "table")

@@ -38,15 +38,36 @@ def print_load_report(report: LoadReport, failed: bool = False) -> None:
         console.print(f"rejected lines with reasons: {report.rejects_path}")
 
 
-def print_rows(rows: list[dict[str, Any]], as_json: bool) -> None:
-    """Query rows as a table (or JSON); control characters escaped, never read as markup."""
+def print_rows(rows: list[dict[str, Any]], fmt: str = "table") -> None:
+    """Query rows as a table, JSON or CSV; never read as markup, control characters escaped (CSV
+    keeps values exact when stdout is a file or pipe: it has no escape of its own).
+
+    Args:
+        rows: The rows, each a dict in column order.
+        fmt: ``table``, ``json`` or ``csv`` (header row, then one line per row: strings as they
+            are, null empty, lists and maps as JSON; no rows: nothing).
+    """
     from rich.table import Column
     from rich.text import Text
 
     from kgfm.cli.terminal import json_printable, printable
 
-    if as_json:
+    if fmt == "json":
         print(json_printable(json.dumps(rows, indent=2, ensure_ascii=False, default=str)))
+        return
+    if fmt == "csv":
+        import csv
+        import sys
+
+        if not rows:
+            return  # no rows, no columns known: empty output
+        safe = printable if sys.stdout.isatty() else str
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        columns = list(rows[0].keys())
+        writer.writerow([safe(str(c)) for c in columns])
+        for row in rows:
+            writer.writerow([safe(v if isinstance(v, str) else "" if v is None else json.dumps(v, ensure_ascii=False, default=str))
+                             for v in (row.get(c) for c in columns)])
         return
     console = Console()
     if not rows:

@@ -36,6 +36,9 @@ def test_build_graph_cypher_stats(tmp_path: Path, graphs_dir: Path):
     assert out.returncode == 0, out.stderr
     expected = sorted({line.split("|")[2] for line in kb.read_text(encoding="utf-8").splitlines() if line.startswith(movie + "|")})
     assert [row["tail"] for row in json.loads(out.stdout)] == expected
+    as_csv = run("cypher", "MATCH (m:Entity {id: $id}) RETURN m.id AS id, m.types AS types, m.description AS d",
+                 "--param", f"id={movie}", "--csv", cwd=tmp_path)
+    assert as_csv.returncode == 0 and as_csv.stdout == f"id,types,d\n{movie},[],\n"  # a list as JSON, null empty
     refused = run("cypher", "CREATE (e:Entity {id: 'x'})", cwd=tmp_path)
     assert refused.returncode == 2 and "read-only" in refused.stderr and "Traceback" not in refused.stderr
     label = run("cypher", "MATCH (m:Movie) RETURN m.name", cwd=tmp_path)

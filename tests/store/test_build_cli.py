@@ -3,7 +3,9 @@ hostile inputs end in one clear line, and an RDF file survives the round trip.""
 
 from __future__ import annotations
 
+import csv as csv_module
 import gzip
+import io
 import json
 import os
 import subprocess
@@ -64,6 +66,8 @@ def test_csv_ids_become_names_only_when_asked_and_an_unnamed_build_says_so(tmp_p
     assert named.returncode == 0 and "no name" not in named.stderr, named.stderr
     rows = json.loads(run(*query, "--path", "named/graph.lbug", cwd=tmp_path).stdout)
     assert rows == [{"head": "Jane Doe", "tail": "Smith, John"}, {"head": "Smith, John", "tail": "Acme"}]
+    as_csv = run(*query[:2], "--csv", "--path", "named/graph.lbug", cwd=tmp_path)  # a comma inside a name
+    assert as_csv.returncode == 0 and list(csv_module.DictReader(io.StringIO(as_csv.stdout))) == rows
     ttl = tmp_path / "g.ttl"
     ttl.write_text("<urn:a> <urn:r> <urn:b> .\n", encoding="utf-8")
     refused = run("build-graph", str(ttl), "--ids-as-names", "--path", "rdf/graph.lbug", cwd=tmp_path)
