@@ -54,7 +54,7 @@ ASK: dict[tuple[str, str], list[str]] = {
     ],
     ("active", "fwd"): [
         "{wh} {doS} {S} {base} {prepQ}", "{S} {verbS} {prepQ} {whom}", "which {T} {doS} {S} {base} {prep}",
-        "list the {Ts} {S} {verbS} {prep}", "name the {Ts} that {S} {verbS} {prep}", "{S} {phrase}",
+        "list the {Ts} {S} {verbS} {prep}", "name the {Ts} that {S} {verbS} {prep}", "{S} {verbS} {prep}",
         "{S} {verbS} {prep} which {Ts}", "give me the {Ts} {S} {verbS} {prep}",
     ],
     ("active", "inv"): [

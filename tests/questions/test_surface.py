@@ -55,6 +55,8 @@ def test_a_description_subject_takes_the_plural_verb():
     assert "the countries the ones Y are located in" in sentences(
         "isLocatedIn", False, "city", "country", DESCRIBE, subject="the ones Y")
     assert "the organizations [X] works for" in sentences("worksFor", False, "person", "organization", DESCRIBE)
+    asked = sentences("worksFor", False, "person", "organization", subject="the ones Y")
+    assert "the ones Y work for" in asked and not any("works" in q for q in asked)
 
 
 @pytest.mark.parametrize("base,ing", [("work", "working"), ("manage", "managing"), ("die", "dying"),
