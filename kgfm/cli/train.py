@@ -51,7 +51,7 @@ def train(
         try:
             doc = run(config, overrides, resume)
         except ConfigError as exc:
-            if config is None:
+            if config is None and "required" in str(exc):  # a missing field, not a typo in --set
                 raise ConfigError(f"{exc} (no --config given: pass one, e.g. --config sample:{SAMPLE_CONFIG[stage]}, "
                                   "or give each field with --set)") from None
             raise
