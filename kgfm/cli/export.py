@@ -30,5 +30,6 @@ def export(
             report = export_rdf(db, output, fmt, base)
         typer.echo(
             f"wrote {report.statements:,} statements ({report.relationships:,} relationships, "
-            f"{report.literals:,} literals/types) to {report.path}"
+            f"{report.literals:,} literals/types, {report.names:,} names/descriptions as rdfs:label/comment) "
+            f"to {report.path}"
         )

@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 from kgfm.sources.records import EntityInfo
 from kgfm.store import embedded_cypher as cy
 from kgfm.store.base import (
+    EntityStatements,
     GraphCounts,
     GraphStore,
     GraphTensors,
@@ -250,14 +251,14 @@ class EmbeddedStore(GraphStore):
             named = pc.any(pc.not_equal(pc.fill_null(graph, ""), "")).as_py()
             yield name, heads, tails, (graph.to_pylist() if named else None)
 
-    def iter_entity_statements(self, batch: int = 50_000) -> Iterator[list[tuple[str, dict[str, Any]]]]:
+    def iter_entity_statements(self, batch: int = 50_000) -> Iterator[list[EntityStatements]]:
         if not self._schema_exists():
             return
         result = self._run(cy.ENTITY_STATEMENTS)
-        rows: list[tuple[str, dict[str, Any]]] = []
+        rows: list[EntityStatements] = []
         while result.has_next():
-            eid, props = result.get_next()
-            rows.append((eid, json.loads(props)))
+            eid, props, name, description = result.get_next()
+            rows.append(EntityStatements(eid, json.loads(props) if props else {}, name, description))
             if len(rows) >= batch:
                 yield rows
                 rows = []

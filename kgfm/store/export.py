@@ -4,7 +4,10 @@ What is written, per entity and relationship (inverse of :mod:`kgfm.sources.rdf_
 
 * every relationship -> ``<head> <predicate> <tail> [<graph>]``;
 * every value object in an entity's ``props`` -> ``<id> <predicate> "lexical"[@lang|^^<dt>]``
-  or, for ``{"@id": ...}``, ``<id> rdf:type <class>``, in its graph if it had one.
+  or, for ``{"@id": ...}``, ``<id> rdf:type <class>``, in its graph if it had one;
+* a display name or description that no literal of the source states (a name file, a TSV id
+  taken as name) -> ``<id> rdfs:label "name"`` / ``<id> rdfs:comment "description"``. An RDF
+  source's names come from its own literals, so its export adds nothing.
 
 Entity ids that are absolute IRIs are written as they are; ``_:b…`` ids as blank nodes; any
 other id (TSV/MetaQA strings such as ``/m/06rf7`` or ``Kismet``) and any non-IRI predicate
@@ -31,6 +34,8 @@ DEFAULT_BASE = "urn:kgfm:"
 EXPORT_FORMATS = {"nt": ox.RdfFormat.N_TRIPLES, "nq": ox.RdfFormat.N_QUADS}
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 _RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
+_RDFS_LABEL = ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#label")
+_RDFS_COMMENT = ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#comment")
 
 
 @dataclass
@@ -40,6 +45,7 @@ class ExportReport:
     statements: int = 0
     relationships: int = 0
     literals: int = 0
+    names: int = 0  # rdfs:label / rdfs:comment for names and descriptions no literal of the source states
     minted: int = 0
 
 
@@ -84,14 +90,19 @@ class _Terms:
 def _quads(store: GraphStore, terms: _Terms, quads: bool, report: ExportReport) -> Iterator[ox.Quad | ox.Triple]:
     default = ox.DefaultGraph()
     for batch in store.iter_entity_statements():
-        for entity_id, props in batch:
-            subject = terms.node(entity_id)
-            for predicate, values in props.items():
+        for entity in batch:
+            subject = terms.node(entity.id)
+            for predicate, values in entity.props.items():
                 p = _RDF_TYPE if predicate == _RDF_TYPE.value else terms.node(predicate)
                 for obj in values:
                     report.literals += 1
                     o = terms.value(obj)
                     yield ox.Quad(subject, p, o, terms.graph(obj.get("graph"))) if quads else ox.Triple(subject, p, o)
+            stated = {obj["@value"] for values in entity.props.values() for obj in values if "@value" in obj}
+            for text, p in ((entity.name, _RDFS_LABEL), (entity.description, _RDFS_COMMENT)):
+                if text and text not in stated:  # from a name file or the id, not from a literal of the source
+                    report.names += 1
+                    yield ox.Quad(subject, p, ox.Literal(text), default) if quads else ox.Triple(subject, p, ox.Literal(text))
     for batch in store.iter_relationships():
         for head, predicate, tail, graph in batch:
             report.relationships += 1
@@ -129,5 +140,5 @@ def export_rdf(store: GraphStore, path: Path, fmt: str = "nq", base: str = DEFAU
     finally:
         if tmp.exists():
             tmp.unlink()
-    report.statements = report.literals + report.relationships
+    report.statements = report.literals + report.names + report.relationships
     return report

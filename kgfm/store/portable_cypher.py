@@ -47,7 +47,8 @@ def rel_statements(rel_type: str) -> str:
 
 
 ENTITY_STATEMENTS = (
-    "MATCH (e:Entity) WHERE e.props IS NOT NULL RETURN e.id AS id, e.props AS props ORDER BY e.idx"
+    "MATCH (e:Entity) WHERE e.props IS NOT NULL OR e.name IS NOT NULL OR e.description IS NOT NULL "
+    "RETURN e.id AS id, e.props AS props, e.name AS name, e.description AS description ORDER BY e.idx"
 )
 
 

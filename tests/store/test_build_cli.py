@@ -119,6 +119,20 @@ def test_export_of_a_tsv_store_mints_iris(tmp_path: Path) -> None:
     assert run("build-graph", str(kb), cwd=tmp_path).returncode == 0
     assert run("export", "--format", "nt", "-o", "out.nt", cwd=tmp_path).returncode == 0
     assert (tmp_path / "out.nt").read_text() == "<urn:kgfm:%2Fm%2F01> <urn:kgfm:%2Ffilm%2Ffilm%2Fgenre> <urn:kgfm:%2Fm%2F02%20x> .\n"
+    # names and descriptions from a name file travel as rdfs:label / rdfs:comment, and read back as names
+    names = tmp_path / "names.tsv"
+    names.write_text("/m/01\tHeat\n", encoding="utf-8")
+    named = run("build-graph", str(kb), "--names", f"{names}:name", "--path", "named/g.lbug", cwd=tmp_path)
+    assert named.returncode == 0, named.stderr
+    out = run("export", "--path", "named/g.lbug", "--format", "nt", "-o", "named.nt", cwd=tmp_path)
+    assert out.returncode == 0 and "1 names/descriptions as rdfs:label/comment" in out.stdout, out.stdout
+    label = '<urn:kgfm:%2Fm%2F01> <http://www.w3.org/2000/01/rdf-schema#label> "Heat" .'
+    assert label in (tmp_path / "named.nt").read_text().splitlines()
+    back = run("build-graph", "named.nt", "--path", "back/g.lbug", cwd=tmp_path)
+    assert back.returncode == 0, back.stderr
+    rows = json.loads(run("cypher", "MATCH (e:Entity) WHERE e.name IS NOT NULL RETURN e.name AS name", "--json",
+                          "--path", "back/g.lbug", cwd=tmp_path).stdout)
+    assert rows == [{"name": "Heat"}]
 
 
 def test_build_pauses_automatic_gc_only_while_loading(tmp_path: Path, monkeypatch) -> None:

@@ -227,6 +227,24 @@ def test_rdf_attributes_reach_the_store(store, graphs_dir):
     assert np.all(graph.head_index < graph.num_entities)
 
 
+def test_rdf_export_statements_on_every_backend(store, graphs_dir, tiny_kb):
+    """What ``kgfm export`` reads: an RDF entity's literals carry its name (no extra statement), a pipe
+    KB's entity has only its id-as-name."""
+    path = graphs_dir / "movies.ttl"
+    loader = GraphLoader(store)
+    loader.load(read_source(path), str(path))
+    loader.load(read_source(tiny_kb), str(tiny_kb), ids_are_names=True)
+    loader.finish()
+    rows = {e.id: e for batch in store.iter_entity_statements(batch=7) for e in batch}
+    kismet = rows["Kismet"]
+    assert (kismet.props, kismet.name, kismet.description) == ({}, "Kismet", None)
+    rdf = [e for e in rows.values() if e.props]
+    assert len(rdf) > 10
+    for e in rdf:
+        stated = {v["@value"] for values in e.props.values() for v in values if "@value" in v}
+        assert e.name is None or e.name in stated, e
+
+
 def test_merge_mode_writes_the_same_graph(store_config, tiny_kb):
     """``store.neo4j_merge`` (MERGE instead of CREATE, for concurrent loaders) ends in the same graph."""
     from kgfm.store.factory import open_store
