@@ -129,6 +129,7 @@ class StepWords:
         t, ts = (tail_type, plural(tail_type)) if tail_type else GENERIC_HEAD
         single = subject == TOPIC_SLOT  # a topic is one thing; a description ("the ones ...") is several
         plural_verb = w.base if w.present else w.verb
+        plural_be = {"is": "are", "was": "were"}.get(w.be, w.be)
         return {
             "S": subject, "wh": wh, "whom": "whom" if wh == "who" else wh, "who": "one" if wh != "who" else "person",
             "N": noun, "aN": ("an " if noun[:1] in "aeiou" else "a ") + noun, "Ns": plural(noun), "H": h, "Hs": hs,
@@ -138,8 +139,7 @@ class StepWords:
             "verb": w.verb, "verbP": plural_verb, "verbS": w.verb if single else plural_verb,
             "verbingP": ing_form(w.base) if w.present or w.base in INTRANSITIVE else f"that {plural_verb}",
             "doS": ("does" if single else "do") if w.present else "did",
-            "be": w.be, "beP": {"is": "are", "was": "were"}.get(w.be, w.be),
-            "beS": w.be if single else {"is": "are", "was": "were"}.get(w.be, w.be),
+            "be": w.be, "beP": plural_be, "beS": w.be if single else plural_be,
         }
 
 

@@ -172,23 +172,6 @@ def assemble_tensors(
 
 
 @dataclass(frozen=True)
-class EntityStatements:
-    """What ``kgfm export`` writes for one entity besides its relationships.
-
-    Args:
-        id: The entity id.
-        props: Its literal and ``rdf:type`` statements (``{predicate: [value objects]}``).
-        name: Its display name (from a label literal, a name file, or its id), or ``None``.
-        description: Its description, or ``None``.
-    """
-
-    id: str
-    props: dict[str, Any]
-    name: str | None = None
-    description: str | None = None
-
-
-@dataclass(frozen=True)
 class Neighbor:
     """An entity reached from a start entity within k hops."""
 
@@ -263,9 +246,9 @@ class GraphStore(abc.ABC):
         """Per relationship type: ``(rel_type, head idx, tail idx, graph names or None when all default)``."""
 
     @abc.abstractmethod
-    def iter_entity_statements(self, batch: int = 50_000) -> Iterator[list[EntityStatements]]:
-        """Batches of :class:`EntityStatements` (id, decoded props, display name, description) for entities
-        with literal statements or a name or description, by ``idx``."""
+    def iter_entity_statements(self, batch: int = 50_000) -> Iterator[list[EntityInfo]]:
+        """What ``kgfm export`` writes besides relationships: batches of :class:`EntityInfo` holding ``id``,
+        ``props`` (decoded), ``name`` and ``description``, for entities with any of them, by ``idx``."""
 
     @abc.abstractmethod
     def iter_relationships(self, batch: int = 100_000) -> Iterator[list[tuple[str, str, str, str]]]:

@@ -20,7 +20,6 @@ import pyarrow.compute as pc
 from kgfm.sources.records import EntityInfo
 from kgfm.store import embedded_cypher as cy
 from kgfm.store.base import (
-    EntityStatements,
     GraphCounts,
     GraphStore,
     GraphTensors,
@@ -251,14 +250,14 @@ class EmbeddedStore(GraphStore):
             named = pc.any(pc.not_equal(pc.fill_null(graph, ""), "")).as_py()
             yield name, heads, tails, (graph.to_pylist() if named else None)
 
-    def iter_entity_statements(self, batch: int = 50_000) -> Iterator[list[EntityStatements]]:
+    def iter_entity_statements(self, batch: int = 50_000) -> Iterator[list[EntityInfo]]:
         if not self._schema_exists():
             return
         result = self._run(cy.ENTITY_STATEMENTS)
-        rows: list[EntityStatements] = []
+        rows: list[EntityInfo] = []
         while result.has_next():
             eid, props, name, description = result.get_next()
-            rows.append(EntityStatements(eid, json.loads(props) if props else {}, name, description))
+            rows.append(EntityInfo(eid, name, description, props=json.loads(props) if props else {}))
             if len(rows) >= batch:
                 yield rows
                 rows = []
@@ -345,7 +344,7 @@ class EmbeddedStore(GraphStore):
 
     def _schema_hint(self, name: str, as_rel: bool) -> str:
         """What a query naming an unknown relationship type or node label should have named instead."""
-        rels = [t["name"] for t in self._rows(cy.TABLES) if t["type"] == "REL"]
+        rels = sorted(self.relation_index())
         shown = ", ".join(rels[:20]) + (f", ... ({len(rels)} in all)" if len(rels) > 20 else "")
         hint = f"(relationship types in this store: {shown or 'none yet'}"
         if not as_rel:

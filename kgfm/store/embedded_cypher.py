@@ -44,7 +44,7 @@ def copy_from(table: str, variable: str) -> str:
 
 CHECKPOINT = "CHECKPOINT"
 ENTITY_COLUMNS = "CALL table_info('Entity') RETURN name"
-TABLES = "CALL show_tables() RETURN name, type ORDER BY name"
+TABLES = "CALL show_tables() RETURN name"
 # shown in the error for a query that uses an RDF class as a label (classes are in e.types here)
 TYPE_FILTER_EXAMPLE = "MATCH (e:Entity) WHERE '{name}' IN e.types"
 BEGIN_READ_ONLY = "BEGIN TRANSACTION READ ONLY"

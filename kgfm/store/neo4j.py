@@ -14,9 +14,9 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from kgfm.sources.records import EntityInfo
 from kgfm.store import neo4j_cypher as cy
 from kgfm.store.base import (
-    EntityStatements,
     EntityRow,
     GraphCounts,
     GraphStore,
@@ -191,8 +191,8 @@ class Neo4jStore(GraphStore):
                    np.fromiter((r["tail"] for r in rows), dtype=np.int64, count=len(rows)),
                    graphs if any(graphs) else None)
 
-    def iter_entity_statements(self, batch: int = 50_000) -> Iterator[list[EntityStatements]]:
-        rows = [EntityStatements(r["id"], json.loads(r["props"]) if r["props"] else {}, r["name"], r["description"])
+    def iter_entity_statements(self, batch: int = 50_000) -> Iterator[list[EntityInfo]]:
+        rows = [EntityInfo(r["id"], r["name"], r["description"], props=json.loads(r["props"]) if r["props"] else {})
                 for r in self._read(cy.ENTITY_STATEMENTS)]
         for start in range(0, len(rows), batch):
             yield rows[start : start + batch]
