@@ -62,7 +62,7 @@ def _store_config(path: Optional[PathLike], backend: str, store: Optional[StoreC
 def build_graph(*sources: PathLike, path: Optional[PathLike] = None, backend: str = "embedded",
                 names: Iterable[PathLike] = (), on_error: str = "fail", base: Optional[str] = None,
                 store: Optional[StoreConfig] = None, progress: bool = False,
-                ids_as_names: Optional[bool] = None) -> Any:
+                ids_as_names: Optional[bool] = None, replace: bool = False) -> Any:
     """Read triple files into the graph store (``kgfm build-graph``); idempotent.
 
     Args:
@@ -70,12 +70,14 @@ def build_graph(*sources: PathLike, path: Optional[PathLike] = None, backend: st
         path: Embedded store location (default ``.kgfm/graph.lbug``).
         backend: ``embedded`` or ``neo4j`` (credentials from ``KGFM_NEO4J_*``).
         names: Name/description files, ``FILE`` or ``FILE:KIND``.
-        on_error: ``fail`` (stop at the first bad line, write nothing of its batch) or ``skip``.
+        on_error: ``fail`` (every file is read first: a bad line anywhere writes nothing) or ``skip``.
         base: Base IRI for relative IRIs in RDF sources.
         store: A full :class:`~kgfm.config.StoreConfig` instead of ``path``/``backend``.
         progress: Show a progress bar.
         ids_as_names: TSV/CSV/pipe sources: a new entity's id is also its name (default: pipe KBs
             yes, TSV/CSV no).
+        replace: Afterwards the store holds exactly these sources (embedded: built beside the old
+            store and swapped in when complete; Neo4j: emptied first). Default: add to it.
 
     Returns:
         The :class:`~kgfm.store.loader.LoadReport` (counts written / already stored / rejected).
@@ -87,7 +89,7 @@ def build_graph(*sources: PathLike, path: Optional[PathLike] = None, backend: st
     cfg = BuildGraphConfig(
         store=_store_config(path, backend, store), on_error=on_error,  # type: ignore[arg-type]
         sources=[SourceSpec(path=str(s), base=base, ids_as_names=ids_as_names) for s in sources],  # sample:NAME resolved by SourceSpec
-        names=[NamesSpec.parse(str(n)) for n in names],
+        names=[NamesSpec.parse(str(n)) for n in names], replace=replace,
     )
     return run_build(cfg, show_progress=progress)
 

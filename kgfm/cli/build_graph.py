@@ -23,9 +23,13 @@ def build_graph(
         help="TSV/CSV/pipe: a new entity's id is also its name (default: pipe KBs yes, TSV/CSV no)"),
     on_error: Optional[str] = typer.Option(None, help="fail (default): stop at the first bad line; skip: write good rows, list rejects"),
     rejects: Optional[Path] = typer.Option(None, help="rejects file (default <store>.rejects.tsv beside the store)"),
+    replace: Optional[bool] = typer.Option(
+        None, "--replace/--add",
+        help="--replace: the store holds exactly these sources afterwards (embedded: built beside the old store, "
+             "swapped in when complete; Neo4j: emptied first); --add (default): add to what is stored"),
     set_: Optional[list[str]] = typer.Option(None, "--set", help="override a config value: key.sub=value"),
 ) -> None:
-    """Read triples into the graph store (idempotent: re-running adds nothing twice)."""
+    """Read triples into the graph store (idempotent: re-running adds nothing twice; --replace rebuilds it)."""
     with friendly_errors():
         from kgfm.cli.summary import print_load_report
         from kgfm.config import load_config, parse_overrides
@@ -35,7 +39,7 @@ def build_graph(
 
         overrides = {
             "store.backend": store, "store.path": path and str(path), "on_error": on_error,
-            "rejects": rejects and str(rejects), **parse_overrides(set_),
+            "rejects": rejects and str(rejects), "replace": replace, **parse_overrides(set_),
         }
         if sources:
             overrides["sources"] = [{"path": str(resolve(s, "graphs")), "format": fmt, "base": base, "ids_as_names": ids_as_names}
@@ -48,7 +52,8 @@ def build_graph(
         try:
             report = run_build(cfg)
         except LoadAborted as exc:
-            print_load_report(exc.report, failed=True)
+            if exc.report.records_read:  # not when the check before any write found the line
+                print_load_report(exc.report, failed=True)
             raise
         print_load_report(report)
         for warning in report.warnings:

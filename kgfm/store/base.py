@@ -226,6 +226,11 @@ class GraphStore(abc.ABC):
     def register_relations(self, rows: Sequence[tuple[str, int, str]]) -> None:
         """Store new relation vocabulary entries ``(rel_type, idx, predicate)``."""
 
+    def clear(self) -> None:
+        """Delete every entity, relationship and relation type stored (``build-graph --replace`` on a
+        server; an embedded store is replaced as a whole file instead, atomically)."""
+        raise StoreError(f"{self.backend} store: no clearing in place; build a new store and replace the old one")
+
     def checkpoint(self) -> None:
         """Make everything written so far durable in the main files (no-op where not needed)."""
 

@@ -9,14 +9,17 @@ from kgfm.store.base import StoreError
 
 
 class LoadAborted(StoreError):
-    """``on_error="fail"`` met a bad record; nothing of its batch was written."""
+    """``on_error="fail"`` met a bad record: found by the check before any write (``checked_first``), or by a
+    :class:`~kgfm.store.loader.GraphLoader` used directly, which writes nothing of the record's batch."""
 
-    def __init__(self, reject: Reject, report: "LoadReport") -> None:
+    def __init__(self, reject: Reject, report: "LoadReport", checked_first: bool = False) -> None:
         self.reject = reject
         self.report = report
+        done = ("nothing was written (--on-error fail checks every file before the first write)" if checked_first
+                else f"stopped before writing this batch (--on-error fail; written before it: "
+                f"{report.entities_new} entities, {report.triples_new} triples)")
         super().__init__(
-            f"{reject.message()} -- stopped before writing this batch (--on-error fail; written before it: "
-            f"{report.entities_new} entities, {report.triples_new} triples); fix the line, or use "
+            f"{reject.message()} -- {done}; fix the line, or use "
             "--on-error skip (in Python: on_error=\"skip\") to load the good rows and list the rejects"
         )
 

@@ -95,13 +95,13 @@ class Neo4jStore(GraphStore):
         mode = self._neo4j.READ_ACCESS if read else self._neo4j.WRITE_ACCESS
         return self._driver.session(database=self.database, default_access_mode=mode)
 
-    def _write(self, query: str, **params: Any) -> None:
+    def _write(self, query: str, **params: Any) -> list[dict[str, Any]]:
         def work(tx):
-            tx.run(query, params).consume()
+            return [record.data() for record in tx.run(query, params)]
 
         try:
             with self._session() as session:
-                session.execute_write(work)
+                return session.execute_write(work)
         except self._neo4j.exceptions.Neo4jError as exc:
             raise StoreError(f"Neo4j: {exc.message or exc}") from None
 
@@ -126,6 +126,11 @@ class Neo4jStore(GraphStore):
             for statement in cy.CONSTRAINTS:
                 self._write(statement)
             self._schema_done = True
+
+    def clear(self) -> None:
+        while self._write(cy.DELETE_BATCH, limit=self.batch_size)[0]["deleted"]:
+            pass
+        self._schema_done = False
 
     def insert_entities(self, rows: Sequence[EntityRow], first_idx: int) -> int:
         payload = entity_payload(rows, first_idx)

@@ -67,6 +67,12 @@ def merge_triples(rel_type: str) -> str:
     )
 
 
+# ``build-graph --replace``: kgfm's nodes and their relationships, a batch per transaction (one
+# transaction for millions of deletions would hold them all in the server's memory)
+DELETE_BATCH = (
+    "MATCH (n) WHERE n:Entity OR n:RelationType WITH n LIMIT $limit DETACH DELETE n RETURN count(*) AS deleted"
+)
+
 MERGE_RELATIONS = (
     "UNWIND $rows AS row MERGE (r:RelationType {name: row.name}) "
     "ON CREATE SET r.idx = row.idx, r.predicate = row.predicate"

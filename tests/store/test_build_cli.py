@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pyoxigraph as ox
+import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 KGFM = [sys.executable, "-c", "from kgfm.cli.main import main; main()"]
@@ -163,3 +164,57 @@ def test_build_pauses_automatic_gc_only_while_loading(tmp_path: Path, monkeypatc
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_a_bad_line_anywhere_writes_nothing_to_a_store_that_exists(tmp_path: Path) -> None:
+    """``--on-error fail`` reads every file before the first write: a bad line past the first batch
+    (65,536 lines) of a TSV, or in a name file read after the sources, leaves the store as it was."""
+    good = tmp_path / "good.tsv"
+    good.write_text("a\tr\tb\n", encoding="utf-8")
+    assert run("build-graph", str(good), cwd=tmp_path).returncode == 0
+    store = tmp_path / ".kgfm" / "graph.lbug"
+    before = store.read_bytes(), _report(tmp_path)
+    big = tmp_path / "big.tsv"
+    big.write_text("".join(f"e{i}\tr\te{i + 1}\n" for i in range(70_000)) + "no tabs here\n", encoding="utf-8")
+    names = tmp_path / "names.tsv"
+    names.write_text("a\tAlpha\nb\n", encoding="utf-8")
+    for args, where in (([str(big)], f"{big}:70001: expected 3 fields separated by TAB, got 1 -- 'no tabs here'"),
+                        ([str(good), "--names", f"{names}:name"], f"{names}:2: expected id<TAB>text, found no TAB -- 'b'")):
+        out = run("build-graph", *args, cwd=tmp_path)
+        assert out.returncode == 2
+        assert out.stderr.strip().splitlines()[-1] == (
+            f"kgfm: error: {where} -- nothing was written (--on-error fail checks every file before the first "
+            "write); fix the line, or use --on-error skip (in Python: on_error=\"skip\") to load the good rows and "
+            "list the rejects")
+        assert (store.read_bytes(), _report(tmp_path)) == before
+
+
+def test_an_interrupted_replace_leaves_the_old_store_as_it_was(tmp_path: Path, monkeypatch) -> None:
+    """``--replace`` builds beside the store and swaps it in only when complete: Ctrl-C in the middle
+    changes nothing, and a staging file left by a killed run is not read into the next one."""
+    import kgfm
+    from kgfm.store import build
+
+    old, new = tmp_path / "old.tsv", tmp_path / "new.tsv"
+    old.write_text("a\tr\tb\nb\tr\tc\n", encoding="utf-8")
+    new.write_text("x\tr\ty\n", encoding="utf-8")
+    path = tmp_path / "g.lbug"
+    kgfm.build_graph(old, path=path)
+    before = path.read_bytes(), (tmp_path / "g.build-graph.report.json").read_bytes()
+    loaded = build._load_source
+
+    def interrupted(loader, spec, named_elsewhere=False):
+        loaded(loader, spec, named_elsewhere)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(build, "_load_source", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        kgfm.build_graph(new, path=path, replace=True)
+    assert (path.read_bytes(), (tmp_path / "g.build-graph.report.json").read_bytes()) == before
+    assert not (tmp_path / "g.lbug.replacing").exists() and not (tmp_path / "g.lbug.replacing.wal").exists()
+    monkeypatch.setattr(build, "_load_source", loaded)
+    (tmp_path / "g.lbug.replacing").write_bytes(b"left by a killed run")
+    report = kgfm.build_graph(new, path=path, replace=True)
+    assert (report.triples_new, report.triples_total, report.entities_total) == (1, 1, 2)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("g.")) == [
+        "g.build-graph.report.json", "g.build-graph.yaml", "g.lbug"]

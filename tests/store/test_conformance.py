@@ -255,3 +255,38 @@ def test_merge_mode_writes_the_same_graph(store_config, tiny_kb):
         counts = store.counts()
     assert (report.triples_new, again.triples_new, again.triples_existing) == (9, 0, 9)
     assert (counts.entities, counts.triples) == (9, 9)
+
+
+def _build(store_config, tmp_path: Path, text: str, **kwargs):
+    from kgfm.store.build import BuildGraphConfig, run_build
+
+    source = tmp_path / "kb.txt"
+    source.write_text(text, encoding="utf-8")
+    config = BuildGraphConfig(store=store_config, sources=[{"path": source}], out_dir=tmp_path / "out", **kwargs)
+    return run_build(config, show_progress=False)
+
+
+def test_replace_leaves_exactly_the_new_sources_and_a_rerun_says_what_it_kept(store_config, tmp_path):
+    """A user edits their KG file (one triple removed, one added) and builds again: adding keeps the
+    removed triple and says so; ``replace`` stores exactly the edited file."""
+    from kgfm.store.factory import open_store
+
+    old = "Kismet|directed_by|William Dieterle\nKismet|release_year|1944\nMorocco|directed_by|Josef von Sternberg\n"
+    new = "Kismet|directed_by|William Dieterle\nMorocco|directed_by|Josef von Sternberg\nMorocco|release_year|1930\n"
+    assert _build(store_config, tmp_path, old).triples_total == 3
+    added = _build(store_config, tmp_path, new)
+    assert (added.triples_new, added.triples_existing, added.triples_total) == (1, 2, 4)
+    assert added.warnings == [
+        "the store also holds at least 1 triple that these sources do not state (from earlier builds or an earlier "
+        "version of a file; build-graph adds, it never removes); --replace rebuilds the store from these sources only"]
+    replaced = _build(store_config, tmp_path, new, replace=True)
+    assert (replaced.triples_new, replaced.triples_existing, replaced.warnings) == (3, 0, [])
+    with open_store(store_config, read_only=True) as store:
+        rows = store.cypher("MATCH (a:Entity)-[r]->(b:Entity) RETURN a.id AS h, r.predicate AS p, b.id AS t ORDER BY h, p")
+        counts = store.counts()
+    assert [(r["h"], r["p"], r["t"]) for r in rows] == [
+        ("Kismet", "directed_by", "William Dieterle"), ("Morocco", "directed_by", "Josef von Sternberg"),
+        ("Morocco", "release_year", "1930")]
+    assert (counts.entities, counts.relations, counts.triples) == (5, 2, 3)  # "1944" is gone with its triple
+    if store_config.backend == "embedded":
+        assert sorted(p.name for p in store_config.path.parent.iterdir()) == ["graph.lbug", "kb.txt", "out"]
