@@ -32,6 +32,7 @@ from kgfm.store.base import (
     props_json,
     update_payload,
 )
+from kgfm.store.readonly import return_columns
 
 _UPDATE_BATCH = 10_000
 
@@ -67,6 +68,28 @@ def _ints(column: Any) -> np.ndarray:
 
 
 _MISSING_TABLE = re.compile(r"Table (\S+) does not exist")
+_MISSING_FUNCTION = re.compile(r"function (\w+) does not exist")
+
+
+def _one_line(message: str) -> str:
+    """LadybugDB's message on one line, without the copy of the query and the caret line under it
+    that a parser error adds (its first line already gives the line and offset)."""
+    kept = [line.strip() for line in message.splitlines()
+            if line.strip() and not re.fullmatch(r'\s*\^+\s*|\s*".*"\s*', line)]
+    return " ".join(kept)
+
+
+def _dialect_hint(query: str, error: str) -> str | None:
+    """What to write on LadybugDB for the Neo4j function or syntax that failed, if it is one."""
+    missing = _MISSING_FUNCTION.search(error)
+    if missing is not None and missing.group(1).lower() in cy.NEO4J_FUNCTIONS:
+        name = missing.group(1).lower()
+        written = re.search(rf"\b({name})\s*\(", query, re.IGNORECASE)
+        return f"for {written.group(1) if written else name}() write {cy.NEO4J_FUNCTIONS[name]}"
+    for pattern, neo4j, instead in cy.NEO4J_SYNTAX:
+        if re.search(pattern, query, re.IGNORECASE):
+            return f"for {neo4j} write {instead}"
+    return None
 
 
 class EmbeddedStore(GraphStore):
@@ -123,7 +146,7 @@ class EmbeddedStore(GraphStore):
         try:
             return self._conn.execute(query, params or {})
         except RuntimeError as exc:
-            raise StoreError(f"LadybugDB: {exc}".strip()) from None
+            raise StoreError(f"LadybugDB: {_one_line(str(exc))}".strip()) from None
 
     def _rows(self, query: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         return list(self._run(query, params).rows_as_dict().get_all())
@@ -329,18 +352,36 @@ class EmbeddedStore(GraphStore):
             raise StoreError("the store was opened read-only; pass --write to allow writes")
         try:
             if write or self.read_only:
-                return self._rows(query, params)
+                return self._user_rows(query, params)
             self._run(cy.BEGIN_READ_ONLY)
             try:
-                return self._rows(query, params)
+                return self._user_rows(query, params)
             finally:
                 self._run(cy.ROLLBACK)
         except StoreError as exc:
             missing = _MISSING_TABLE.search(str(exc))
-            if missing is None:
+            if missing is not None:
+                as_rel = re.search(r"\[[^\]]*:[^\]]*\b" + re.escape(missing.group(1)) + r"\b", query) is not None
+                raise StoreError(f"{exc} {self._schema_hint(missing.group(1), as_rel)}") from None
+            hint = _dialect_hint(query, str(exc))
+            if hint is None:
                 raise
-            as_rel = re.search(r"\[[^\]]*:[^\]]*\b" + re.escape(missing.group(1)) + r"\b", query) is not None
-            raise StoreError(f"{exc} {self._schema_hint(missing.group(1), as_rel)}") from None
+            raise StoreError(f"{exc} (the embedded store speaks LadybugDB's Cypher: {hint})") from None
+
+    def _user_rows(self, query: str, params: dict[str, Any] | None) -> list[dict[str, Any]]:
+        """Rows keyed by the column names Neo4j would give (:func:`~kgfm.store.readonly.return_columns`),
+        not LadybugDB's (``COUNT_STAR()``); two columns of one name are refused, as Neo4j does, rather
+        than one silently dropped."""
+        result = self._run(query, params)
+        names = result.get_column_names()
+        given = return_columns(query)
+        if given is not None and len(given) == len(names):
+            names = given
+        twice = [name for name in dict.fromkeys(names) if names.count(name) > 1]
+        if twice:
+            raise StoreError(f"two result columns are named {twice[0]!r}: give one an alias with AS "
+                             "(Neo4j refuses this query too)")
+        return [dict(zip(names, row)) for row in result.get_all()]
 
     def _schema_hint(self, name: str, as_rel: bool) -> str:
         """What a query naming an unknown relationship type or node label should have named instead."""

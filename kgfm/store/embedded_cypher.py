@@ -47,6 +47,34 @@ ENTITY_COLUMNS = "CALL table_info('Entity') RETURN name"
 TABLES = "CALL show_tables() RETURN name"
 # shown in the error for a query that uses an RDF class as a label (classes are in e.types here)
 TYPE_FILTER_EXAMPLE = "MATCH (e:Entity) WHERE '{name}' IN e.types"
+# Neo4j functions LadybugDB lacks, and what to write instead (the error for a query using one says so)
+NEO4J_FUNCTIONS = {
+    "type": "label(r), or r.predicate (which works on both stores)",
+    "tostring": "CAST(x AS STRING)",
+    "tointeger": "CAST(x AS INT64) (it rounds a float; Neo4j truncates)",
+    "tofloat": "CAST(x AS DOUBLE)",
+    "toboolean": "CAST(x AS BOOL)",
+    "split": "string_split(s, delimiter)",
+    "head": "list[1] (lists are 1-based here)",
+    "last": "list[-1]",
+    "tail": "list[2:]",
+    "isempty": "size(x) = 0",
+    "elementid": "id(n)",
+    "startnode": "a variable on the start node of the pattern, MATCH (a)-[r]->(b)",
+    "endnode": "a variable on the end node of the pattern, MATCH (a)-[r]->(b)",
+    "relationships": "rels(p)",
+    "rand": "random()",
+    "datetime": "current_timestamp() or timestamp('2024-01-01 10:00:00')",
+}
+# Neo4j syntax LadybugDB does not parse: (pattern in the query, the Neo4j form, what to write instead)
+NEO4J_SYNTAX = (
+    (r"\b(?:all)?shortestPath\s*\(", "shortestPath(...)", "the pattern (a)-[* SHORTEST 1..5]-(b) (all of them: * ALL SHORTEST)"),
+    (r"\bCALL\s+db\.", "CALL db.labels() / db.relationshipTypes()", "CALL show_tables() RETURN *"),
+    (r"\bCALL\s*\{", "CALL { ... } subqueries", "WITH and aggregation, or EXISTS { MATCH ... } / COUNT { MATCH ... }"),
+    (r"\b(?:EXISTS|COUNT)\s*\{\s*\(", "EXISTS { (n)--() }", "EXISTS { MATCH (n)--() } (COUNT likewise)"),
+    (r"\[\s*\w+\s+IN\b[^\]]*(?:\||\bWHERE\b)", "[x IN list | f(x)] and [x IN list WHERE p(x)]",
+     "list_transform(list, x -> f(x)) and list_filter(list, x -> p(x))"),
+)
 BEGIN_READ_ONLY = "BEGIN TRANSACTION READ ONLY"
 ROLLBACK = "ROLLBACK"
 INSERT_RELATIONS = "UNWIND $rows AS row CREATE (:RelationType {name: row.name, idx: row.idx, predicate: row.predicate})"

@@ -326,3 +326,67 @@ def check_read_only(query: str) -> None:
     if not tokens:
         raise _refuse("the query is empty")
     _Checker(tokens).block(None)
+
+
+_RETURN_ENDS = frozenset({"ORDER", "SKIP", "OFFSET", "LIMIT", "UNION"})
+
+
+def return_columns(query: str) -> list[str] | None:
+    """The result column names Neo4j gives ``query``: per item of its top-level ``RETURN``, the alias
+    after ``AS``, else the expression's text as written (``count(*)``, ``type(r)``).
+
+    LadybugDB names an unaliased column after its own rewrite of the expression (``COUNT_STAR()``,
+    ``LOWER(n.name)`` for ``toLower(n.name)``, ``label(r)`` with every type name inlined), which is
+    unreadable and can give two columns one name. ``None`` where there is nothing to name this way:
+    no top-level ``RETURN`` (a bare ``CALL``), ``RETURN *``, ``EXPLAIN`` / ``PROFILE``, or a query the
+    tokenizer cannot read.
+    """
+    try:
+        tokens = tokenize(query)
+    except CypherSyntaxError:
+        return None
+    if not tokens or tokens[0].upper in ("EXPLAIN", "PROFILE"):
+        return None
+    depth, start = 0, None
+    for i, tok in enumerate(tokens):  # the last RETURN at the query's own level (UNION parts name alike)
+        if tok.kind == "punct" and tok.text in "([{":
+            depth += 1
+        elif tok.kind == "punct" and tok.text in ")]}":
+            depth -= 1
+        elif depth == 0 and tok.upper == "RETURN":
+            start = i + 1
+    if start is None:
+        return None
+    if start < len(tokens) and tokens[start].upper == "DISTINCT":
+        start += 1
+    items: list[list[Token]] = [[]]
+    depth = 0
+    for i in range(start, len(tokens)):
+        tok = tokens[i]
+        if tok.kind == "punct" and tok.text in "([{":
+            depth += 1
+        elif tok.kind == "punct" and tok.text in ")]}":
+            depth -= 1
+        elif depth == 0 and (tok.text == ";" or (tok.upper in _RETURN_ENDS and tokens[i - 1].text != ".")):
+            break
+        if depth == 0 and tok.text == ",":
+            items.append([])
+        else:
+            items[-1].append(tok)
+    names = []
+    for item in items:
+        if not item or (len(item) == 1 and item[0].text == "*" and item[0].kind == "punct"):
+            return None
+        if len(item) >= 3 and item[-2].upper == "AS" and item[-1].kind in ("word", "name"):
+            names.append(item[-1].text)
+            continue
+        names.append(query[item[0].pos:_token_end(query, item[-1])])
+    return names
+
+
+def _token_end(query: str, tok: Token) -> int:
+    if tok.kind == "name":
+        return _skip_quoted(query, tok.pos, "`", "`quoted name`")
+    if tok.kind == "param":
+        return _PARAM.match(query, tok.pos).end()  # type: ignore[union-attr]
+    return tok.pos + len(tok.text)

@@ -46,6 +46,22 @@ def test_build_graph_cypher_stats(tmp_path: Path, graphs_dir: Path):
     assert "directed_by, has_genre," in label.stderr and "WHERE 'Movie' IN e.types" in label.stderr
     rel = run("cypher", "MATCH (m:Entity)-[:directed_by|DIRECTOR]->(d) RETURN d.name", cwd=tmp_path)
     assert rel.returncode == 2 and "directed_by, has_genre," in rel.stderr and "e.types" not in rel.stderr
+    # Neo4j habits on the embedded store: one line saying what LadybugDB's Cypher wants instead
+    for query, hint in (
+        ("MATCH (m:Entity)-[r]->() RETURN type(r) LIMIT 1", "for type() write label(r), or r.predicate"),
+        ("MATCH p = shortestPath((a:Entity)-[*..3]-(b:Entity)) RETURN p", "write the pattern (a)-[* SHORTEST 1..5]-(b)"),
+        ("MATCH (m:Entity) RETURN [t IN m.types | toUpper(t)]", "list_transform(list, x -> f(x))"),
+    ):
+        out = run("cypher", query, cwd=tmp_path)
+        assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1, out.stderr
+        assert "the embedded store speaks LadybugDB's Cypher: " in out.stderr and hint in out.stderr, out.stderr
+    # columns are named as Neo4j names them (LadybugDB's own: COUNT_STAR(), LOWER(m.name)), and two of one name refused
+    out = run("cypher", "MATCH (m:Entity)-[r:directed_by]->(d:Entity) RETURN toLower(d.name), lower(d.name), count(*) "
+              "ORDER BY count(*) DESC, toLower(d.name) LIMIT 1", "--json", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert list(json.loads(out.stdout)[0]) == ["toLower(d.name)", "lower(d.name)", "count(*)"]
+    twice = run("cypher", "MATCH (m:Entity) RETURN m.name, m.name LIMIT 1", cwd=tmp_path)
+    assert twice.returncode == 2 and "two result columns are named 'm.name'" in twice.stderr
     stats = run("stats", cwd=tmp_path)
     assert stats.returncode == 0, stats.stderr
     result = json.loads((tmp_path / ".kgfm" / "stats" / "stats.json").read_text())

@@ -171,6 +171,12 @@ SHARED_QUERIES = [
         [{"director": "Josef von Sternberg", "films": 2}, {"director": "William Dieterle", "films": 1}],
     ),
     ("MATCH (e:Entity) WHERE e.name STARTS WITH $p RETURN count(e) AS n", {"p": "M"}, [{"n": 2}]),
+    (  # no aliases: the columns are named by the expressions as written, on both stores
+        "MATCH (m:Entity)-[r:directed_by]->(d:Entity) RETURN d.name, toLower(d.name), count(*) "
+        "ORDER BY count(*) DESC, d.name LIMIT 1",
+        {},
+        [{"d.name": "Josef von Sternberg", "toLower(d.name)": "josef von sternberg", "count(*)": 2}],
+    ),
 ]
 
 

@@ -9,6 +9,7 @@ from kgfm.store.readonly import (
     ReadOnlyViolation,
     check_read_only,
     query_parameters,
+    return_columns,
     tokenize,
 )
 
@@ -112,3 +113,15 @@ def test_tokenizer_keeps_strings_comments_and_names_apart():
 
 def test_query_parameters_in_order_without_strings_or_comments():
     assert query_parameters("MATCH (n {id: $id}) WHERE n.x = '$no' /* $nor */ RETURN $limit, $id") == ["id", "limit"]
+
+
+@pytest.mark.parametrize("query, columns", [
+    ("MATCH (a)-[r]->(b) RETURN type(r), count(*) ORDER BY count(*) DESC", ["type(r)", "count(*)"]),
+    ("MATCH (n) RETURN DISTINCT n.name AS name, toLower( n.name ) LIMIT 3", ["name", "toLower( n.name )"]),
+    ('RETURN n.`odd name`, "a, b", [x IN l | x] AS `my col`, $p // note', ["n.`odd name`", '"a, b"', "my col", "$p"]),
+    ("MATCH (n) WHERE EXISTS { MATCH (n)--() RETURN 1 } WITH n RETURN n.order, n.limit SKIP 1", ["n.order", "n.limit"]),
+    ("MATCH (n) RETURN n.a /* x */ ;", ["n.a"]),
+    ("MATCH (n) RETURN *", None), ("CALL db.labels()", None), ("EXPLAIN MATCH (n) RETURN n", None), ("RETURN 'open", None),
+])
+def test_return_columns_are_named_as_neo4j_names_them(query, columns):
+    assert return_columns(query) == columns
