@@ -275,6 +275,35 @@ class QAModel:
         self.close()
 
 
+def start_server(model_dir: PathLike, host: str = "127.0.0.1", port: int = 0, path: Optional[PathLike] = None,
+                 backend: Optional[str] = None, store: Optional[StoreConfig] = None, hops: Optional[int] = None,
+                 int8: bool = False, trace: bool = True, limits: Optional[Mapping[str, Any]] = None) -> Any:
+    """Serve ``model_dir`` over HTTP from a background thread (``kgfm serve`` without leaving the notebook).
+
+    Returns once it accepts requests, with ``.url`` (``port=0``: a free port) and ``.stop()``; also a
+    context manager. The endpoints are ``kgfm serve``'s: ``POST /qa``, ``POST /cypher``, ``GET
+    /entities/ID``, ``/health``, the page at ``/`` and OpenAPI at ``/docs``.
+
+    Args:
+        model_dir: The fine-tuned model folder.
+        host: Address to listen on (``0.0.0.0``: every interface).
+        port: TCP port; 0 picks a free one.
+        path: Embedded store to read instead of the one recorded in the model.
+        backend: ``embedded`` or ``neo4j`` instead of the recorded backend.
+        store: A full store config (takes precedence over ``path``/``backend``).
+        hops: Candidate radius override.
+        int8: Quantise the encoder to int8 at load.
+        trace: Record traced transformer blocks while idle (same answers, less time).
+        limits: :class:`~kgfm.serve.schemas.ServeSettings` fields (``max_questions``, ``max_rows``, ...).
+    """
+    from kgfm.serve.server import start_server as _start
+
+    if store is None and (path is not None or backend is not None):
+        store = _store_config(path, backend or "embedded", None)
+    return _start(Path(model_dir), host=host, port=port, store=store, hops=hops, int8=int8, trace=trace,
+                  limits=dict(limits or {}))
+
+
 def write_samples(target: PathLike = ".", force: bool = False) -> list[Path]:
     """Write the bundled sample ``configs/``, ``graphs/`` and ``quickstart.ipynb`` into ``target`` (``kgfm init``).
 

@@ -47,7 +47,7 @@ WHEEL=$(ls "$WORK"/dist/kgfm-*.whl)
 step "installing $(basename "$WHEEL") into a fresh venv"
 python3 -m venv "$WORK/venv"
 "$WORK/venv/bin/python" -m pip install -q "${KGFM_TORCH:-torch==2.13.0}"
-"$WORK/venv/bin/python" -m pip install -q "$WHEEL"
+"$WORK/venv/bin/python" -m pip install -q "$WHEEL[serve]"  # the README block serves over HTTP (step 6)
 mkdir -p "$WORK/user"
 cd "$WORK/user"
 KGFM="$WORK/venv/bin/kgfm"
