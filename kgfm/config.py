@@ -41,6 +41,17 @@ class StoreConfig(StrictModel):
     neo4j_merge: bool = Field(False, description="Neo4j: MERGE instead of CREATE (several loaders at once; slower)")
     buffer_pool_mb: int = Field(1024, ge=64, description="LadybugDB buffer pool")
 
+    def name(self) -> str:
+        """The prefix of this store's own files (build reports, stats): the embedded store's file name
+        without its suffix (``graph``), or ``neo4j-<database>`` (config, then ``KGFM_NEO4J_DATABASE``, else ``neo4j``)."""
+        if self.backend == "embedded":
+            return self.path.stem or self.path.name
+        return f"neo4j-{self.neo4j_database or os.environ.get('KGFM_NEO4J_DATABASE') or 'neo4j'}"
+
+    def home(self) -> Path:
+        """Where this store's own files go: beside an embedded store, ``.kgfm`` for Neo4j."""
+        return self.path.parent if self.backend == "embedded" else Path(".kgfm")
+
     def resolved_neo4j(self) -> tuple[str, str, str, str | None]:
         """(uri, user, password, database) from config, then env; password from env only."""
         uri = self.neo4j_uri or os.environ.get("KGFM_NEO4J_URI")

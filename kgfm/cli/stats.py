@@ -45,7 +45,8 @@ def _print_tables(result: dict[str, Any], top: int) -> None:
 
 
 def stats(
-    out: Path = typer.Option(Path(".kgfm/stats"), help="folder for stats.json and stats.png"),
+    out: Optional[Path] = typer.Option(None, help="folder for stats.json and stats.png (default: beside the store, "
+                                       "<store>.stats: .kgfm/graph.stats for .kgfm/graph.lbug)"),
     top: int = typer.Option(10, help="relations, hubs and components to list"),
     as_json: bool = typer.Option(False, "--json", help="print the whole analysis as JSON instead of tables"),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML with a store: section"),
@@ -60,7 +61,9 @@ def stats(
         from kgfm.store.factory import open_store
         from kgfm.store.stats import graph_stats, plot_stats, save_stats
 
-        with open_store(store_config(config, store, path), read_only=True) as db:
+        cfg = store_config(config, store, path)
+        out = out if out is not None else cfg.home() / f"{cfg.name()}.stats"
+        with open_store(cfg, read_only=True) as db:
             graph = db.export_tensors()
         result = graph_stats(graph, top=top)
         saved = (save_stats(result, out / "stats.json"), plot_stats(graph, result, out / "stats.png"))

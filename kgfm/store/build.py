@@ -74,17 +74,11 @@ class BuildGraphConfig(StrictModel):
     out_dir: Path | None = Field(None, description="where the resolved config and report go (default: beside the store)")
 
     def output_dir(self) -> Path:
-        if self.out_dir is not None:
-            return self.out_dir
-        return self.store.path.parent if self.store.backend == "embedded" else Path(".kgfm")
+        return self.out_dir if self.out_dir is not None else self.store.home()
 
     def store_name(self) -> str:
-        """The prefix of this store's report files: the store's file name without its suffix (``graph``), or
-        ``neo4j-<database>`` (config, then ``KGFM_NEO4J_DATABASE``, else ``neo4j``)."""
-        if self.store.backend == "embedded":
-            return self.store.path.stem or self.store.path.name
-        database = self.store.neo4j_database or os.environ.get("KGFM_NEO4J_DATABASE") or "neo4j"
-        return f"neo4j-{database}"
+        """The prefix of this store's report files (:meth:`kgfm.config.StoreConfig.name`)."""
+        return self.store.name()
 
     def output_file(self, kind: str) -> Path:
         """This store's own report file, e.g. ``.kgfm/graph.build-graph.report.json`` for ``.kgfm/graph.lbug``.

@@ -64,9 +64,9 @@ def test_build_graph_cypher_stats(tmp_path: Path, graphs_dir: Path):
     assert twice.returncode == 2 and "two result columns are named 'm.name'" in twice.stderr
     stats = run("stats", cwd=tmp_path)
     assert stats.returncode == 0, stats.stderr
-    result = json.loads((tmp_path / ".kgfm" / "stats" / "stats.json").read_text())
+    result = json.loads((tmp_path / ".kgfm" / "graph.stats" / "stats.json").read_text())
     assert result["triples"] == report["triples_total"]
-    assert (tmp_path / ".kgfm" / "stats" / "stats.png").stat().st_size > 1000
+    assert (tmp_path / ".kgfm" / "graph.stats" / "stats.png").stat().st_size > 1000
 
 
 def test_bad_input_is_one_clear_line(tmp_path: Path, graphs_dir: Path):

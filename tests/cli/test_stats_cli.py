@@ -24,7 +24,7 @@ def test_stats_prints_tables_and_json(tmp_path: Path, graphs_dir: Path):
     assert _run("build-graph", str(kb), cwd=tmp_path).returncode == 0
     tables = _run("stats", "--top", "3", cwd=tmp_path)
     assert tables.returncode == 0, tables.stderr
-    saved = json.loads((tmp_path / ".kgfm" / "stats" / "stats.json").read_text())
+    saved = json.loads((tmp_path / ".kgfm" / "graph.stats" / "stats.json").read_text())
     assert "top 3 of 7:" in tables.stdout and "top 3 hubs" in tables.stdout
     assert f"{saved['triples']:,}" in tables.stdout and "{" not in tables.stdout  # a table, not raw JSON
     biggest = next(iter(saved["triples_per_relation"]))
