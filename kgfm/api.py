@@ -62,7 +62,8 @@ def _store_config(path: Optional[PathLike], backend: str, store: Optional[StoreC
 def build_graph(*sources: PathLike, path: Optional[PathLike] = None, backend: str = "embedded",
                 names: Iterable[PathLike] = (), on_error: str = "fail", base: Optional[str] = None,
                 store: Optional[StoreConfig] = None, progress: bool = False,
-                ids_as_names: Optional[bool] = None, replace: bool = False) -> Any:
+                ids_as_names: Optional[bool] = None, replace: bool = False,
+                value_entities: Iterable[str] = ()) -> Any:
     """Read triple files into the graph store (``kgfm build-graph``); idempotent.
 
     Args:
@@ -76,6 +77,8 @@ def build_graph(*sources: PathLike, path: Optional[PathLike] = None, backend: st
         progress: Show a progress bar.
         ids_as_names: TSV/CSV/pipe sources: a new entity's id is also its name (default: pipe KBs
             yes, TSV/CSV no).
+        value_entities: RDF sources: predicates (IRIs or local names; ``"all"``) whose literal objects
+            become value entities that questions and QA can use (names and descriptions never do).
         replace: Afterwards the store holds exactly these sources (embedded: built beside the old
             store and swapped in when complete; Neo4j: emptied first). Default: add to it.
 
@@ -88,7 +91,8 @@ def build_graph(*sources: PathLike, path: Optional[PathLike] = None, backend: st
         raise ValueError("build_graph: give at least one source file")
     cfg = BuildGraphConfig(
         store=_store_config(path, backend, store), on_error=on_error,  # type: ignore[arg-type]
-        sources=[SourceSpec(path=str(s), base=base, ids_as_names=ids_as_names) for s in sources],  # sample:NAME resolved by SourceSpec
+        sources=[SourceSpec(path=str(s), base=base, ids_as_names=ids_as_names, value_entities=list(value_entities))
+                 for s in sources],  # sample:NAME resolved by SourceSpec
         names=[NamesSpec.parse(str(n)) for n in names], replace=replace,
     )
     return run_build(cfg, show_progress=progress)

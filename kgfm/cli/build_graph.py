@@ -21,6 +21,10 @@ def build_graph(
     ids_as_names: Optional[bool] = typer.Option(
         None, "--ids-as-names/--no-ids-as-names",
         help="TSV/CSV/pipe: a new entity's id is also its name (default: pipe KBs yes, TSV/CSV no)"),
+    value_entities: Optional[list[str]] = typer.Option(
+        None, "--value-entities",
+        help="RDF: literal objects of this predicate (IRI or local name; 'all': every predicate) become value "
+             "entities that questions and QA can use; repeat for several (names and descriptions never do)"),
     on_error: Optional[str] = typer.Option(None, help="fail (default): stop at the first bad line; skip: write good rows, list rejects"),
     rejects: Optional[Path] = typer.Option(None, help="rejects file (default <store>.rejects.tsv beside the store)"),
     replace: Optional[bool] = typer.Option(
@@ -42,8 +46,8 @@ def build_graph(
             "rejects": rejects and str(rejects), "replace": replace, **parse_overrides(set_),
         }
         if sources:
-            overrides["sources"] = [{"path": str(resolve(s, "graphs")), "format": fmt, "base": base, "ids_as_names": ids_as_names}
-                                  for s in sources]
+            overrides["sources"] = [{"path": str(resolve(s, "graphs")), "format": fmt, "base": base, "ids_as_names": ids_as_names,
+                                   "value_entities": value_entities or []} for s in sources]
         if names:
             overrides["names"] = [NamesSpec.parse(n).model_dump(mode="json") for n in names]
         cfg = load_config(BuildGraphConfig, config, overrides)

@@ -20,23 +20,26 @@ from typing import Iterator
 from kgfm.sources.delimited import read_delimited, read_delimited_batches
 from kgfm.sources.entity_text import ENTITY_TEXT_KINDS, read_entity_text
 from kgfm.sources.formats import DELIMITED_FORMATS, FORMATS, RDF_FORMATS, detect_format, open_text
+from kgfm.sources.rdf_terms import RdfOptions
 from kgfm.sources.records import EntityInfo, Record, Reject, SourceError, Triple
 
 
-def read_rdf(path: Path, fmt: str, base: str | None = None) -> Iterator[Record]:
+def read_rdf(path: Path, fmt: str, base: str | None = None, options: RdfOptions | None = None) -> Iterator[Record]:
     """:func:`kgfm.sources.rdf.read_rdf`, imported on first use."""
     from kgfm.sources.rdf import read_rdf as _read_rdf
 
-    return _read_rdf(path, fmt, base)
+    return _read_rdf(path, fmt, base, options)
 
 
-def read_source(path: Path, fmt: str | None = None, base: str | None = None) -> Iterator[Record]:
+def read_source(path: Path, fmt: str | None = None, base: str | None = None,
+                options: RdfOptions | None = None) -> Iterator[Record]:
     """Stream the records of one triple file.
 
     Args:
         path: The file (plain or ``.gz``).
         fmt: A ``--format`` value; ``None`` detects it from the extension.
         base: RDF only: base IRI for relative references (default: the file's absolute IRI).
+        options: RDF only: literals that become value entities (:class:`~kgfm.sources.rdf_terms.RdfOptions`).
 
     Raises:
         SourceError: unknown format, missing or unreadable file (raised when called for
@@ -46,7 +49,7 @@ def read_source(path: Path, fmt: str | None = None, base: str | None = None) -> 
     fmt = detect_format(path, fmt)
     if fmt in DELIMITED_FORMATS:
         return read_delimited(path, fmt)  # type: ignore[arg-type]
-    return read_rdf(path, fmt, base)
+    return read_rdf(path, fmt, base, options)
 
 
 def read_triples(path: Path, fmt: str | None = None) -> Iterator[tuple[str, str, str]]:
@@ -95,6 +98,7 @@ __all__ = [
     "read_delimited",
     "read_delimited_batches",
     "read_entity_text",
+    "RdfOptions",
     "read_rdf",
     "read_source",
     "read_triples",

@@ -30,7 +30,7 @@ from typing import IO, Iterator
 import pyoxigraph as ox
 
 from kgfm.sources.formats import READ_ERRORS, clip, read_whole_text, truncated
-from kgfm.sources.rdf_terms import RDF_LANG_STRING, XSD_STRING, StatementMapper
+from kgfm.sources.rdf_terms import RDF_LANG_STRING, XSD_STRING, RdfOptions, StatementMapper
 from kgfm.sources.records import Record, Reject, SourceError, Triple
 
 OXIGRAPH_FORMATS: dict[str, ox.RdfFormat] = {
@@ -142,11 +142,11 @@ def _emit(q, mapper: StatementMapper, fmt: str) -> Triple | None:
     return mapper.add(subject, q.predicate.value, obj, literal, graph)
 
 
-def _read_document(path: Path, fmt: str, base: str | None) -> Iterator[Record]:
+def _read_document(path: Path, fmt: str, base: str | None, options: RdfOptions | None) -> Iterator[Record]:
     """Turtle, TriG, RDF/XML: one streaming parse; the first error ends the document."""
     source = str(path)
     document = document_iri(path, base)
-    mapper = StatementMapper(source, document)
+    mapper = StatementMapper(source, document, options)
     reader = _Tracking(_open_binary(path), per_line=fmt == "xml")
     try:
         statements = ox.parse(reader, OXIGRAPH_FORMATS[fmt], base_iri=document)
@@ -171,12 +171,12 @@ def _read_document(path: Path, fmt: str, base: str | None) -> Iterator[Record]:
     yield from mapper.infos()
 
 
-def _read_lines(path: Path, fmt: str, base: str | None) -> Iterator[Record]:
+def _read_lines(path: Path, fmt: str, base: str | None, options: RdfOptions | None) -> Iterator[Record]:
     """N-Triples, N-Quads: parsed in chunks of :data:`_LINES` lines; a chunk with an error is
     parsed again line by line, so exactly the bad lines become rejects and every good line loads."""
     source = str(path)
     document = document_iri(path, base)
-    mapper = StatementMapper(source, document)
+    mapper = StatementMapper(source, document, options)
     oxfmt = OXIGRAPH_FORMATS[fmt]
     handle = _open_binary(path)
     lineno = 0
@@ -255,7 +255,7 @@ def _remote_context(node: object) -> str | None:
     return None
 
 
-def _read_jsonld(path: Path, base: str | None) -> Iterator[Record]:
+def _read_jsonld(path: Path, base: str | None, options: RdfOptions | None) -> Iterator[Record]:
     from rdflib import BNode, Dataset, Literal
 
     source = str(path)
@@ -288,7 +288,7 @@ def _read_jsonld(path: Path, base: str | None) -> Iterator[Record]:
         return
     finally:
         rdflib_log.setLevel(previous)
-    mapper = StatementMapper(source, document)
+    mapper = StatementMapper(source, document, options)
 
     def node(term) -> str:
         return mapper.bnode(str(term)) if isinstance(term, BNode) else str(term)
@@ -329,13 +329,14 @@ def _ordered_memory():
     return OrderedMemory()
 
 
-def read_rdf(path: Path, fmt: str, base: str | None = None) -> Iterator[Record]:
+def read_rdf(path: Path, fmt: str, base: str | None = None, options: RdfOptions | None = None) -> Iterator[Record]:
     """Stream records from an RDF file (plain or ``.gz``).
 
     Args:
         path: The file.
         fmt: ``"turtle"``, ``"trig"``, ``"nt"``, ``"nquads"``, ``"xml"`` or ``"json-ld"``.
         base: Base IRI for relative references (default: the file's absolute ``file:`` IRI).
+        options: Which literals become value entities; counts the ones that stay properties.
 
     Raises:
         SourceError: the file is missing, a directory, or the format is not RDF.
@@ -343,9 +344,9 @@ def read_rdf(path: Path, fmt: str, base: str | None = None) -> Iterator[Record]:
     path = Path(path)
     if fmt in OXIGRAPH_FORMATS:
         _open_binary(path).close()  # missing/unreadable: raise now, not on first iteration
-        return _read_lines(path, fmt, base) if fmt in LINE_FORMATS else _read_document(path, fmt, base)
+        return _read_lines(path, fmt, base, options) if fmt in LINE_FORMATS else _read_document(path, fmt, base, options)
     if fmt == "json-ld":
-        return _read_jsonld(path, base)
+        return _read_jsonld(path, base, options)
     raise SourceError(str(path), f"read_rdf cannot read format {fmt!r}")
 
 

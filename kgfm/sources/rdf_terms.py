@@ -7,7 +7,12 @@
   ``"o"^^ex:dt`` and ``"o"@en`` stay three values;
 * ``rdf:type`` with an IRI object -> ``{"@id": class}`` in ``props`` and the class's
   :func:`local_name` in ``types`` (not an edge: classes are not graph neighbours);
-* anything else (IRI or blank-node object) -> a :class:`~kgfm.sources.records.Triple`.
+* anything else (IRI or blank-node object) -> a :class:`~kgfm.sources.records.Triple`;
+* with :class:`RdfOptions` ``values`` (``build-graph --value-entities``), a literal of a chosen
+  predicate other than a name or description -> instead a triple to a *value entity* whose id is
+  the literal's N-Triples form (:func:`value_id`: ``"1995"^^<http://www.w3.org/2001/XMLSchema#gYear>``),
+  named by its lexical form and typed by its datatype's local name, so questions, link prediction
+  and QA can use the value; ``kgfm export`` writes it back as the literal (:func:`parse_value_id`).
 
 Names and descriptions are literals of :data:`NAME_PREDICATES` / :data:`DESCRIPTION_PREDICATES`.
 Every language keeps its best one (``names`` / ``descriptions``: language tag -> text, ``""``
@@ -20,6 +25,8 @@ within a language the predicate order ``skos:prefLabel`` > ``rdfs:label`` > ``sc
 from __future__ import annotations
 
 import hashlib
+import re
+from collections import Counter
 from dataclasses import dataclass, field
 
 from kgfm.sources.records import EntityInfo, Triple, ValueObject
@@ -52,6 +59,50 @@ DESCRIPTION_PREDICATES: dict[str, int] = {
     _DCE + "description": 2,
     _RDFS + "comment": 3,
 }
+
+
+@dataclass
+class RdfOptions:
+    """How an RDF source's literals are read.
+
+    Args:
+        values: Predicates (IRIs or local names; ``"all"``: every one) whose literal objects become
+            value entities instead of properties; names and descriptions never do.
+        unused: Filled while reading: literal statements per predicate that stayed properties only
+            (not names, descriptions or types), for the build's note.
+    """
+
+    values: frozenset[str] = frozenset()
+    unused: Counter = field(default_factory=Counter)
+
+    def makes_value(self, predicate: str) -> bool:
+        return bool(self.values) and ("all" in self.values or predicate in self.values
+                                      or local_name(predicate) in self.values)
+
+
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r"}
+_UNESCAPES = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f"}
+_VALUE_ID = re.compile(r'"((?:[^"\\]|\\.)*)"(?:@([A-Za-z]+(?:-[A-Za-z0-9]+)*)|\^\^<([^<>"{}|^`\\\s]+)>)?', re.S)
+
+
+def value_id(lexical: str, language: str, datatype: str) -> str:
+    """The entity id of a literal made a value entity: its N-Triples form (``"Heat"@en``, ``"7"^^<…#integer>``,
+    ``"plain"``)."""
+    body = '"' + "".join(_ESCAPES.get(ch, ch) for ch in lexical) + '"'
+    if language:
+        return f"{body}@{language}"
+    return body if datatype in ("", XSD_STRING) else f"{body}^^<{datatype}>"
+
+
+def parse_value_id(entity_id: str) -> tuple[str, str, str] | None:
+    """``(lexical, language, datatype)`` of a :func:`value_id`, ``None`` for any other id."""
+    if not entity_id.startswith('"'):
+        return None
+    m = _VALUE_ID.fullmatch(entity_id)
+    if m is None:
+        return None
+    lexical = re.sub(r"\\(.)", lambda e: _UNESCAPES.get(e.group(1), e.group(1)), m.group(1), flags=re.S)
+    return lexical, m.group(2) or "", m.group(3) or (RDF_LANG_STRING if m.group(2) else XSD_STRING)
 
 
 def bnode_id(document: str, ordinal: int) -> str:
@@ -133,10 +184,12 @@ class StatementMapper:
         document: The document's base IRI (blank-node ids are derived from it).
     """
 
-    def __init__(self, source: str, document: str) -> None:
+    def __init__(self, source: str, document: str, options: RdfOptions | None = None) -> None:
         self.source = source
         self.document = document
+        self.options = options or RdfOptions()
         self.attrs: dict[str, _Attrs] = {}
+        self.values: dict[str, EntityInfo] = {}  # value entities, first seen first
         self._bnodes: dict[str, str] = {}
 
     def bnode(self, label: str) -> str:
@@ -171,6 +224,11 @@ class StatementMapper:
                 return None
             return Triple(subject, predicate, obj, self.source, line, graph)
         language, datatype = literal
+        plain = datatype in (XSD_STRING, RDF_LANG_STRING)
+        if not (plain and (predicate in NAME_PREDICATES or predicate in DESCRIPTION_PREDICATES)):
+            if self.options.makes_value(predicate):
+                return self._value_triple(subject, predicate, obj, language, datatype, graph, line)
+            self.options.unused[predicate] += 1
         value = {"@value": obj}
         if language:
             value["@language"] = language
@@ -180,7 +238,7 @@ class StatementMapper:
             value["graph"] = graph
         acc = self._acc(subject)
         acc.add(predicate, value)
-        if datatype in (XSD_STRING, RDF_LANG_STRING):
+        if plain:
             rank = NAME_PREDICATES.get(predicate)
             if rank is not None:
                 acc.name = _offer(acc.name, acc.names, obj, language, rank)
@@ -188,6 +246,14 @@ class StatementMapper:
             if rank is not None:
                 acc.description = _offer(acc.description, acc.descriptions, obj, language, rank)
         return None
+
+    def _value_triple(self, subject: str, predicate: str, lexical: str, language: str, datatype: str, graph: str,
+                      line: int) -> Triple:
+        entity_id = value_id(lexical, language, datatype)
+        if entity_id not in self.values:
+            kind = "langString" if language else local_name(datatype)
+            self.values[entity_id] = EntityInfo(id=entity_id, name=lexical, types=(kind,))
+        return Triple(subject, predicate, entity_id, self.source, line, graph)
 
     def _acc(self, subject: str) -> _Attrs:
         acc = self.attrs.get(subject)
@@ -197,16 +263,19 @@ class StatementMapper:
 
     def infos(self) -> list[EntityInfo]:
         """One merged :class:`EntityInfo` per subject with attributes, first seen first."""
-        return [acc.to_info(entity_id) for entity_id, acc in self.attrs.items()]
+        return [*self.values.values(), *(acc.to_info(entity_id) for entity_id, acc in self.attrs.items())]
 
 
 __all__ = [
     "DESCRIPTION_PREDICATES",
     "NAME_PREDICATES",
     "RDF_TYPE",
+    "RdfOptions",
     "StatementMapper",
     "XSD_STRING",
     "bnode_id",
     "literal_rank",
     "local_name",
+    "parse_value_id",
+    "value_id",
 ]

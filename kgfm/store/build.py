@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Callable, Literal
 
@@ -14,6 +15,7 @@ from kgfm.config import StoreConfig, StrictModel, save_config
 from kgfm.sources import (
     DELIMITED_FORMATS,
     RDF_FORMATS,
+    RdfOptions,
     Reject,
     SourceError,
     detect_format,
@@ -39,6 +41,9 @@ class SourceSpec(StrictModel):
     base: str | None = Field(None, description="RDF: base IRI for relative references (default: the file's absolute file: IRI)")
     ids_as_names: bool | None = Field(
         None, description="TSV/CSV/pipe: a new entity's id is also its name (default: pipe KBs yes, TSV/CSV no)")
+    value_entities: list[str] = Field(
+        default_factory=list, description="RDF: predicates (IRIs or local names; 'all': every one) whose literal "
+        "objects become value entities, answerable like MetaQA's release years (names and descriptions never do)")
 
     _sample = field_validator("path", mode="before")(_sample_graph)
 
@@ -139,6 +144,9 @@ def _check_paths(config: BuildGraphConfig, rejects: Path) -> None:
         raise SourceError(str(rejects), "is a directory; --rejects needs a file path")
     for spec in config.sources:
         fmt = detect_format(spec.path, spec.format)  # unknown format: fail before writing anything
+        if spec.value_entities and fmt in DELIMITED_FORMATS:
+            raise SourceError(str(spec.path), f"--value-entities is for RDF files, not {fmt}: in TSV/CSV/pipe files "
+                              "every object is an entity already")
         if spec.ids_as_names and fmt not in DELIMITED_FORMATS:
             raise SourceError(str(spec.path), f"--ids-as-names is for TSV/CSV/pipe files, not {fmt}: RDF names its "
                               "entities with rdfs:label, skos:prefLabel, schema:name or foaf:name")
@@ -263,9 +271,23 @@ def _load_source(loader: GraphLoader, spec: SourceSpec, named_elsewhere: bool = 
                 "linking fall back to the id); if the ids are names, build with --ids-as-names (into a new "
                 "store: it names the entities a run creates), or add names with --names FILE")
     else:
-        loader.load(read_source(spec.path, fmt, spec.base), str(spec.path))
+        options = RdfOptions(values=frozenset(spec.value_entities))
+        loader.load(read_source(spec.path, fmt, spec.base, options), str(spec.path))
+        if options.unused:
+            loader.report.warnings.append(_properties_only(spec.path, options.unused))
     if (loader.report.records_read, loader.report.rejected) == before:
         loader.report.warnings.append(f"{spec.path}: no triples or entities in this file (empty?)")
+
+
+def _properties_only(path: Path, unused: Counter) -> str:
+    """The note for an RDF file whose literals (other than names, descriptions, types) stayed properties."""
+    from kgfm.sources.rdf_terms import local_name
+
+    top = ", ".join(f"{local_name(p)} {n:,}" for p, n in sorted(unused.items(), key=lambda kv: (-kv[1], kv[0]))[:5])
+    more = f", ... ({len(unused)} predicates)" if len(unused) > 5 else ""
+    return (f"{path}: {sum(unused.values()):,} literal statements ({top}{more}) are entity properties, not triples: "
+            "questions, the graph encoder and QA use entity-to-entity triples only; to make these values entities "
+            "that questions can ask for, build with --value-entities all (or --value-entities PREDICATE)")
 
 
 def _save_report(report: LoadReport, path: Path) -> None:

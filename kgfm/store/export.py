@@ -5,6 +5,8 @@ What is written, per entity and relationship (inverse of :mod:`kgfm.sources.rdf_
 * every relationship -> ``<head> <predicate> <tail> [<graph>]``;
 * every value object in an entity's ``props`` -> ``<id> <predicate> "lexical"[@lang|^^<dt>]``
   or, for ``{"@id": ...}``, ``<id> rdf:type <class>``, in its graph if it had one;
+* a relationship to a value entity (``build-graph --value-entities``) -> the literal it stands for
+  (``<film> <year> "1995"^^xsd:gYear``), so the source's statement comes back as it was;
 * a display name or description that no literal of the source states (a name file, a TSV id
   taken as name) -> ``<id> rdfs:label "name"`` / ``<id> rdfs:comment "description"``. An RDF
   source's names come from its own literals, so its export adds nothing.
@@ -28,6 +30,7 @@ from urllib.parse import quote
 
 import pyoxigraph as ox
 
+from kgfm.sources.rdf_terms import parse_value_id
 from kgfm.store.base import GraphStore, StoreError
 
 DEFAULT_BASE = "urn:kgfm:"
@@ -74,6 +77,14 @@ class _Terms:
         self.report.minted += 1
         return ox.NamedNode(self.base + quote(value, safe=""))
 
+    def obj(self, value: str) -> ox.NamedNode | ox.BlankNode | ox.Literal:
+        """A relationship's tail: the literal a value entity stands for, else :meth:`node`."""
+        literal = parse_value_id(value) if value.startswith('"') else None
+        if literal is None:
+            return self.node(value)
+        lexical, language, datatype = literal
+        return ox.Literal(lexical, language=language) if language else ox.Literal(lexical, datatype=ox.NamedNode(datatype))
+
     def graph(self, name: str | None) -> ox.NamedNode | ox.BlankNode | ox.DefaultGraph:
         return self.node(name) if name else ox.DefaultGraph()
 
@@ -91,6 +102,8 @@ def _quads(store: GraphStore, terms: _Terms, quads: bool, report: ExportReport) 
     default = ox.DefaultGraph()
     for batch in store.iter_entity_statements():
         for entity in batch:
+            if entity.id.startswith('"') and parse_value_id(entity.id) is not None:
+                continue  # a value entity: written as the literal object of its relationships
             subject = terms.node(entity.id)
             for predicate, values in entity.props.items():
                 p = _RDF_TYPE if predicate == _RDF_TYPE.value else terms.node(predicate)
@@ -106,7 +119,7 @@ def _quads(store: GraphStore, terms: _Terms, quads: bool, report: ExportReport) 
     for batch in store.iter_relationships():
         for head, predicate, tail, graph in batch:
             report.relationships += 1
-            s, p, o = terms.node(head), terms.node(predicate), terms.node(tail)
+            s, p, o = terms.node(head), terms.node(predicate), terms.obj(tail)
             yield ox.Quad(s, p, o, terms.graph(graph) if graph else default) if quads else ox.Triple(s, p, o)
 
 

@@ -322,3 +322,45 @@ def test_same_graph_same_records_across_syntaxes(tmp_path: Path) -> None:
     assert normalized(nt) == reference
     assert normalized(xml) == reference
     assert len(reference[0]) == 2 and len(reference[1]) == 3
+
+
+def test_chosen_literals_become_value_entities_and_names_never_do(tmp_path: Path) -> None:
+    """``--value-entities``: a literal of a chosen predicate (by local name here) becomes a triple to an entity
+    whose id is the literal's N-Triples form; the other literals stay properties and are counted."""
+    from collections import Counter
+
+    from kgfm.sources import RdfOptions
+
+    path = tmp_path / "g.ttl"
+    path.write_text(TURTLE, encoding="utf-8")
+    options = RdfOptions(values=frozenset({"genre", SCHEMA + "datePublished", "label"}))
+    triples, infos, rejects = _by_type(list(read_source(path, options=options)))
+    assert rejects == []
+    assert [(t.head, t.relation, t.tail) for t in triples if t.tail.startswith('"')] == [
+        (EX + "heat", SCHEMA + "datePublished", f'"1995-12-15"^^<{XSD}date>'),
+        (EX + "heat", EX + "genre", '"crime"'),
+        (EX + "heat", EX + "genre", '"thriller"'),
+    ]
+    assert (infos['"crime"'].name, infos['"crime"'].types) == ("crime", ("string",))
+    assert (infos[f'"1995-12-15"^^<{XSD}date>'].name, infos[f'"1995-12-15"^^<{XSD}date>'].types) == ("1995-12-15", ("date",))
+    heat = infos[EX + "heat"]
+    assert heat.name == "Heat" and EX + "genre" not in heat.props and RDFS + "label" in heat.props  # labels stay names
+    assert options.unused == Counter({"http://imdb.example/vocab#rating": 1, EX + "year": 1})
+    plain = RdfOptions()
+    _by_type(list(read_source(path, options=plain)))
+    assert plain.unused == Counter({EX + "genre": 2, SCHEMA + "datePublished": 1, "http://imdb.example/vocab#rating": 1,
+                                    EX + "year": 1})
+
+
+def test_value_ids_round_trip_every_escape() -> None:
+    from kgfm.sources.rdf_terms import RDF_LANG_STRING, XSD_STRING, parse_value_id, value_id
+
+    for lexical, language, datatype, written in [
+        ("1995", "", XSD + "gYear", f'"1995"^^<{XSD}gYear>'),
+        ("Heat", "en-GB", RDF_LANG_STRING, '"Heat"@en-GB'),
+        ('say "hi"\\\n\r', "", XSD_STRING, '"say \\"hi\\"\\\\\\n\\r"'),
+    ]:
+        assert value_id(lexical, language if language else "", datatype) == written
+        assert parse_value_id(written) == (lexical, language, datatype)
+    for other in ("http://example.org/a", "_:b1", '"open', '"a"^^<not an iri>', '"a"@'):
+        assert parse_value_id(other) is None

@@ -218,3 +218,29 @@ def test_an_interrupted_replace_leaves_the_old_store_as_it_was(tmp_path: Path, m
     assert (report.triples_new, report.triples_total, report.entities_total) == (1, 1, 2)
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("g.")) == [
         "g.build-graph.report.json", "g.build-graph.yaml", "g.lbug"]
+
+
+def test_value_entities_from_the_cli_and_a_note_for_the_literals_left_as_properties(tmp_path: Path) -> None:
+    films = tmp_path / "films.ttl"
+    films.write_text(
+        '@prefix ex: <http://example.org/> .\n@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .\n'
+        'ex:heat ex:releaseYear "1995"^^xsd:gYear ; ex:runtime 170 ; ex:genre "crime" ; ex:directedBy ex:mann .\n'
+        'ex:collateral ex:releaseYear "2004"^^xsd:gYear ; ex:runtime 120 ; ex:genre "crime" .\n', encoding="utf-8")
+    plain = run("build-graph", str(films), "--path", "plain.lbug", cwd=tmp_path)
+    assert plain.returncode == 0, plain.stderr
+    assert (f"kgfm: warning: {films}: 6 literal statements (genre 2, releaseYear 2, runtime 2) are entity properties, "
+            "not triples") in plain.stderr and "--value-entities all" in plain.stderr
+    some = run("build-graph", str(films), "--path", "some.lbug", "--value-entities", "releaseYear",
+               "--value-entities", "http://example.org/genre", cwd=tmp_path)
+    assert some.returncode == 0, some.stderr
+    assert f"kgfm: warning: {films}: 2 literal statements (runtime 2) are entity properties" in some.stderr
+    out = run("cypher", "MATCH (f:Entity)-[r]->(v:Entity) WHERE v.name = '1995' RETURN f.id, v.types", "--path",
+              "some.lbug", "--json", cwd=tmp_path)
+    assert json.loads(out.stdout) == [{"f.id": "http://example.org/heat", "v.types": ["gYear"]}]
+    tsv = tmp_path / "t.tsv"
+    tsv.write_text("a\tr\tb\n", encoding="utf-8")
+    refused = run("build-graph", str(tsv), "--value-entities", "all", cwd=tmp_path)
+    assert refused.returncode == 2 and refused.stderr.strip().splitlines() == [
+        f"kgfm: error: {tsv}: --value-entities is for RDF files, not tsv: in TSV/CSV/pipe files every object is an "
+        "entity already"]
+    assert not (tmp_path / ".kgfm").exists()

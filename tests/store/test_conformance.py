@@ -296,3 +296,37 @@ def test_replace_leaves_exactly_the_new_sources_and_a_rerun_says_what_it_kept(st
     assert (counts.entities, counts.relations, counts.triples) == (5, 2, 3)  # "1944" is gone with its triple
     if store_config.backend == "embedded":
         assert sorted(p.name for p in store_config.path.parent.iterdir()) == ["graph.lbug", "kb.txt", "out"]
+
+
+FILMS = """@prefix ex: <http://example.org/> .
+@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+ex:heat a ex:Film ; rdfs:label "Heat"@en ; ex:releaseYear "1995"^^xsd:gYear ; ex:directedBy ex:mann ; ex:genre "crime" .
+ex:collateral a ex:Film ; rdfs:label "Collateral" ; ex:releaseYear "2004"^^xsd:gYear ; ex:directedBy ex:mann ;
+    ex:genre "crime" ; ex:runtime 120 .
+ex:mann rdfs:label "Michael Mann" ; ex:nickname "The \\"Mann\\""@en .
+"""
+
+
+def test_value_entities_are_queryable_and_export_as_the_literals_they_were(store_config, tmp_path):
+    """Literals made value entities: one entity per distinct value (both films share "crime"), found by
+    Cypher like any entity, and ``kgfm export`` writes the source graph back exactly."""
+    import pyoxigraph as ox
+
+    from kgfm.store.build import BuildGraphConfig, run_build
+    from kgfm.store.export import export_rdf
+    from kgfm.store.factory import open_store
+
+    source = tmp_path / "films.ttl"
+    source.write_text(FILMS, encoding="utf-8")
+    config = BuildGraphConfig(store=store_config, sources=[{"path": source, "value_entities": ["all"]}],
+                              out_dir=tmp_path / "out")
+    report = run_build(config, show_progress=False)
+    assert (report.triples_new, report.entities_total, report.warnings) == (8, 8, [])
+    with open_store(store_config, read_only=True) as store:
+        rows = store.cypher("MATCH (f:Entity)-[r]->(v:Entity {name: $v}) RETURN f.name AS film, v.id AS id ORDER BY film",
+                            {"v": "crime"})
+        assert rows == [{"film": "Collateral", "id": '"crime"'}, {"film": "Heat", "id": '"crime"'}]
+        export_rdf(store, tmp_path / "back.nt", fmt="nt")
+    original = set(ox.parse(path=str(source), format=ox.RdfFormat.TURTLE, base_iri="http://example.org/"))
+    assert set(ox.parse(path=str(tmp_path / "back.nt"), format=ox.RdfFormat.N_TRIPLES)) == original
