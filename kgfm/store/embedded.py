@@ -68,28 +68,6 @@ def _ints(column: Any) -> np.ndarray:
 
 
 _MISSING_TABLE = re.compile(r"Table (\S+) does not exist")
-_MISSING_FUNCTION = re.compile(r"function (\w+) does not exist")
-
-
-def _one_line(message: str) -> str:
-    """LadybugDB's message on one line, without the copy of the query and the caret line under it
-    that a parser error adds (its first line already gives the line and offset)."""
-    kept = [line.strip() for line in message.splitlines()
-            if line.strip() and not re.fullmatch(r'\s*\^+\s*|\s*".*"\s*', line)]
-    return " ".join(kept)
-
-
-def _dialect_hint(query: str, error: str) -> str | None:
-    """What to write on LadybugDB for the Neo4j function or syntax that failed, if it is one."""
-    missing = _MISSING_FUNCTION.search(error)
-    if missing is not None and missing.group(1).lower() in cy.NEO4J_FUNCTIONS:
-        name = missing.group(1).lower()
-        written = re.search(rf"\b({name})\s*\(", query, re.IGNORECASE)
-        return f"for {written.group(1) if written else name}() write {cy.NEO4J_FUNCTIONS[name]}"
-    for pattern, neo4j, instead in cy.NEO4J_SYNTAX:
-        if re.search(pattern, query, re.IGNORECASE):
-            return f"for {neo4j} write {instead}"
-    return None
 
 
 class EmbeddedStore(GraphStore):
@@ -146,7 +124,7 @@ class EmbeddedStore(GraphStore):
         try:
             return self._conn.execute(query, params or {})
         except RuntimeError as exc:
-            raise StoreError(f"LadybugDB: {_one_line(str(exc))}".strip()) from None
+            raise StoreError(f"LadybugDB: {cy.one_line(str(exc))}".strip()) from None
 
     def _rows(self, query: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         return list(self._run(query, params).rows_as_dict().get_all())
@@ -363,7 +341,7 @@ class EmbeddedStore(GraphStore):
             if missing is not None:
                 as_rel = re.search(r"\[[^\]]*:[^\]]*\b" + re.escape(missing.group(1)) + r"\b", query) is not None
                 raise StoreError(f"{exc} {self._schema_hint(missing.group(1), as_rel)}") from None
-            hint = _dialect_hint(query, str(exc))
+            hint = cy.dialect_hint(query, str(exc))
             if hint is None:
                 raise
             raise StoreError(f"{exc} (the embedded store speaks LadybugDB's Cypher: {hint})") from None

@@ -1,4 +1,5 @@
-"""Every Cypher statement the embedded (LadybugDB) backend issues, in one place.
+"""Every Cypher statement the embedded (LadybugDB) backend issues, in one place, and what its
+errors tell a user who writes Neo4j's dialect (:func:`dialect_hint`).
 
 LadybugDB's dialect differs from Neo4j's in a few places used here: ``label(r)`` instead of
 ``type(r)``, ``properties(nodes(p), 'id')`` instead of list comprehensions, explicit schema
@@ -7,6 +8,8 @@ Relationship type names are quoted with :func:`kgfm.store.names.quote_identifier
 """
 
 from __future__ import annotations
+
+import re
 
 from kgfm.store.names import quote_identifier as q
 from kgfm.store.portable_cypher import (  # noqa: F401  (re-exported: this backend's Cypher)
@@ -75,6 +78,31 @@ NEO4J_SYNTAX = (
     (r"\[\s*\w+\s+IN\b[^\]]*(?:\||\bWHERE\b)", "[x IN list | f(x)] and [x IN list WHERE p(x)]",
      "list_transform(list, x -> f(x)) and list_filter(list, x -> p(x))"),
 )
+
+_MISSING_FUNCTION = re.compile(r"function (\w+) does not exist")
+
+
+def one_line(message: str) -> str:
+    """LadybugDB's message on one line, without the copy of the query and the caret line under it
+    that a parser error adds (its first line already gives the line and offset)."""
+    kept = [line.strip() for line in message.splitlines()
+            if line.strip() and not re.fullmatch(r'\s*\^+\s*|\s*".*"\s*', line)]
+    return " ".join(kept)
+
+
+def dialect_hint(query: str, error: str) -> str | None:
+    """What to write on LadybugDB for the Neo4j function or syntax that failed, if it is one."""
+    missing = _MISSING_FUNCTION.search(error)
+    if missing is not None and missing.group(1).lower() in NEO4J_FUNCTIONS:
+        name = missing.group(1).lower()
+        written = re.search(rf"\b({name})\s*\(", query, re.IGNORECASE)
+        return f"for {written.group(1) if written else name}() write {NEO4J_FUNCTIONS[name]}"
+    for pattern, neo4j, instead in NEO4J_SYNTAX:
+        if re.search(pattern, query, re.IGNORECASE):
+            return f"for {neo4j} write {instead}"
+    return None
+
+
 BEGIN_READ_ONLY = "BEGIN TRANSACTION READ ONLY"
 ROLLBACK = "ROLLBACK"
 INSERT_RELATIONS = "UNWIND $rows AS row CREATE (:RelationType {name: row.name, idx: row.idx, predicate: row.predicate})"
