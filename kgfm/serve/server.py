@@ -148,7 +148,7 @@ def run_server(model_dir: Path, host: str, port: int, store: StoreConfig | None 
 class BackgroundServer:
     """A ``kgfm serve`` answering from a thread of this process (a notebook, a test, a script that
     goes on working): the same app and endpoints. Stop it with :meth:`stop`, or use it as a context
-    manager; it also stops when the process exits."""
+    manager; its thread is a daemon, so it never keeps the process alive."""
 
     def __init__(self, prepared: _Prepared, thread: threading.Thread) -> None:
         self.url = prepared.url

@@ -249,8 +249,8 @@ def _remove_store(path: Path) -> None:
 
 
 def _swap_in(staging: Path, path: Path) -> None:
-    """Make the complete staging store the store: its write-ahead log first (the old store's, if an
-    interrupted write left one, must never be replayed onto the new file), then the file, atomically."""
+    """Make the complete staging store the store, atomically. The old store's write-ahead log (left by an
+    interrupted write) goes first: replayed onto the new file it would corrupt it."""
     _wal(path).unlink(missing_ok=True)
     os.replace(staging, path)
 
