@@ -190,6 +190,9 @@ def run_build(config: BuildGraphConfig, show_progress: bool = True) -> LoadRepor
         staging = _staging_path(config.store.path) if config.replace and config.store.backend == "embedded" else None
         store_config = config.store
         if staging is not None:
+            from kgfm.store.embedded import check_no_writer
+
+            check_no_writer(config.store.path)
             _remove_store(staging)  # a replace interrupted before
             store_config = config.store.model_copy(update={"path": staging})
         store = open_store(store_config, bulk=True)
@@ -213,10 +216,12 @@ def run_build(config: BuildGraphConfig, show_progress: bool = True) -> LoadRepor
             complete = True
         finally:
             store.close()
-            if staging is not None and complete:
-                _swap_in(staging, config.store.path)
-            elif staging is not None:
-                _remove_store(staging)
+            if staging is not None:
+                try:
+                    if complete:
+                        _swap_in(staging, config.store.path)
+                finally:
+                    _remove_store(staging)  # gone already when swapped in; a failed or refused build's otherwise
             if loader is not None and (complete or staging is None):  # a discarded staging build changed nothing
                 loader.report.seconds = round(time.perf_counter() - started, 3)
                 _save_report(loader.report, config.output_file("build-graph.report.json"))
@@ -250,7 +255,11 @@ def _remove_store(path: Path) -> None:
 
 def _swap_in(staging: Path, path: Path) -> None:
     """Make the complete staging store the store, atomically. The old store's write-ahead log (left by an
-    interrupted write) goes first: replayed onto the new file it would corrupt it."""
+    interrupted write) goes first: replayed onto the new file it would corrupt it. A process that began
+    writing the old store meanwhile makes this fail, and the staging store is removed."""
+    from kgfm.store.embedded import check_no_writer
+
+    check_no_writer(path)
     _wal(path).unlink(missing_ok=True)
     os.replace(staging, path)
 

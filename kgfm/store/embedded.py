@@ -68,6 +68,39 @@ def _ints(column: Any) -> np.ndarray:
 
 
 _MISSING_TABLE = re.compile(r"Table (\S+) does not exist")
+_LOCK_HOLDER = re.compile(r"Could not set lock on file.*?Lock is held by PID (\d+)", re.S)
+
+
+def writer_elsewhere(path: Path, pid: str | int) -> str:
+    return (f"{path}: another process is writing this store (PID {pid}: a build-graph or kgfm cypher --write); "
+            "wait for it to finish")
+
+
+def check_no_writer(path: Path) -> None:
+    """Raise if another process holds ``path``'s write lock (the POSIX lock LadybugDB takes when it opens a
+    store read-write), without opening it; a no-op where POSIX locks are unavailable.
+
+    Raises:
+        StoreError: naming the writer's PID.
+    """
+    try:
+        import fcntl
+        import struct
+    except ImportError:
+        return
+    try:
+        handle = open(path, "rb")
+    except FileNotFoundError:
+        return
+    with handle:
+        probe = struct.pack("hhqqi", fcntl.F_WRLCK, 0, 0, 0, 0)  # l_type, l_whence, l_start, l_len (0: to EOF), l_pid
+        try:
+            answer = fcntl.fcntl(handle.fileno(), fcntl.F_GETLK, probe)
+        except OSError:
+            return
+    l_type, _whence, _start, _len, pid = struct.unpack("hhqqi", answer)
+    if l_type != fcntl.F_UNLCK:
+        raise StoreError(writer_elsewhere(path, pid))
 
 
 class EmbeddedStore(GraphStore):
@@ -104,7 +137,10 @@ class EmbeddedStore(GraphStore):
                     f"{self.path}: an interrupted write or checkpoint left recovery pending; recover it with "
                     f"`kgfm cypher --write 'RETURN 1' --path {self.path}` (opens it read-write once), then retry"
                 ) from None
-            raise StoreError(f"{self.path}: cannot open the LadybugDB database ({exc})") from None
+            held = _LOCK_HOLDER.search(str(exc))
+            if held is not None:
+                raise StoreError(writer_elsewhere(self.path, held.group(1))) from None
+            raise StoreError(f"{self.path}: cannot open the LadybugDB database ({cy.one_line(str(exc))})") from None
         self._has_schema = False
         self._known_rel_tables: set[str] = set()
 

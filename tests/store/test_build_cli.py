@@ -244,3 +244,31 @@ def test_value_entities_from_the_cli_and_a_note_for_the_literals_left_as_propert
         f"kgfm: error: {tsv}: --value-entities is for RDF files, not tsv: in TSV/CSV/pipe files every object is an "
         "entity already"]
     assert not (tmp_path / ".kgfm").exists()
+
+
+def test_a_store_another_process_is_writing_is_refused_in_one_line(tmp_path: Path) -> None:
+    """LadybugDB locks a store opened for writing; adding to it, or replacing it (which would swap the file
+    from under that writer), is refused naming the writer's PID, and nothing changes."""
+    good = tmp_path / "good.tsv"
+    good.write_text("a\tr\tb\n", encoding="utf-8")
+    assert run("build-graph", str(good), cwd=tmp_path).returncode == 0
+    store = tmp_path / ".kgfm" / "graph.lbug"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import ladybug, sys; db = ladybug.Database(sys.argv[1]); c = ladybug.Connection(db); "
+         "print('open', flush=True); sys.stdin.read()", str(store)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        more = tmp_path / "more.tsv"
+        more.write_text("c\tr\td\n", encoding="utf-8")
+        for extra in ((), ("--replace",)):
+            out = run("build-graph", str(more), *extra, cwd=tmp_path)
+            assert out.returncode == 2, out.stderr
+            assert out.stderr.strip().splitlines() == [
+                f"kgfm: error: .kgfm/graph.lbug: another process is writing this store (PID {holder.pid}: a "
+                "build-graph or kgfm cypher --write); wait for it to finish"]
+            assert not (tmp_path / ".kgfm" / "graph.lbug.replacing").exists()
+    finally:
+        holder.communicate("", timeout=60)
+    count = run("cypher", "MATCH (:Entity)-[r]->(:Entity) RETURN count(*) AS n", "--json", cwd=tmp_path)
+    assert json.loads(count.stdout) == [{"n": 1}]  # the refused builds wrote nothing (c -r-> d is not there)
