@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import json
 import re
+import sys
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
@@ -78,16 +79,17 @@ def writer_elsewhere(path: Path, pid: str | int) -> str:
 
 def check_no_writer(path: Path) -> None:
     """Raise if another process holds ``path``'s write lock (the POSIX lock LadybugDB takes when it opens a
-    store read-write), without opening it; a no-op where POSIX locks are unavailable.
+    store read-write), without opening it. Linux only (``struct flock``'s layout differs elsewhere); a no-op
+    on other systems, where LadybugDB's own lock still refuses a second writer when it opens the store.
 
     Raises:
         StoreError: naming the writer's PID.
     """
-    try:
-        import fcntl
-        import struct
-    except ImportError:
+    if not sys.platform.startswith("linux"):
         return
+    import fcntl
+    import struct
+
     try:
         handle = open(path, "rb")
     except FileNotFoundError:
