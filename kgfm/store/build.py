@@ -190,7 +190,7 @@ def run_build(config: BuildGraphConfig, show_progress: bool = True) -> LoadRepor
         staging = _staging_path(config.store.path) if config.replace and config.store.backend == "embedded" else None
         store_config = config.store
         if staging is not None:
-            from kgfm.store.embedded import check_no_writer
+            from kgfm.store.locks import check_no_writer
 
             check_no_writer(config.store.path)
             _remove_store(staging)  # a replace interrupted before
@@ -257,7 +257,7 @@ def _swap_in(staging: Path, path: Path) -> None:
     """Make the complete staging store the store, atomically. The old store's write-ahead log (left by an
     interrupted write) goes first: replayed onto the new file it would corrupt it. A process that began
     writing the old store meanwhile makes this fail, and the staging store is removed."""
-    from kgfm.store.embedded import check_no_writer
+    from kgfm.store.locks import check_no_writer
 
     check_no_writer(path)
     _wal(path).unlink(missing_ok=True)
