@@ -25,7 +25,7 @@ def build_graph(
         None, "--value-entities",
         help="RDF: literal objects of this predicate (IRI or local name; 'all': every predicate) become value "
              "entities that questions and QA can use; repeat for several (names and descriptions never do)"),
-    on_error: Optional[str] = typer.Option(None, help="fail (default): stop at the first bad line; skip: write good rows, list rejects"),
+    on_error: Optional[str] = typer.Option(None, help="fail (default): every file is checked first, a bad line anywhere writes nothing; skip: write the good rows, list the rejects"),
     rejects: Optional[Path] = typer.Option(None, help="rejects file (default <store>.rejects.tsv beside the store)"),
     replace: Optional[bool] = typer.Option(
         None, "--replace/--add",
