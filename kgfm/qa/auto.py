@@ -23,14 +23,18 @@ ENCODERS = ("frozen", "fusion")
 StageHook = Callable[[str, Path, dict[str, Any], float], None]
 
 
+def store_overrides(store: StoreConfig) -> dict[str, Any]:
+    """The store every stage reads, as config values."""
+    return {"store.backend": store.backend, "store.path": str(store.path)}
+
+
 def finetune_overrides(store: StoreConfig, out: Path, hops: int, encoder: str, qa_minutes: float) -> dict[str, Any]:
     """The fine-tune config values of the ``encoder`` recipe (module docstring) on ``out``'s questions and index."""
     if encoder not in ENCODERS:
         raise ConfigError(f"encoder {encoder!r}: expected frozen or fusion")
     frozen = encoder == "frozen"
     return {
-        "store.backend": store.backend, "store.path": str(store.path),
-        "index": str(out / "graph" / "index"), "run.output_dir": str(out / "qa"),
+        **store_overrides(store), "index": str(out / "graph" / "index"), "run.output_dir": str(out / "qa"),
         "data.dataset": "files", "data.train": str(out / "questions" / "train.txt"),
         "data.valid": str(out / "questions" / "valid.txt"), "data.hops": hops, "scorer.max_hops": hops,
         "encoder.kind": "plain" if frozen else "fusion", "encoder.freeze": frozen,
@@ -72,8 +76,7 @@ def run_auto(store: StoreConfig, out: Path, questions: QuestionsConfig, relation
     from kgfm.qa.finetune import main as finetune
 
     stage("questions", out / "questions", lambda: build_questions(store, out / "questions", questions, relation_text))
-    store_values = {"store.backend": store.backend, "store.path": str(store.path)}
     stage("graph", out / "graph", lambda: graph_stage(
-        None, {**store_values, "run.output_dir": str(out / "graph"), "run.max_minutes": graph_minutes}, False))
+        None, {**store_overrides(store), "run.output_dir": str(out / "graph"), "run.max_minutes": graph_minutes}, False))
     stage("finetune", out / "qa", lambda: finetune(None, {**qa, **dict(overrides or {})}, False))
     return {**done, "model": str(out / "qa" / "model")}

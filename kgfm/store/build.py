@@ -81,17 +81,13 @@ class BuildGraphConfig(StrictModel):
     def output_dir(self) -> Path:
         return self.out_dir if self.out_dir is not None else self.store.home()
 
-    def store_name(self) -> str:
-        """The prefix of this store's report files (:meth:`kgfm.config.StoreConfig.name`)."""
-        return self.store.name()
-
     def output_file(self, kind: str) -> Path:
         """This store's own report file, e.g. ``.kgfm/graph.build-graph.report.json`` for ``.kgfm/graph.lbug``.
 
         Args:
             kind: ``build-graph.yaml``, ``build-graph.report.json`` or ``rejects.tsv``.
         """
-        return self.output_dir() / f"{self.store_name()}.{kind}"
+        return self.output_dir() / f"{self.store.name()}.{kind}"
 
 
 def validate_rdf(path: Path, fmt: str, base: str | None) -> None:

@@ -79,7 +79,7 @@ class _Terms:
 
     def obj(self, value: str) -> ox.NamedNode | ox.BlankNode | ox.Literal:
         """A relationship's tail: the literal a value entity stands for, else :meth:`node`."""
-        literal = parse_value_id(value) if value.startswith('"') else None
+        literal = parse_value_id(value)
         if literal is None:
             return self.node(value)
         lexical, language, datatype = literal
@@ -102,7 +102,7 @@ def _quads(store: GraphStore, terms: _Terms, quads: bool, report: ExportReport) 
     default = ox.DefaultGraph()
     for batch in store.iter_entity_statements():
         for entity in batch:
-            if entity.id.startswith('"') and parse_value_id(entity.id) is not None:
+            if parse_value_id(entity.id) is not None:
                 continue  # a value entity: written as the literal object of its relationships
             subject = terms.node(entity.id)
             for predicate, values in entity.props.items():

@@ -128,9 +128,8 @@ class Neo4jStore(GraphStore):
             self._schema_done = True
 
     def clear(self) -> None:
-        while self._write(cy.DELETE_BATCH, limit=self.batch_size)[0]["deleted"]:
+        while self._write(cy.DELETE_BATCH, limit=self.batch_size)[0]["deleted"]:  # constraints stay
             pass
-        self._schema_done = False
 
     def insert_entities(self, rows: Sequence[EntityRow], first_idx: int) -> int:
         payload = entity_payload(rows, first_idx)
