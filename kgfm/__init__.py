@@ -21,7 +21,7 @@ __version__ = "0.1.0"
 _API = {
     "build_graph": "kgfm.api", "open_store": "kgfm.api", "train_graph": "kgfm.api", "pretrain": "kgfm.api",
     "finetune": "kgfm.api", "generate_questions": "kgfm.api", "QAModel": "kgfm.api", "write_samples": "kgfm.api",
-    "evaluate": "kgfm.api", "auto": "kgfm.api", "start_server": "kgfm.api", "EntityIndex": "kgfm.index.entity_index",
+    "evaluate": "kgfm.api", "auto": "kgfm.api", "start_server": "kgfm.api", "extend_index": "kgfm.api", "EntityIndex": "kgfm.index.entity_index",
     "StoreConfig": "kgfm.config",
     "load_config": "kgfm.config",
 }

@@ -188,6 +188,32 @@ def auto(out: PathLike = "runs/auto", path: Optional[PathLike] = None, backend: 
                     Path(relation_text) if relation_text else None, encoder, graph_minutes, qa_minutes, overrides)
 
 
+def extend_index(model: Optional[PathLike] = None, index: Optional[PathLike] = None, path: Optional[PathLike] = None,
+                 backend: str = "embedded", checkpoint: Optional[PathLike] = None, out: Optional[PathLike] = None,
+                 store: Optional[StoreConfig] = None) -> Any:
+    """Embed the entities ``build_graph`` added since training with the trained graph encoder (no
+    retraining) and add them to the entity index (``kgfm extend-index``); the known rows stay as they were.
+
+    Args:
+        model: A QA model: extend the index it references, reading the store it references.
+        index: The entity index folder (with ``model``: instead of the model's; without: the store is ``path``).
+        path: Embedded store location (default: the model's; ``.kgfm/graph.lbug`` with ``index`` alone).
+        backend: ``embedded`` or ``neo4j`` (with ``index`` alone).
+        checkpoint: The graph encoder checkpoint (default: the one the index records).
+        out: Write the extended index here instead of replacing it.
+        store: A full store config instead of ``path``/``backend``.
+
+    Returns:
+        An :class:`~kgfm.index.extend.ExtendResult` (``before``, ``after``, ``added``, ``facts``, ``seconds``).
+    """
+    from kgfm.qa.locate import extend_model_index
+
+    opt = lambda v: Path(v) if v is not None else None  # noqa: E731
+    if model is None and index is not None:
+        return extend_model_index(None, _store_config(path, backend, store), None, Path(index), opt(checkpoint), opt(out))
+    return extend_model_index(Path(model or "runs/qa/sample/model"), store, opt(path), opt(index), opt(checkpoint), opt(out))
+
+
 def evaluate(model_dir: PathLike, file: Optional[PathLike] = None, dataset: str = "metaqa",
              hops: Optional[int] = None, split: str = "test", limit: Optional[int] = None,
              data_root: Optional[PathLike] = None, path: Optional[PathLike] = None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from kgfm.cli import build_graph, corpus, cypher, eval as eval_cmd, export, init, neighbors, qa, questions, serve, stats, train
+from kgfm.cli import build_graph, corpus, cypher, eval as eval_cmd, export, extend, init, neighbors, qa, questions, serve, stats, train
 
 app = typer.Typer(
     name="kgfm",
@@ -45,6 +45,7 @@ app.command("export")(export.export)
 app.command("serve")(serve.serve)
 app.command("questions")(questions.questions)
 app.command("auto")(questions.auto)
+app.command("extend-index")(extend.extend_index)
 
 
 def main() -> None:

@@ -101,9 +101,12 @@ class KnowledgeFusionModel(nn.Module):
             embedding matrix, rescaled to unit RMS row norm, becomes a frozen buffer
             (``entity_table``).
         backbone: An already built encoder (else built from ``config``).
+        scale_rows: Take the RMS norm over the first ``scale_rows`` rows only (the rows trained on,
+            when loading against an extended index); default all.
     """
 
-    def __init__(self, config: FusionConfig, index: Any, backbone: nn.Module | None = None):
+    def __init__(self, config: FusionConfig, index: Any, backbone: nn.Module | None = None,
+                 scale_rows: int | None = None):
         super().__init__()
         if config.entity_dim is not None and config.entity_dim != index.dim:
             raise ConfigError(f"model.entity_dim={config.entity_dim} but the entity index has dim {index.dim}")
@@ -134,10 +137,13 @@ class KnowledgeFusionModel(nn.Module):
         # Rows rescaled to unit RMS norm, whatever the encoder's scale: attention logits and the
         # entity scores start in a sane range. FAISS searches the unscaled index with
         # ``query * scale``, which ranks exactly like ``query . table`` (IP) / ``|query - table|`` (L2).
+        # The scale is taken over the rows trained on (``scale_rows``), so an index extended by
+        # `kgfm extend-index` leaves the known entities' table rows exactly as trained.
         table = np.array(index.embeddings, dtype=np.float32)
         if index.metric == "cosine":  # FAISS holds unit rows for a cosine index: so does the table
             table = table / np.maximum(np.linalg.norm(table, axis=1, keepdims=True), 1e-12)
-        self.entity_scale = float(np.sqrt(np.mean(np.sum(table.astype(np.float64) ** 2, axis=1)))) or 1.0
+        rows = table[:scale_rows].astype(np.float64)
+        self.entity_scale = float(np.sqrt(np.mean(np.sum(rows ** 2, axis=1)))) or 1.0
         self.register_buffer("entity_table", torch.from_numpy(table / self.entity_scale), persistent=False)
         self._ctx: dict[str, Any] | None = None
         for slot, layer_idx in enumerate(config.fusion_layers):
@@ -281,14 +287,14 @@ class KnowledgeFusionModel(nn.Module):
         verified; the manifest is still read for the index fingerprint.
 
         Raises:
-            IndexMismatchError: the index fingerprint differs from the one saved.
+            IndexMismatchError: the index is neither the one saved nor that one extended (``kgfm extend-index``).
             ArtifactError: missing or corrupt files.
         """
         src = Path(src)
         manifest = read_manifest(src, KIND, verify=verify,
                                  required=("model.safetensors", "fusion_config.json", "backbone_config.json"))
         saved = manifest.get("index", {})
-        if saved.get("fingerprint") != index.fingerprint:
+        if not index.extends(saved.get("fingerprint"), saved.get("num_entities")):
             raise IndexMismatchError(
                 f"{src}: trained against entity index {saved.get('fingerprint')} "
                 f"({saved.get('num_entities')} entities, dim {saved.get('dim')}), but the index given is "
@@ -297,7 +303,7 @@ class KnowledgeFusionModel(nn.Module):
             )
         config = FusionConfig.model_validate_json((src / "fusion_config.json").read_text(encoding="utf-8"))
         bcfg = json.loads((src / "backbone_config.json").read_text(encoding="utf-8"))
-        model = cls(config, index, backbone=build_backbone(config.base_model, bcfg))
+        model = cls(config, index, backbone=build_backbone(config.base_model, bcfg), scale_rows=saved.get("num_entities"))
         state = load_safetensors_file(src / "model.safetensors", map_location)
         missing, unexpected = model.load_state_dict(state, strict=False)
         if missing or unexpected:

@@ -199,17 +199,31 @@ class EntityIndex:
         """:func:`entity_ids_digest` of the rows: equal to the store's when row ``i`` is store idx ``i``."""
         return entity_ids_digest(self.entity_ids)
 
-    def check_rows(self, entity_ids: Sequence[str], where: str) -> None:
-        """Require that row ``i`` of this index is entity ``entity_ids[i]`` (the store's idx order).
+    def extends(self, fingerprint: str | None, num_entities: int | None) -> bool:
+        """Whether this index is the one of ``fingerprint`` (``num_entities`` rows), or begins with exactly
+        its rows and ids and has more: what ``kgfm extend-index`` writes (checked on content)."""
+        if fingerprint == self.fingerprint or num_entities is None or not 0 < num_entities < len(self):
+            return fingerprint == self.fingerprint
+        return _fingerprint(self.embeddings[:num_entities], self.entity_ids[:num_entities]) == fingerprint
+
+    def check_rows(self, entity_ids: Sequence[str], where: str, extend_cmd: str = "kgfm extend-index") -> None:
+        """Require that row ``i`` of this index is entity ``entity_ids[i]`` (the store's idx order);
+        the error names ``extend_cmd`` when the store only has entities appended.
 
         Raises:
             ArtifactError: the index was built from another graph or order; rebuild it from this store.
         """
-        if len(entity_ids) != len(self) or entity_ids_digest(entity_ids) != self.ids_digest:
-            raise ArtifactError(
-                f"{where}: the entity index rows are not the store's entities in idx order "
-                f"(index {len(self)} entities, digest {self.ids_digest}; store {len(entity_ids)}, digest "
-                f"{entity_ids_digest(entity_ids)}); rebuild the index with `kgfm train --stage graph` on this store")
+        if len(entity_ids) == len(self) and entity_ids_digest(entity_ids) == self.ids_digest:
+            return
+        counts = f"index {len(self):,} entities, store {len(entity_ids):,}"
+        if len(entity_ids) > len(self) and list(entity_ids[:len(self)]) == self.entity_ids:
+            added = len(entity_ids) - len(self)
+            raise ArtifactError(f"{where}: the store has {added:,} {'entity' if added == 1 else 'entities'} added after the "
+                                f"entity index was built ({counts}); `{extend_cmd}` embeds them with the trained graph "
+                                "encoder, no retraining")
+        raise ArtifactError(f"{where}: the entity index rows are not the store's entities in idx order ({counts}; "
+                            f"digests {self.ids_digest} and {entity_ids_digest(entity_ids)}); rebuild the index with "
+                            "`kgfm train --stage graph` on this store")
 
     # ---- lookups -----------------------------------------------------------------------
     def idx_of(self, entity_id: str) -> int:

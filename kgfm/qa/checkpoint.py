@@ -109,14 +109,15 @@ def check_compatible(manifest: dict[str, Any], src: Path, graph: GraphTensors, i
         )
     check_graph(src, manifest, graph.relation_types, graph.entity_ids, "given")
     if index is not None:
-        index.check_rows(graph.entity_ids, str(src))
+        index.check_rows(graph.entity_ids, str(src), f"kgfm extend-index --model {src}")
     want = manifest.get("index_fingerprint")
     if want is not None:
         if index is None:
             raise ArtifactError(f"{src}: trained with entity index {want[:12]}…; pass that index")
-        if index.fingerprint != want:
+        if not index.extends(want, manifest["graph"].get("num_entities")):
             raise ArtifactError(
-                f"{src}: trained with entity index {want[:12]}…, got {index.fingerprint[:12]}… (a different index)"
+                f"{src}: trained with entity index {want[:12]}…, got {index.fingerprint[:12]}… (a different index, "
+                "not that one extended by `kgfm extend-index`)"
             )
 
 

@@ -122,11 +122,48 @@ def locate_index(model_dir: Path, manifest: dict[str, Any], cfg_index: Path | No
 
 
 def check_graph(model_dir: Path, manifest: dict[str, Any], relation_types: Any, entity_ids: Any, where: str) -> None:
-    """The store's graph must have the content the model was trained on (fingerprint, not path)."""
-    want = (manifest.get("graph") or {}).get("fingerprint")
+    """The store's graph must have the content the model was trained on (fingerprint, not path), or that
+    content with entities appended by ``build-graph`` (the model then needs an index extended to them)."""
+    graph = manifest.get("graph") or {}
+    want, trained = graph.get("fingerprint"), graph.get("num_entities")
     if want is None:
         return
-    got = graph_fingerprint(list(relation_types), list(entity_ids))
-    if got != want:
-        raise ArtifactError(f"{model_dir}: trained on graph {want}, the store {where} holds graph {got} "
-                            "(different entities or relations; use the store it was trained on, or fine-tune again)")
+    ids = list(entity_ids)
+    got = graph_fingerprint(list(relation_types), ids)
+    if got == want or (trained is not None and len(ids) > trained
+                       and graph_fingerprint(list(relation_types), ids[:trained]) == want):
+        return
+    raise ArtifactError(f"{model_dir}: trained on graph {want}, the store {where} holds graph {got} "
+                        "(different entities or relations; use the store it was trained on, or fine-tune again)")
+
+
+def extend_model_index(model_dir: Path | None, store_config: Any = None, store_path: Path | None = None,
+                       index_path: Path | None = None, checkpoint: Path | None = None, dest: Path | None = None) -> Any:
+    """Extend the entity index that QA model ``model_dir`` references (or ``index_path``, read with
+    ``store_config`` when no model is given) to the entities its store gained since training
+    (:func:`kgfm.index.extend.extend_index`); returns its :class:`~kgfm.index.extend.ExtendResult`.
+
+    Raises:
+        ArtifactError: the model was trained without an index, or the store is not its graph grown.
+    """
+    from kgfm.index.extend import extend_index
+    from kgfm.store.factory import open_store
+
+    if model_dir is None:
+        index_dir, store_cfg = Path(index_path), store_config  # type: ignore[arg-type]
+    else:
+        from kgfm.qa.config import QAConfig
+
+        model_dir = Path(model_dir)
+        manifest = check_model_dir(model_dir)
+        cfg = QAConfig.model_validate(manifest["config"])
+        index_dir = locate_index(model_dir, manifest, cfg.index, index_path)
+        if index_dir is None:
+            raise ArtifactError(f"{model_dir}: trained without an entity index, so there is nothing to extend "
+                                "(it answers over the grown store as it is)")
+        store_cfg = store_config or locate_store(model_dir, manifest, cfg.store, store_path)
+    store = open_store(store_cfg, read_only=True)
+    try:
+        return extend_index(index_dir, store, checkpoint, dest)
+    finally:
+        store.close()

@@ -133,6 +133,27 @@ def test_save_load_round_trip_and_wrong_index(tmp_path, index, other_index, batc
         KnowledgeFusionModel.from_pretrained(tmp_path / "m", index)
 
 
+def test_an_extended_index_loads_with_the_trained_rows_as_they_were(tmp_path, index, batch, tok):
+    """`kgfm extend-index` appends rows: the model loads it, and the table rows of the entities it was
+    trained with are exactly as before (the scale comes from those rows, not from the new ones)."""
+    from kgfm.index.entity_index import EntityIndex
+
+    model = make_model(index).eval()
+    model.save_pretrained(tmp_path / "m", tokenizer=tok)
+    extra = 10 * np.ones((2, index.dim), dtype=np.float32)  # large rows: they would move an all-rows scale
+    grown = EntityIndex.build(np.concatenate([index.embeddings, extra]), index.entity_ids + ["new1", "new2"],
+                              metric=index.metric, use_gpu=False)
+    loaded = KnowledgeFusionModel.from_pretrained(tmp_path / "m", grown).eval()
+    n = len(index)
+    assert loaded.entity_scale == model.entity_scale
+    assert torch.equal(loaded.entity_table[:n], model.entity_table) and loaded.entity_table.shape[0] == n + 2
+    assert KnowledgeFusionModel(model.config, grown).entity_scale != model.entity_scale  # what scale_rows prevents
+    changed = EntityIndex.build(np.concatenate([index.embeddings[::-1], extra]), index.entity_ids + ["new1", "new2"],
+                                metric=index.metric, use_gpu=False)
+    with pytest.raises(IndexMismatchError, match="trained against entity index"):
+        KnowledgeFusionModel.from_pretrained(tmp_path / "m", changed)  # more rows, but the first ones differ
+
+
 def test_bad_fusion_layer_index_is_a_clear_error(index):
     with pytest.raises(ConfigError, match="fusion_layers"):
         make_model(index, fusion_layers=[5])

@@ -64,13 +64,19 @@ def test_rebuilt_identical_store_is_accepted_and_other_graph_refused(moved: Path
     model = str(moved / "runs/qa/sample/model")
     out = kgfm("qa", "who directed [Kismet]", "--model", model, "--path", str(rebuilt), "--no-evidence", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
-    other_kb = tmp_path / "other.txt"
-    other_kb.write_text(kb.read_text() + "Zelig|directed_by|Woody Allen\n")
-    other = tmp_path / "other.lbug"
-    run_build(BuildGraphConfig(store=StoreConfig(path=other), sources=[SourceSpec(path=other_kb)]), show_progress=False)
-    out = kgfm("qa", "who directed [Kismet]", "--model", model, "--path", str(other), cwd=tmp_path)
-    assert out.returncode == 2 and "Traceback" not in out.stderr
-    assert "trained on graph" in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
+    for name, text, expect in (
+        # the same facts with a film first: other entity idx, another graph
+        ("other", "Zelig|directed_by|Woody Allen\n" + kb.read_text(), "trained on graph"),
+        # the trained graph with a film added after it: grown, which `kgfm extend-index` handles
+        ("grown", kb.read_text() + "Zelig|directed_by|Woody Allen\n", "the store has 2 entities added after the entity index"),
+    ):
+        (tmp_path / f"{name}.txt").write_text(text)
+        store = tmp_path / f"{name}.lbug"
+        run_build(BuildGraphConfig(store=StoreConfig(path=store), sources=[SourceSpec(path=tmp_path / f"{name}.txt")]),
+                  show_progress=False)
+        out = kgfm("qa", "who directed [Kismet]", "--model", model, "--path", str(store), cwd=tmp_path)
+        assert out.returncode == 2 and "Traceback" not in out.stderr
+        assert expect in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
 
 
 def test_missing_store_names_both_places_and_the_flag(moved: Path, tmp_path: Path):
