@@ -76,11 +76,13 @@ def test_quickstart_runs_in_a_jupyter_kernel(tmp_path: Path, monkeypatch: pytest
     text = "".join(out)
     assert "716 triples, 266 entities" in text and "which films did [Rosa Kimura] act in ->" in text
     assert "test Hits@1:" in text and (work / "runs" / "qa" / "sample" / "model" / "manifest.json").is_file()
-    step4 = out[1 + steps - 3]  # the cell of step 4 (answers): its first line starts with the best answer's name
-    served = out[1 + steps - 1].split()  # step 6: the answer over HTTP from a server in a thread of the kernel
+    step4 = out[1 + steps - 4]  # the cell of step 4 (answers): its first line starts with the best answer's name
+    served = out[1 + steps - 2].split()  # step 6: the answer over HTTP from a server in a thread of the kernel
     assert served[0].startswith("http://127.0.0.1:") and served[1] == "->" and len(served) > 2, served
+    grown = out[1 + steps - 1]  # step 7: a film added after training, embedded by the GNN, answered
+    assert "before=266, after=267, facts=2" in grown and "who directed [Neon Harbor] -> Noah Lindqvist" in grown, grown
     rerun = out[1 + steps].splitlines()
-    assert rerun[:2] == ["samples again 0", "rebuilt 0 266"]
+    assert rerun[:2] == ["samples again 0", "rebuilt 0 267"]
     assert step4.startswith(rerun[2].removeprefix("held answers ") + " ")
     assert out[-1].strip() == "progress bar"
     assert "%|" in err and "Traceback" not in err  # live text bars (no ipywidgets here)
