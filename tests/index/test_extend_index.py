@@ -156,3 +156,44 @@ def test_cli_reports_what_it_added(grown: Path):
                           "--path", str(grown / "graph.lbug")], capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     assert "entities (3 added, embedded by the trained graph encoder from 5 facts that touch them" in res.stdout
+
+
+def test_an_encoder_trained_with_text_features_gives_new_entities_theirs(tmp_path: Path):
+    """With ``data.text_init`` the input of an entity is its row plus a projection of its MiniLM name
+    vector: a new entity gets its own name's vector (the subgraph's entities only are encoded)."""
+    from kgfm.encoder.checkpoint import load_checkpoint
+    from kgfm.encoder.config import ModelConfig
+    from kgfm.encoder.model import KGEncoder
+    from kgfm.encoder.text_features import encode_texts, entity_texts
+
+    store = tmp_path / "graph.lbug"
+    kgfm.build_graph(write(tmp_path / "base.txt", BASE), path=store)
+    torch.manual_seed(0)
+    kgfm.train_graph({
+        "store": {"path": str(store)}, "data": {"valid_fraction": 0.1, "test_fraction": 0.1, "text_init": True},
+        "model": {"conv": "compgcn", "num_layers": 1, "dim": 16, "decoder": "complex", "gnn_dropout": 0.0},
+        "train": {"epochs": 1, "batch_size": 16}, "run": {"output_dir": str(tmp_path / "graph"), "device": "cpu"},
+    })
+    kgfm.build_graph(write(tmp_path / "new.txt", DESIRE), path=store)
+    result = kgfm.extend_index(index=tmp_path / "graph" / "index", path=store)
+    after = EntityIndex.load(tmp_path / "graph" / "index", use_gpu=False)
+    # by hand: every entity's text vector, the whole grown graph, untrained rows zero
+    ck = load_checkpoint(tmp_path / "graph" / "checkpoint")
+    with kgfm.open_store(store) as db:
+        g = db.export_tensors(with_text=True)
+    text = encode_texts(entity_texts(g.entity_ids, g.entity_names, g.entity_descriptions))
+    state = ck.weights
+    state["entity.weight"] = torch.cat([state["entity.weight"], torch.zeros(3, 16)])
+    model = KGEncoder(g.num_entities, len(g.relation_types), ModelConfig.model_validate(ck.manifest["config"]["model"]), text)
+    model.load_state_dict(state)
+    model.eval()
+    h, rel, t = (torch.as_tensor(np.asarray(a, dtype=np.int64)) for a in (g.head_index, g.rel_type, g.tail_index))
+    model.set_graph(torch.stack([torch.cat([h, t]), torch.cat([t, h])]), torch.cat([rel, rel + len(g.relation_types)]))
+    with torch.no_grad():
+        expected = model.encode()[result.before:].numpy()
+    assert result.added == 3
+    np.testing.assert_allclose(after.embeddings[result.before:], expected, rtol=1e-4, atol=1e-5)
+    model.text_features[result.before:] = 0  # what the new rows would be without their names' vectors
+    with torch.no_grad():
+        nameless = model.encode()[result.before:].numpy()
+    assert np.abs(after.embeddings[result.before:] - nameless).max() > 1e-3
