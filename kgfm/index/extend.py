@@ -45,9 +45,10 @@ class ExtendResult:
 
 
 def encoder_checkpoint(index_dir: Path, manifest: dict[str, Any]) -> Path:
-    """The graph-encoder checkpoint ``index_dir`` was built from: the path it recorded (absolute, or
-    relative to the directory of that run), else ``checkpoint/`` beside the index; the one whose
-    manifest has the recorded sha256."""
+    """The graph-encoder checkpoint ``index_dir`` was built from: the path it recorded (as given when it
+    was trained: absolute, or relative to the current directory), else ``checkpoint/`` beside the
+    index (where ``kgfm train --stage graph`` writes it, so a moved run folder still finds it); the
+    first whose manifest has the recorded sha256."""
     enc = manifest.get("encoder") or {}
     recorded, want = enc.get("path"), enc.get("manifest_sha256")
     candidates = ([Path(recorded)] if recorded else []) + [Path(index_dir).parent / "checkpoint"]

@@ -8,6 +8,7 @@ byte for byte and give the new ones exactly the encoder's full-graph pass over t
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from kgfm.encoder.checkpoint import save_checkpoint
@@ -33,7 +34,8 @@ def encoder(graph, state=None) -> KGEncoder:
     return model
 
 
-def test_extend_index_on_every_backend(store, tiny_kb, tmp_path):
+@pytest.mark.parametrize("exact_threshold", [50_000, 4])
+def test_extend_index_on_every_backend(store, tiny_kb, tmp_path, exact_threshold):
     load(store, tiny_kb)
     graph = store.export_tensors()
     model = encoder(graph)
@@ -41,7 +43,8 @@ def test_extend_index_on_every_backend(store, tiny_kb, tmp_path):
         emb = {"entities": model.encode(), "relations": model.relation_embeddings()}
     vocab = {"entity_ids": graph.entity_ids, "entity_names": graph.entity_names, "relation_types": graph.relation_types}
     save_checkpoint(tmp_path / "checkpoint", model, vocab, Progress(epoch=1), {"model": CONFIG}, embeddings=emb)
-    before = build_index_from_checkpoint(tmp_path / "checkpoint", tmp_path / "index", use_gpu=False)
+    before = build_index_from_checkpoint(tmp_path / "checkpoint", tmp_path / "index", use_gpu=False,
+                                         exact_threshold=exact_threshold, ef_search=77)
 
     more = tmp_path / "more.txt"
     more.write_text("Casablanca|directed_by|Michael Curtiz\nCasablanca|starred_actors|Marlene Dietrich\n", encoding="utf-8")
@@ -51,6 +54,9 @@ def test_extend_index_on_every_backend(store, tiny_kb, tmp_path):
     n0 = len(before)
     assert (result.added, result.facts) == (2, 2) and after.entity_ids[n0:] == ["Casablanca", "Michael Curtiz"]
     assert after.embeddings[:n0].tobytes() == before.embeddings.tobytes()
+    assert after.config == before.config and after.config["index_type"] == ("flat" if exact_threshold > 9 else "hnsw")
+    assert after.index.ntotal == n0 + 2  # the new rows are in the FAISS index, as stored
+    np.testing.assert_array_equal(after.index.reconstruct(n0 + 1), after.embeddings[n0 + 1])
     grown = store.export_tensors()
     state = model.state_dict()
     state["entity.weight"] = torch.cat([state["entity.weight"], torch.zeros(2, 8)])
