@@ -22,6 +22,7 @@ Usage (from the repository root; each step reads what the one before wrote under
     python bench/extend_index.py --prepare --films 300
     python bench/extend_index.py --run extend --graph-minutes 5 --qa-minutes 8
     python bench/extend_index.py --run retrain --graph-minutes 5 --qa-minutes 8
+    python bench/extend_index.py --run retrain --run-seed 1 --graph-minutes 5 --qa-minutes 8   # run-to-run spread
     python bench/extend_index.py --evaluate --limit 1000 --out bench/results/extend_index_metaqa.json
 """
 
@@ -64,15 +65,19 @@ def prepare(work: Path, films: int, seed: int) -> dict:
     return doc
 
 
-def run(work: Path, arm: str, graph_minutes: float, qa_minutes: float) -> dict:
+def run(work: Path, arm: str, graph_minutes: float, qa_minutes: float, seed: int = 0) -> dict:
+    """One arm; ``seed`` > 0 (its folder ``ARM-sSEED``) draws other questions and fine-tune order: a
+    second run of an arm measures how far two trainings on the same data differ."""
     import kgfm
 
-    store, out = work / arm / "graph.lbug", work / arm / "runs"
+    folder = work / (arm if not seed else f"{arm}-s{seed}")
+    store, out = folder / "graph.lbug", folder / "runs"
     sources = [work / "base_kb.txt"] + ([work / "new_kb.txt"] if arm == "retrain" else [])
     start = time.perf_counter()
     kgfm.build_graph(*sources, path=store, replace=True, progress=False)
-    kgfm.auto(out=out, path=store, graph_minutes=graph_minutes, qa_minutes=qa_minutes)
-    doc = {"arm": arm, "graph_minutes": graph_minutes, "qa_minutes": qa_minutes,
+    kgfm.auto(out=out, path=store, graph_minutes=graph_minutes, qa_minutes=qa_minutes, seed=seed,
+              overrides={"run.seed": seed} if seed else None)
+    doc = {"arm": arm, "seed": seed, "graph_minutes": graph_minutes, "qa_minutes": qa_minutes,
            "train_seconds": round(time.perf_counter() - start, 1)}
     if arm == "extend":
         t0 = time.perf_counter()
@@ -81,7 +86,7 @@ def run(work: Path, arm: str, graph_minutes: float, qa_minutes: float) -> dict:
         result = kgfm.extend_index(out / "qa" / "model")
         doc.update(build_new_seconds=round(built, 2), extend_seconds=round(result.seconds, 2),
                    entities_before=result.before, entities_after=result.after, facts=result.facts)
-    (work / arm / "run.json").write_text(json.dumps(doc, indent=1), encoding="utf-8")
+    (folder / "run.json").write_text(json.dumps(doc, indent=1), encoding="utf-8")
     return doc
 
 
@@ -122,6 +127,7 @@ def evaluate(work: Path, limit: int, seed: int, out: Path) -> dict:
     files = question_files(work, limit, seed)
     doc = {"prepare": json.loads((work / "prepare.json").read_text()), "runs": {}, "hits1": {}, "questions": {}}
     arms = {"extend": None, "extend_mean_rows": mean_rows_index(work), "retrain": None}
+    arms.update({p.parent.name: None for p in sorted(work.glob("*-s*/run.json"))})  # second runs (--run-seed)
     for arm, index in arms.items():
         folder = work / arm.split("_")[0]
         doc["runs"][arm] = json.loads((folder / "run.json").read_text())
@@ -132,6 +138,10 @@ def evaluate(work: Path, limit: int, seed: int, out: Path) -> dict:
             doc["hits1"].setdefault(name, {})[arm] = round(scores["hits@1"], 4)
             doc["questions"][name] = {"n": report["questions"], "ceiling": round(report["ceiling"], 4),
                                       "topic_linked": round(report["topic_linked"], 4)}
+    doc["mean_over_runs"] = {  # extend vs retrain over their runs (seed 0 and --run-seed ones)
+        name: {kind: round(sum(v for a, v in arms_.items() if a.split("-s")[0] == kind)
+                           / sum(1 for a in arms_ if a.split("-s")[0] == kind), 4) for kind in ("extend", "retrain")}
+        for name, arms_ in doc["hits1"].items()}
     out.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
     return doc
 
@@ -143,6 +153,7 @@ def main() -> None:
     ap.add_argument("--films", type=int, default=300)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--run", choices=("extend", "retrain"))
+    ap.add_argument("--run-seed", type=int, default=0, help="a second run of an arm: other questions and order")
     ap.add_argument("--graph-minutes", type=float, default=5.0)
     ap.add_argument("--qa-minutes", type=float, default=8.0)
     ap.add_argument("--evaluate", action="store_true")
@@ -152,7 +163,7 @@ def main() -> None:
     if args.prepare:
         print(json.dumps(prepare(args.work, args.films, args.seed)))
     if args.run:
-        print(json.dumps(run(args.work, args.run, args.graph_minutes, args.qa_minutes)))
+        print(json.dumps(run(args.work, args.run, args.graph_minutes, args.qa_minutes, args.run_seed)))
     if args.evaluate:
         print(json.dumps(evaluate(args.work, args.limit, args.seed, args.out), indent=1))
 
