@@ -117,6 +117,13 @@ def map_triples(
     return arr, SplitStats(name, len(triples), len(rows), unk_e, unk_r, examples)
 
 
+def message_edges(head: torch.Tensor, rel: torch.Tensor, tail: torch.Tensor,
+                  num_relations: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``edge_index [2, 2n]`` and ``edge_type [2n]`` of ``n`` triples with their inverse edges (type
+    ``r + R``): the graph the encoder passes messages over."""
+    return torch.stack([torch.cat([head, tail]), torch.cat([tail, head])]), torch.cat([rel, rel + num_relations])
+
+
 @dataclass
 class LinkPredData:
     """Everything training and evaluation need, as torch tensors on one device.
@@ -146,11 +153,8 @@ class LinkPredData:
         return self
 
     def graph(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """``edge_index [2, 2n]`` and ``edge_type [2n]`` with inverse edges (type ``r + R``)."""
-        h, r, t = self.train.unbind(1)
-        edge_index = torch.stack([torch.cat([h, t]), torch.cat([t, h])])
-        edge_type = torch.cat([r, r + self.num_relations])
-        return edge_index, edge_type
+        """The training triples' message-passing edges (:func:`message_edges`)."""
+        return message_edges(*self.train.unbind(1), self.num_relations)
 
     def queries(self, triples: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Tail and head queries of ``triples`` as ``(entity, relation in [0, 2R), answer)``."""

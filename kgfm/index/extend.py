@@ -92,6 +92,7 @@ def embed_new_entities(ck: Any, graph: Any, first_new: int) -> torch.Tensor:
     from torch_geometric.utils import k_hop_subgraph
 
     from kgfm.encoder.config import ModelConfig
+    from kgfm.encoder.data import message_edges
     from kgfm.encoder.model import KGEncoder
 
     state = ck.weights
@@ -99,8 +100,8 @@ def embed_new_entities(ck: Any, graph: Any, first_new: int) -> torch.Tensor:
     n, r = graph.num_entities, len(ck.vocab["relation_types"])
     entity = state["entity.weight"]
     state["entity.weight"] = torch.cat([entity, entity.new_zeros(n - entity.shape[0], entity.shape[1])])
-    h, rel, t = (torch.from_numpy(np.asarray(a, dtype=np.int64)) for a in (graph.head_index, graph.rel_type, graph.tail_index))
-    edge_index, edge_type = torch.stack([torch.cat([h, t]), torch.cat([t, h])]), torch.cat([rel, rel + r])
+    edge_index, edge_type = message_edges(*(torch.from_numpy(np.asarray(a, dtype=np.int64))
+                                            for a in (graph.head_index, graph.rel_type, graph.tail_index)), r)
     new = torch.arange(first_new, n)
     text = None
     if "text_proj.weight" in state:

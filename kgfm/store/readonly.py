@@ -347,29 +347,19 @@ def return_columns(query: str) -> list[str] | None:
         return None
     if not tokens or tokens[0].upper in ("EXPLAIN", "PROFILE"):
         return None
-    depth, start = 0, None
-    for i, tok in enumerate(tokens):  # the last RETURN at the query's own level (UNION parts name alike)
-        if tok.kind == "punct" and tok.text in "([{":
-            depth += 1
-        elif tok.kind == "punct" and tok.text in ")]}":
-            depth -= 1
-        elif depth == 0 and tok.upper == "RETURN":
-            start = i + 1
-    if start is None:
+    depths = _depths(tokens)
+    tops = [i for i, tok in enumerate(tokens) if depths[i] == 0 and tok.upper == "RETURN"]
+    if not tops:  # the last RETURN at the query's own level (UNION parts name alike)
         return None
+    start = tops[-1] + 1
     if start < len(tokens) and tokens[start].upper == "DISTINCT":
         start += 1
     items: list[list[Token]] = [[]]
-    depth = 0
     for i in range(start, len(tokens)):
         tok = tokens[i]
-        if tok.kind == "punct" and tok.text in "([{":
-            depth += 1
-        elif tok.kind == "punct" and tok.text in ")]}":
-            depth -= 1
-        elif depth == 0 and (tok.text == ";" or (tok.upper in _RETURN_ENDS and tokens[i - 1].text != ".")):
+        if depths[i] == 0 and (tok.text == ";" or (tok.upper in _RETURN_ENDS and tokens[i - 1].text != ".")):
             break
-        if depth == 0 and tok.text == ",":
+        if depths[i] == 0 and tok.text == ",":
             items.append([])
         else:
             items[-1].append(tok)
@@ -382,6 +372,18 @@ def return_columns(query: str) -> list[str] | None:
             continue
         names.append(query[item[0].pos:_token_end(query, item[-1])])
     return names
+
+
+def _depths(tokens: list[Token]) -> list[int]:
+    """Each token's bracket depth; an opening or closing bracket counts at the depth outside it."""
+    out, depth = [], 0
+    for tok in tokens:
+        if tok.kind == "punct" and tok.text in ")]}":
+            depth -= 1
+        out.append(depth)
+        if tok.kind == "punct" and tok.text in "([{":
+            depth += 1
+    return out
 
 
 def _token_end(query: str, tok: Token) -> int:
