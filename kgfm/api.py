@@ -26,7 +26,7 @@ from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
 from pydantic import BaseModel
 
-from kgfm.config import StoreConfig
+from kgfm.config import SAMPLE_QA_MODEL, StoreConfig
 
 ConfigLike = Union[str, Path, Mapping[str, Any], BaseModel, None]
 PathLike = Union[str, Path]
@@ -211,7 +211,7 @@ def extend_index(model: Optional[PathLike] = None, index: Optional[PathLike] = N
     opt = lambda v: Path(v) if v is not None else None  # noqa: E731
     if model is None and index is not None:
         return extend_model_index(None, _store_config(path, backend, store), None, Path(index), opt(checkpoint), opt(out))
-    return extend_model_index(Path(model or "runs/qa/sample/model"), store, opt(path), opt(index), opt(checkpoint), opt(out))
+    return extend_model_index(Path(model or SAMPLE_QA_MODEL), store, opt(path), opt(index), opt(checkpoint), opt(out))
 
 
 def evaluate(model_dir: PathLike, file: Optional[PathLike] = None, dataset: str = "metaqa",

@@ -113,6 +113,8 @@ def parse_overrides(pairs: list[str] | None) -> dict[str, Any]:
 
 PARAM_TYPES = ("str", "int", "float", "bool", "json")
 
+SAMPLE_QA_MODEL = Path("runs/qa/sample/model")  # where configs/finetune_sample.yaml saves; the commands' default model
+
 
 def _typed(name: str, kind: str, raw: str) -> Any:
     import json

@@ -12,8 +12,9 @@ from typing import Any, Optional
 import typer
 
 from kgfm.cli.errors import friendly_errors
+from kgfm.config import SAMPLE_QA_MODEL
 
-DEFAULT_MODEL = Path("runs/qa/sample/model")
+DEFAULT_MODEL = SAMPLE_QA_MODEL
 
 
 @dataclass
