@@ -310,8 +310,10 @@ def start_server(model_dir: PathLike, host: str = "127.0.0.1", port: int = 0, pa
                  int8: bool = False, trace: bool = True, limits: Optional[Mapping[str, Any]] = None) -> Any:
     """Serve ``model_dir`` over HTTP from a background thread (``kgfm serve`` without leaving the notebook).
 
-    Returns once it accepts requests, with ``.url`` (``port=0``: a free port) and ``.stop()``; also a
-    context manager. The endpoints are ``kgfm serve``'s: ``POST /qa``, ``POST /cypher``, ``GET
+    Returns once it accepts requests, with ``.url`` (``port=0``: a free port), ``.reload()`` (read the
+    model, index and store again after ``build_graph`` + ``extend_index``, no downtime; raises
+    ``kgfm.serve.reload.ReloadError`` in one line and keeps serving if that fails) and ``.stop()``;
+    also a context manager. The endpoints are ``kgfm serve``'s: ``POST /qa``, ``POST /cypher``, ``GET
     /entities/ID``, ``/health``, the page at ``/`` and OpenAPI at ``/docs``.
 
     Args:

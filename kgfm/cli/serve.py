@@ -34,7 +34,8 @@ def serve(
     access_log: bool = typer.Option(True, "--access-log/--no-access-log", help="one log line per request"),
 ) -> None:
     """Load the model once and answer over HTTP: POST /qa, GET /entities/ID and /entities/ID/neighbors,
-    POST /cypher (read-only), GET /health and /version, OpenAPI at /docs, and a page at /."""
+    POST /cypher (read-only), GET /health and /version, OpenAPI at /docs, and a page at /.
+    `kill -HUP <pid>` reloads the model, index and store (after build-graph and extend-index) with no restart."""
     with friendly_errors():
         import time
 

@@ -219,7 +219,7 @@ class EntityIndex:
         if len(entity_ids) > len(self) and list(entity_ids[:len(self)]) == self.entity_ids:
             added = len(entity_ids) - len(self)
             raise ArtifactError(f"{where}: the store has {added:,} {'entity' if added == 1 else 'entities'} added after the "
-                                f"entity index was built ({counts}); `{extend_cmd}` embeds them with the trained graph "
+                                f"entity index was built ({counts}); `{extend_cmd}` embeds {'it' if added == 1 else 'them'} with the trained graph "
                                 "encoder, no retraining")
         raise ArtifactError(f"{where}: the entity index rows are not the store's entities in idx order ({counts}; "
                             f"digests {self.ids_digest} and {entity_ids_digest(entity_ids)}); rebuild the index with "

@@ -9,6 +9,7 @@ through :class:`kgfm.serve.worker.EngineWorker`, so the event loop never runs mo
 from __future__ import annotations
 
 import contextlib
+import datetime
 import logging
 import platform
 import time
@@ -41,6 +42,10 @@ def _fastapi(**kwargs: Any) -> FastAPI:
     return FastAPIOffline(**kwargs)
 
 
+def _iso(epoch: float) -> str:
+    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).isoformat(timespec="seconds")
+
+
 def _versions() -> dict[str, str | None]:
     out: dict[str, str | None] = {"python": platform.python_version()}
     for dist in ("kgfm", "torch", "transformers", "faiss-cpu", "ladybug", "fastapi", "uvicorn"):
@@ -59,7 +64,8 @@ def create_app(engine: Any, settings: ServeSettings | None = None,
     """The ASGI app serving a loaded :class:`kgfm.serve.engine.ServeEngine`.
 
     Args:
-        engine: The loaded engine; the app closes it on shutdown.
+        engine: The loaded engine; the app closes it (or the one a reload put in its place,
+            ``app.state.worker.engine``) on shutdown.
         settings: Limits (body size, questions per request, row cap...).
         idle: Background work for the engine thread while no question waits (default: the
             engine's ``trace_step``, recording its traced blocks); see :class:`EngineWorker`.
@@ -89,13 +95,14 @@ def create_app(engine: Any, settings: ServeSettings | None = None,
 
     @app.get("/health", summary="liveness and load counters (answered without the engine thread)")
     async def health() -> dict[str, Any]:
-        return {"status": "ok", "entities": engine.num_entities, "uptime_s": round(time.time() - started, 3),
+        return {"status": "ok", "entities": worker.engine.num_entities, "uptime_s": round(time.time() - started, 3),
                 "questions_answered": worker.questions_answered, "batches": worker.batches,
-                "largest_batch": worker.largest_batch}
+                "largest_batch": worker.largest_batch, "reloads": worker.reloads,
+                "loaded_at": _iso(worker.engine.loaded_at)}
 
     @app.get("/version", summary="package versions and the loaded model")
     async def version() -> dict[str, Any]:
-        return {"versions": _versions(), "model": engine.info(), "limits": settings.model_dump()}
+        return {"versions": _versions(), "model": worker.engine.info(), "limits": settings.model_dump()}
 
     @app.post("/qa", summary="answer one question (an object back) or a list (a list back)")
     async def qa(body: QARequest) -> JSONResponse:
@@ -117,16 +124,16 @@ def create_app(engine: Any, settings: ServeSettings | None = None,
                         k: int = Query(10, ge=1, description="how many of each")) -> JSONResponse:
         if k > settings.max_neighbors:
             raise LimitError(f"k: at most {settings.max_neighbors}, got {k}", field="k")
-        return JSONResponse(await worker.call(engine.neighbors, entity_id, k))
+        return JSONResponse(await worker.call_engine("neighbors", entity_id, k))
 
     @app.get("/entities/{entity_id:path}", summary="one stored entity")
     async def entity(entity_id: str = PathParam(..., description="entity id")) -> JSONResponse:
-        return JSONResponse(await worker.call(engine.entity, entity_id))
+        return JSONResponse(await worker.call_engine("entity", entity_id))
 
     @app.post("/cypher", summary="a read-only Cypher query, rows capped")
     async def cypher(body: CypherRequest) -> JSONResponse:
         cap = min(body.max_rows or settings.max_rows, settings.max_rows)
-        return JSONResponse(await worker.call(engine.cypher, body.query, body.params, cap))
+        return JSONResponse(await worker.call_engine("cypher", body.query, body.params, cap))
 
     return app
 

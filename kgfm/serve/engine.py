@@ -303,6 +303,11 @@ class ServeEngine:
                         top_k=1, evidence=True)
             self.answer([f"what about [{name}]"], top_k=1, evidence=True)
 
+    def forget_threads(self) -> None:
+        """The torch thread count is not known (the engine was loaded on another thread): the next
+        call sets its own."""
+        self._threads_now = 0
+
     def _use_threads(self, questions: int) -> None:
         """One intra-op thread for a single question, :attr:`threads` for a batch."""
         want = 1 if questions == 1 else self.threads

@@ -14,6 +14,10 @@ lone request pays nothing.
 Background work (recording the traced transformer blocks, :meth:`ServeEngine.trace_step`) runs
 on the same thread in short steps, only while no question is queued, so a request waits at
 most one step (~0.1 s) for it.
+
+:meth:`EngineWorker.replace` swaps in another engine (a reload, :mod:`kgfm.serve.reload`) on the
+same thread between two calls: every call names the engine by its method and finds the engine
+when it runs, so a call queued before the swap runs on the new engine, never on a closed one.
 """
 
 from __future__ import annotations
@@ -56,13 +60,16 @@ class EngineWorker:
         self.max_batch = max_batch
         self.window_s = window_ms / 1000.0
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kgfm-engine")
-        self._queue: asyncio.Queue[_Item] | None = None
+        self._queue: asyncio.Queue[_Item | None] | None = None  # None: wake up, new idle work (replace)
         self._task: asyncio.Task[None] | None = None
         self.questions_answered = 0
         self.batches = 0
         self.largest_batch = 0
+        self.reloads = 0
+        self.loop: asyncio.AbstractEventLoop | None = None  # set by start(); replace() is scheduled on it
 
     async def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
         self._queue = asyncio.Queue()
         self._task = asyncio.get_running_loop().create_task(self._batcher(), name="kgfm-batcher")
 
@@ -73,12 +80,41 @@ class EngineWorker:
                 await self._task
             except asyncio.CancelledError:
                 pass
-        await asyncio.get_running_loop().run_in_executor(self._executor, self.engine.close)
+        await self.call_engine("close")
         self._executor.shutdown(wait=True)
 
     async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run ``fn(*args)`` on the engine thread."""
         return await asyncio.get_running_loop().run_in_executor(self._executor, functools.partial(fn, *args))
+
+    async def call_engine(self, method: str, *args: Any) -> Any:
+        """Run ``engine.<method>(*args)`` on the engine thread, on the engine in place when it runs."""
+        return await self.call(lambda: getattr(self.engine, method)(*args))
+
+    async def replace(self, engine: Any, idle: Callable[[], bool] | None = None) -> Any:
+        """Swap ``engine`` in on the engine thread, between two calls, and close the one it replaces.
+
+        Args:
+            engine: The new engine, loaded and warm.
+            idle: Its background work (``None``: none; a reloaded engine is traced before the swap).
+
+        Returns:
+            The engine replaced (closed).
+        """
+        def swap() -> Any:
+            old, self.engine = self.engine, engine
+            try:
+                old.close()
+            except Exception:  # the new engine is in place; the old one's store may be left open
+                log.exception("closing the replaced engine failed")
+            return old
+
+        old = await self.call(swap)
+        self.idle = idle
+        if idle is not None and self._queue is not None:
+            self._queue.put_nowait(None)  # the batcher may be waiting for a question with no idle work left
+        self.reloads += 1
+        return old
 
     async def answer(self, questions: Sequence[str], top_k: int, evidence: bool) -> list[dict[str, Any]]:
         """``kgfm qa --json`` objects for ``questions``, in order (batched with other requests)."""
@@ -96,7 +132,10 @@ class EngineWorker:
         while True:
             while self.idle is not None and self._queue.empty():
                 await self._idle_step()
-            batch = [await self._queue.get()]
+            first = await self._queue.get()
+            if first is None:
+                continue
+            batch = [first]
             self._drain(batch)
             if last > 1 and len(batch) < min(last, self.max_batch):
                 # under load: the clients just answered are about to ask again; wait a moment for them
@@ -113,22 +152,25 @@ class EngineWorker:
                 await self._run_group(items, top_k, evidence)
 
     async def _idle_step(self) -> None:
+        step = self.idle
         try:
-            more = await self.call(self.idle)
+            more = await self.call(step)
         except Exception:
             log.exception("background work failed; dropped (the engine answers as before)")
             more = False
-        if not more:
+        if not more and self.idle is step:  # a replace() during the step set the new engine's own
             self.idle = None
 
     def _drain(self, batch: list[_Item]) -> None:
         assert self._queue is not None
         while len(batch) < self.max_batch and not self._queue.empty():
-            batch.append(self._queue.get_nowait())
+            item = self._queue.get_nowait()
+            if item is not None:
+                batch.append(item)
 
     async def _run_group(self, items: list[_Item], top_k: int, evidence: bool) -> None:
         try:
-            results = await self.call(self.engine.answer, [i.question for i in items], top_k, evidence)
+            results = await self.call_engine("answer", [i.question for i in items], top_k, evidence)
         except Exception as exc:  # the request fails, the worker goes on
             if len(items) > 1:  # one bad question must not fail the others batched with it
                 for item in items:

@@ -69,3 +69,61 @@ def test_a_failing_step_is_dropped_and_questions_are_still_answered():
     got, _, worker = _run(engine, ask_after_s=0.1)
     assert [g["question"] for g in got] == ["q1", "q2"]
     assert [e[0] for e in engine.events].count("step") == 2 and worker.idle is None
+
+
+class _Named:
+    """An engine that says which one answered, on which thread, and whether it was closed then."""
+
+    def __init__(self, name: str, answer_s: float = 0.0) -> None:
+        self.name, self.answer_s, self.closed_on = name, answer_s, None
+
+    def answer(self, questions, top_k, evidence):
+        assert self.closed_on is None, f"{self.name} answered after close"
+        time.sleep(self.answer_s)
+        return [{"question": q, "engine": self.name} for q in questions]
+
+    def close(self) -> None:
+        self.closed_on = threading.current_thread().name
+
+
+def test_replace_swaps_between_calls_and_closes_the_old_engine_on_its_thread():
+    old, new = _Named("old", answer_s=0.2), _Named("new")
+
+    async def main():
+        worker = EngineWorker(old)
+        await worker.start()
+        first = asyncio.ensure_future(worker.answer(["q1"], 1, False))
+        await asyncio.sleep(0.05)  # q1 is being answered by the old engine
+        swapped = asyncio.ensure_future(worker.replace(new))
+        await asyncio.sleep(0)
+        second = asyncio.ensure_future(worker.answer(["q2"], 1, False))  # queued behind the swap
+        got = [await first, await second]
+        replaced = await swapped
+        await worker.stop()
+        return got, replaced, worker
+
+    got, replaced, worker = asyncio.run(main())
+    assert [g[0]["engine"] for g in got] == ["old", "new"]
+    assert replaced is old and worker.engine is new and worker.reloads == 1
+    assert old.closed_on and old.closed_on.startswith("kgfm-engine")  # on the engine thread, after q1
+    assert new.closed_on and new.closed_on.startswith("kgfm-engine")  # stop() closes the engine in place
+
+
+def test_an_idle_step_ending_during_a_replace_keeps_the_new_engines_work():
+    engine, steps = _Engine(steps=1, step_s=0.1), []
+
+    def new_step() -> bool:
+        steps.append("new")
+        return len(steps) < 3
+
+    async def main():
+        worker = EngineWorker(engine, idle=engine.step)
+        await worker.start()
+        await asyncio.sleep(0.03)  # the old engine's only step is running
+        await worker.replace(_Named("new"), idle=new_step)
+        await asyncio.sleep(0.2)
+        await worker.stop()
+        return worker
+
+    worker = asyncio.run(main())
+    assert steps == ["new", "new", "new"] and worker.idle is None
