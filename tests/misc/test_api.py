@@ -42,6 +42,7 @@ def test_readme_python_block_runs_in_an_empty_folder(tmp_path: Path):
     assert "716 triples, 266 entities" in out.stdout
     assert (tmp_path / "runs" / "qa" / "sample" / "model" / "manifest.json").is_file()
     assert "which films did [Rosa Kimura] act in ->" in out.stdout
+    assert "over HTTP: who directed [Neon Harbor] -> Noah Lindqvist" in out.stdout  # step 7's reloaded server
 
 
 def test_names_spec_parse_is_shared_by_cli_and_api(tmp_path: Path):

@@ -81,6 +81,8 @@ def test_quickstart_runs_in_a_jupyter_kernel(tmp_path: Path, monkeypatch: pytest
     assert served[0].startswith("http://127.0.0.1:") and served[1] == "->" and len(served) > 2, served
     grown = out[1 + steps - 1]  # step 7: a film added after training, embedded by the GNN, answered
     assert "before=266, after=267, facts=2" in grown and "who directed [Neon Harbor] -> Noah Lindqvist" in grown, grown
+    assert "'entities': 267, 'was': 266" in grown, grown  # the step-6 server, reloaded
+    assert "over HTTP: who directed [Neon Harbor] -> Noah Lindqvist" in grown, grown
     rerun = out[1 + steps].splitlines()
     assert rerun[:2] == ["samples again 0", "rebuilt 0 267"]
     assert step4.startswith(rerun[2].removeprefix("held answers ") + " ")
