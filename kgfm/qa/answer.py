@@ -144,6 +144,9 @@ class QAEngine:
         model_dir = Path(model_dir)
         manifest = check_model_dir(model_dir)
         cfg = QAConfig.model_validate(manifest["config"])
+        extend_cmd = f"kgfm extend-index --model {model_dir}"  # named when the store has new entities
+        if index_path is not None:
+            extend_cmd += f" --index {index_path}"
         if store is None:
             from kgfm.store.factory import open_store
 
@@ -151,6 +154,8 @@ class QAEngine:
             if store_path is not None:
                 store_cfg = store_cfg.model_copy(update={"path": Path(store_path)})
             store = open_store(store_cfg, read_only=True)
+            if store_config is not None or store_path is not None:  # the fix must name the store read here
+                extend_cmd += f" --path {store_cfg.path}" if store_cfg.backend == "embedded" else " --store neo4j"
         try:
             graph = graph if graph is not None else store.export_tensors()
             index = None
@@ -160,10 +165,10 @@ class QAEngine:
 
                 index = EntityIndex.load(index_dir)
             if manifest["kind"] == INT8_KIND:
-                model, manifest = load_quantized(model_dir, graph, index, manifest=manifest)
+                model, manifest = load_quantized(model_dir, graph, index, manifest=manifest, extend_cmd=extend_cmd)
             else:
                 with _no_random_init():
-                    model, manifest = load_qa_model(model_dir, graph, index, manifest=manifest)
+                    model, manifest = load_qa_model(model_dir, graph, index, manifest=manifest, extend_cmd=extend_cmd)
         except BaseException:
             store.close()
             raise

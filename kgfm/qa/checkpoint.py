@@ -99,8 +99,11 @@ def save_qa_model(
         return write_artifact(Path(dest), KIND, writers, manifest)
 
 
-def check_compatible(manifest: dict[str, Any], src: Path, graph: GraphTensors, index: Any | None) -> None:
-    """Fail clearly when the graph or the index differs from the ones the model was trained with."""
+def check_compatible(manifest: dict[str, Any], src: Path, graph: GraphTensors, index: Any | None,
+                     extend_cmd: str | None = None) -> None:
+    """Fail clearly when the graph or the index differs from the ones the model was trained with;
+    ``extend_cmd`` is the command named for a store that gained entities (default: ``kgfm
+    extend-index --model SRC``; the caller adds the store and index it overrides)."""
     trained = manifest["graph"]["relation_types"]
     if list(graph.relation_types) != trained:
         raise ArtifactError(
@@ -109,7 +112,7 @@ def check_compatible(manifest: dict[str, Any], src: Path, graph: GraphTensors, i
         )
     check_graph(src, manifest, graph.relation_types, graph.entity_ids, "given")
     if index is not None:
-        index.check_rows(graph.entity_ids, str(src), f"kgfm extend-index --model {src}")
+        index.check_rows(graph.entity_ids, str(src), extend_cmd or f"kgfm extend-index --model {src}")
     want = manifest.get("index_fingerprint")
     if want is not None:
         if index is None:
@@ -122,7 +125,7 @@ def check_compatible(manifest: dict[str, Any], src: Path, graph: GraphTensors, i
 
 
 def load_qa_model(src: Path, graph: GraphTensors, index: Any | None,
-                  manifest: dict[str, Any] | None = None) -> tuple[KGQAModel, dict[str, Any]]:
+                  manifest: dict[str, Any] | None = None, extend_cmd: str | None = None) -> tuple[KGQAModel, dict[str, Any]]:
     """Load a model written by :func:`save_qa_model`, attached to ``graph`` (eval mode).
 
     Args:
@@ -130,6 +133,7 @@ def load_qa_model(src: Path, graph: GraphTensors, index: Any | None,
         graph: The store's exported graph.
         index: The entity index the model was trained with (``None`` without one).
         manifest: The artifact's manifest when the caller already read (and verified) it.
+        extend_cmd: See :func:`check_compatible`.
 
     Raises:
         ArtifactError: missing/tampered files, or a graph / index the model was not trained with.
@@ -138,7 +142,7 @@ def load_qa_model(src: Path, graph: GraphTensors, index: Any | None,
 
     src = Path(src)
     manifest = manifest if manifest is not None else read_manifest(src, KIND, required=REQUIRED)
-    check_compatible(manifest, src, graph, index)
+    check_compatible(manifest, src, graph, index, extend_cmd)
     encoder = load_encoder(src / "encoder", manifest["encoder_kind"], manifest["max_length"], index)
     return assemble_model(src, manifest, encoder, graph, index), manifest
 

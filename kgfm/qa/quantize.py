@@ -161,13 +161,14 @@ def export_int8(src: Path, dest: Path, graph: GraphTensors, index: Any | None) -
 
 
 def load_quantized(src: Path, graph: GraphTensors, index: Any | None,
-                   manifest: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
-    """Load an int8 export (eval mode); ``manifest``: already read and verified by the caller."""
+                   manifest: dict[str, Any] | None = None, extend_cmd: str | None = None) -> tuple[Any, dict[str, Any]]:
+    """Load an int8 export (eval mode); ``manifest``: already read and verified by the caller;
+    ``extend_cmd``: see :func:`kgfm.qa.checkpoint.check_compatible`."""
     from kgfm.qa.encoding import QuestionEncoder, _tokenizer
 
     src = Path(src)
     manifest = manifest if manifest is not None else read_manifest(src, INT8_KIND, required=(WEIGHTS,))
-    check_compatible(manifest, src, graph, index)
+    check_compatible(manifest, src, graph, index, extend_cmd)
     kind = manifest["encoder_kind"]
     backbone = _quantize_dynamic(_skeleton(src / "encoder" / "model", kind, index))
     load_int8_state(backbone, load_safetensors(src / "encoder" / "int8.safetensors"), src)

@@ -103,7 +103,8 @@ def test_a_reload_that_cannot_load_keeps_the_old_engine_serving(sample_model: Pa
         with pytest.raises(ReloadError) as info:
             server.reload()
         message = str(info.value)
-        assert "1 entity added after the entity index was built" in message and "kgfm extend-index" in message
+        assert "1 entity added after the entity index was built" in message
+        assert f"`kgfm extend-index --model {sample_model} --path {copy}` embeds it" in message  # the store served
         assert "\n" not in message and "Traceback" not in message
         health = httpx.get(server.url + "/health", timeout=30).json()
         assert health["reloads"] == 0 and health["entities"] == 266
