@@ -34,6 +34,26 @@ class ArtifactError(Exception):
     """A missing, incomplete or tampered artifact; the message names the file."""
 
 
+def write_text_atomic(path: Path, text: str) -> Path:
+    """Write ``text`` (UTF-8) through a temporary sibling and ``os.replace``: a reader sees the old
+    file or the new one, never half of it; the temporary file is removed if writing fails."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_json_atomic(path: Path, doc: Any, ensure_ascii: bool = True) -> Path:
+    """``doc`` as indented JSON (values JSON lacks written with ``str``), atomically (:func:`write_text_atomic`)."""
+    return write_text_atomic(path, json.dumps(doc, indent=2, default=str, ensure_ascii=ensure_ascii))
+
+
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:

@@ -281,9 +281,6 @@ def _describe(model: type[BaseModel], err: Mapping[str, Any]) -> str:
 
 def save_config(config: BaseModel, path: Path) -> Path:
     """Write ``config`` as YAML to ``path`` atomically (tmp file + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False), encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    from kgfm.artifacts import write_text_atomic
+
+    return write_text_atomic(path, yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections import Counter
@@ -11,6 +10,7 @@ from typing import Callable, Literal
 
 from pydantic import Field, field_validator
 
+from kgfm.artifacts import write_json_atomic
 from kgfm.config import StoreConfig, StrictModel, save_config
 from kgfm.sources import (
     DELIMITED_FORMATS,
@@ -296,6 +296,4 @@ def _properties_only(path: Path, unused: Counter) -> str:
 
 
 def _save_report(report: LoadReport, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(report.as_dict(), indent=2), encoding="utf-8")
-    os.replace(tmp, path)
+    write_json_atomic(path, report.as_dict())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter
 from pathlib import Path
@@ -10,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from kgfm.artifacts import write_json_atomic
 from kgfm.store.base import GraphTensors
 
 
@@ -98,8 +98,4 @@ def plot_stats(graph: GraphTensors, stats: dict[str, Any], path: Path) -> Path:
 
 
 def save_stats(stats: dict[str, Any], path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(stats, indent=2, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_json_atomic(path, stats, ensure_ascii=False)

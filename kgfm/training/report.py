@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any, Sequence
 
+from kgfm.artifacts import write_json_atomic  # noqa: F401 - re-exported: the stages' metrics files
 
-def write_json_atomic(path: Path, doc: Any) -> Path:
-    """Write ``doc`` as JSON through a temporary sibling + ``os.replace`` (never half-written)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(doc, indent=2, default=str), encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+
 
 
 def plot_curves(history: Sequence[dict[str, Any]], x: str, left: Sequence[str], right: Sequence[str],
