@@ -142,3 +142,23 @@ def test_metrics_json_and_curve_are_atomic(tmp_path):
                 ["val"], tmp_path / "c.png")
     assert (tmp_path / "c.png").stat().st_size > 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.png", "m.json"]  # no temporary files left
+
+
+def test_atomic_writes_leave_the_old_file_or_the_new_one_and_no_temporary(tmp_path: Path):
+    import datetime
+
+    from kgfm.artifacts import write_json_atomic, write_text_atomic
+
+    target = tmp_path / "r.json"
+    write_json_atomic(target, {"when": datetime.date(2026, 12, 7), "name": "Café"}, ensure_ascii=False)
+    assert target.read_text(encoding="utf-8") == '{\n  "when": "2026-12-07",\n  "name": "Café"\n}'
+    write_json_atomic(target, {"name": "Café"})
+    assert target.read_text(encoding="utf-8") == '{\n  "name": "Caf\\u00e9"\n}'
+    with pytest.raises(TypeError):  # fails before anything is written
+        write_text_atomic(target, None)  # type: ignore[arg-type]
+    blocked = tmp_path / "dir"
+    (blocked / "inside").mkdir(parents=True)
+    with pytest.raises(OSError):  # the rename onto a directory fails: the temporary file is removed
+        write_text_atomic(blocked, "text")
+    assert (blocked / "inside").is_dir() and json.loads(target.read_text(encoding="utf-8")) == {"name": "Café"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dir", "r.json"]
