@@ -53,7 +53,7 @@ class Reloader:
         self._load = load
         self._worker = worker
         self._announce = announce
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: a second SIGHUP's handler can interrupt the first one
         self._running: Future[dict[str, Any]] | None = None
         self._thread: threading.Thread | None = None
 

@@ -9,8 +9,6 @@ from typing import Any, Sequence
 from kgfm.artifacts import write_json_atomic  # noqa: F401 - re-exported: the stages' metrics files
 
 
-
-
 def plot_curves(history: Sequence[dict[str, Any]], x: str, left: Sequence[str], right: Sequence[str],
                 path: Path, evals: Sequence[dict[str, Any]] | None = None) -> Path | None:
     """Training curves as a PNG (matplotlib Agg), written atomically.
