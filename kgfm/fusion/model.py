@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -177,15 +178,21 @@ class KnowledgeFusionModel(nn.Module):
         return self.index.search(queries * self.entity_scale, k)[1]
 
     def _hook(self, slot: int):
+        # The backbone's layer holds the hook; a strong reference back to this model would make a
+        # cycle (model -> layer -> hook -> model) that only the cyclic collector frees, so a model
+        # let go of would keep its weights until the next full collection.
+        owner = weakref.ref(self)
+
         def hook(module: nn.Module, args: Any, output: Any) -> Any:
-            ctx = self._ctx
+            model = owner()
+            ctx = model._ctx if model is not None else None
             if ctx is None or not ctx["active"]:
                 return output
             hidden = output[0] if isinstance(output, tuple) else output
-            if self.relation_views is not None and ctx["entities"] is not None and "views" not in ctx:
-                ctx["views"] = self.relation_views(ctx["entities"])  # once per forward, shared by the layers
-            fused, trace = self.fusion_layers[slot](
-                hidden, ctx["mask"], ctx["entities"], self.entity_table, self._search, ctx.get("views")
+            if model.relation_views is not None and ctx["entities"] is not None and "views" not in ctx:
+                ctx["views"] = model.relation_views(ctx["entities"])  # once per forward, shared by the layers
+            fused, trace = model.fusion_layers[slot](
+                hidden, ctx["mask"], ctx["entities"], model.entity_table, model._search, ctx.get("views")
             )
             ctx["traces"].append(trace)
             return (fused, *output[1:]) if isinstance(output, tuple) else fused

@@ -49,6 +49,26 @@ def test_output_shapes(index, batch):
     assert torch.allclose(att.sum(-1), torch.ones(2), atol=1e-5)
 
 
+def test_a_model_let_go_of_is_freed_at_once_with_its_weights(index, batch):
+    """The fusion hooks on the backbone's layers reference the model weakly: no cycle keeps a model
+    (and its weights) alive until a full garbage collection (kgfm serve's reload relies on it)."""
+    import gc
+    import weakref
+
+    model = make_model(index).eval()
+    out = model(**batch)  # the hooks ran
+    assert len(out.traces) == 2
+    refs = [weakref.ref(model), weakref.ref(model.backbone), weakref.ref(next(model.backbone.parameters()))]
+    del model, out
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        assert [r() is None for r in refs] == [True, True, True]  # freed by reference counting alone
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def test_fusion_off_is_exactly_the_plain_encoder(index, batch):
     model = make_model(index).eval()
     plain = model.backbone(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
