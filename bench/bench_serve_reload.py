@@ -119,6 +119,8 @@ def _run(proc: subprocess.Popen, url: str, log: Path, questions: list[str], args
     finally:
         stop.set()
         thread.join(120)
+    for (a, b), reload in zip(windows, reloads):  # the slowest request started during each reload
+        reload["max_ms"] = round(1000 * max((s for t, s, _ in samples if a <= t <= b), default=0.0), 1)
     during = [s for t, s, _ in samples if any(a <= t <= b for a, b in windows)]
     steady = [s for t, s, _ in samples if not any(a - 1 <= t <= b + 1 for a, b in windows)]
     health = httpx.get(url + "/health", timeout=30).json()

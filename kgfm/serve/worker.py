@@ -91,30 +91,26 @@ class EngineWorker:
         """Run ``engine.<method>(*args)`` on the engine thread, on the engine in place when it runs."""
         return await self.call(lambda: getattr(self.engine, method)(*args))
 
-    async def replace(self, engine: Any, idle: Callable[[], bool] | None = None) -> Any:
+    async def replace(self, engine: Any, idle: Callable[[], bool] | None = None) -> None:
         """Swap ``engine`` in on the engine thread, between two calls, and close the one it replaces.
+        Nothing here keeps a reference to the replaced engine, so it is freed when its holders let go.
 
         Args:
             engine: The new engine, loaded and warm.
             idle: Its background work (``None``: none; a reloaded engine is traced before the swap).
-
-        Returns:
-            The engine replaced (closed).
         """
-        def swap() -> Any:
+        def swap() -> None:
             old, self.engine = self.engine, engine
             try:
                 old.close()
             except Exception:  # the new engine is in place; the old one's store may be left open
                 log.exception("closing the replaced engine failed")
-            return old
 
-        old = await self.call(swap)
+        await self.call(swap)
         self.idle = idle
         if idle is not None and self._queue is not None:
             self._queue.put_nowait(None)  # the batcher may be waiting for a question with no idle work left
         self.reloads += 1
-        return old
 
     async def answer(self, questions: Sequence[str], top_k: int, evidence: bool) -> list[dict[str, Any]]:
         """``kgfm qa --json`` objects for ``questions``, in order (batched with other requests)."""
