@@ -100,7 +100,7 @@ class EntityIndex:
         self.manifest = manifest or {}
         self._id_to_idx = {eid: i for i, eid in enumerate(entity_ids)}
         self._name_to_idx: dict[str, int] | None = None
-        self._fingerprint: str | None = None
+        self._fingerprints: dict[int, str] = {}  # n -> fingerprint of the first n rows (fingerprint, extends)
 
     # ---- construction ------------------------------------------------------------------
     @classmethod
@@ -190,9 +190,12 @@ class EntityIndex:
     def fingerprint(self) -> str:
         """Short sha256 of the embedding matrix and id order; a fusion model stores it to refuse
         a different index later."""
-        if self._fingerprint is None:
-            self._fingerprint = _fingerprint(self.embeddings, self.entity_ids)
-        return self._fingerprint
+        return self._prefix_fingerprint(len(self))
+
+    def _prefix_fingerprint(self, n: int) -> str:
+        if n not in self._fingerprints:  # computed once per n: a model load checks an extended index twice
+            self._fingerprints[n] = _fingerprint(self.embeddings[:n], self.entity_ids[:n])
+        return self._fingerprints[n]
 
     @property
     def ids_digest(self) -> str:
@@ -204,7 +207,7 @@ class EntityIndex:
         its rows and ids and has more: what ``kgfm extend-index`` writes (checked on content)."""
         if fingerprint == self.fingerprint or num_entities is None or not 0 < num_entities < len(self):
             return fingerprint == self.fingerprint
-        return _fingerprint(self.embeddings[:num_entities], self.entity_ids[:num_entities]) == fingerprint
+        return self._prefix_fingerprint(num_entities) == fingerprint
 
     def check_rows(self, entity_ids: Sequence[str], where: str, extend_cmd: str = "kgfm extend-index") -> None:
         """Require that row ``i`` of this index is entity ``entity_ids[i]`` (the store's idx order);

@@ -153,8 +153,8 @@ def extend_index(index_dir: Path, store: Any, checkpoint: Optional[Path] = None,
         exact_threshold=cfg.get("exact_threshold", 50_000), hnsw_m=cfg.get("hnsw_m", 32),
         ef_construction=cfg.get("ef_construction", 200), ef_search=cfg.get("ef_search", 128), use_gpu=False,
         relation_types=index.relation_types, relation_embeddings=index.relation_embeddings)
-    touches = (np.asarray(graph.head_index) >= n0) | (np.asarray(graph.tail_index) >= n0)
+    facts = int(((np.asarray(graph.head_index) >= n0) | (np.asarray(graph.tail_index) >= n0)).sum())
     base = (keep.pop("extended", None) or {}).get("base") or {"fingerprint": index.fingerprint, "entities": n0}
     grown.save(out_dir, {**keep, "extended": {"base": base, "from": {"fingerprint": index.fingerprint, "entities": n0},
-                                              "added": n - n0, "facts": int(touches.sum())}})
-    return ExtendResult(out_dir, n0, n, int(touches.sum()), time.perf_counter() - start, grown.fingerprint)
+                                              "added": n - n0, "facts": facts}})
+    return ExtendResult(out_dir, n0, n, facts, time.perf_counter() - start, grown.fingerprint)
