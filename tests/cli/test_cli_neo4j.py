@@ -5,7 +5,6 @@ The server's data is deleted."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,15 +14,6 @@ import pytest
 KGFM = [sys.executable, "-m", "kgfm.cli.main"]
 
 pytestmark = pytest.mark.neo4j
-
-
-@pytest.fixture
-def neo4j_env() -> dict[str, str]:
-    if not os.environ.get("KGFM_NEO4J_URI"):
-        if os.environ.get("KGFM_REQUIRE_NEO4J") == "1":
-            pytest.fail("KGFM_REQUIRE_NEO4J=1 but KGFM_NEO4J_URI is not set", pytrace=False)
-        pytest.skip("KGFM_NEO4J_URI not set: needs a disposable Bolt server (scripts/bolt_server.sh start)")
-    return dict(os.environ)
 
 
 def run(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:

@@ -31,14 +31,11 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([*KGFM, *args], capture_output=True, text=True, cwd=cwd, timeout=600)
 
 
-def _store_options(backend: str, cwd: Path) -> list[str]:
+def _store_options(backend: str, cwd: Path, request: pytest.FixtureRequest) -> list[str]:
     """``--store neo4j`` on an emptied Bolt server (skips without one), nothing for the embedded store."""
     if backend == "embedded":
         return []
-    if not os.environ.get("KGFM_NEO4J_URI"):
-        if os.environ.get("KGFM_REQUIRE_NEO4J") == "1":
-            pytest.fail("KGFM_REQUIRE_NEO4J=1 but KGFM_NEO4J_URI is not set", pytrace=False)
-        pytest.skip("KGFM_NEO4J_URI not set: needs a disposable Bolt server (scripts/bolt_server.sh start)")
+    request.getfixturevalue("neo4j_env")  # tests/conftest.py: skips (or fails) without a Bolt server
     wiped = run("cypher", "--write", "MATCH (n) DETACH DELETE n", "--store", "neo4j", cwd=cwd)
     assert wiped.returncode == 0, wiped.stderr
     return ["--store", "neo4j"]
@@ -46,14 +43,15 @@ def _store_options(backend: str, cwd: Path) -> list[str]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["embedded", pytest.param("neo4j", marks=pytest.mark.neo4j)])
-def test_films_added_after_training_are_answered_after_extend_index(tmp_path: Path, graphs_dir: Path, backend: str):
+def test_films_added_after_training_are_answered_after_extend_index(tmp_path: Path, graphs_dir: Path, backend: str,
+                                                                    request: pytest.FixtureRequest):
     lines = (graphs_dir / "movies_kb.txt").read_text(encoding="utf-8").splitlines()
     (tmp_path / "base.txt").write_text("\n".join(x for x in lines if x.split("|")[0] not in HELD) + "\n", encoding="utf-8")
     new = [x for x in lines if x.split("|")[0] in HELD]
     (tmp_path / "new.txt").write_text("\n".join(new) + "\n", encoding="utf-8")
     directors = {x.split("|")[0]: x.split("|")[2] for x in new if x.split("|")[1] == "directed_by"}
     assert set(directors) == set(HELD)
-    store = _store_options(backend, tmp_path)
+    store = _store_options(backend, tmp_path, request)
     assert run("build-graph", "base.txt", *store, cwd=tmp_path).returncode == 0
     res = run("auto", "--graph-minutes", "0.3", "--qa-minutes", "1", "--set", "run.threads=1", *store, cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-2000:]

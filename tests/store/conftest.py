@@ -6,24 +6,12 @@ skip into a failure so a misconfigured run cannot pass by skipping."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from kgfm.config import StoreConfig
 from kgfm.store.factory import open_store
-
-NEO4J_SKIP = "KGFM_NEO4J_URI not set: Neo4j conformance tests need a disposable Neo4j 5 (docker/compose.yaml)"
-
-
-def require_neo4j() -> None:
-    """Skip (or fail, under ``KGFM_REQUIRE_NEO4J=1``) when no Bolt server is configured."""
-    if not os.environ.get("KGFM_NEO4J_URI"):
-        if os.environ.get("KGFM_REQUIRE_NEO4J") == "1":
-            pytest.fail("KGFM_REQUIRE_NEO4J=1 but KGFM_NEO4J_URI is not set", pytrace=False)
-        pytest.skip(NEO4J_SKIP)
-
 
 def pytest_collection_modifyitems(items) -> None:
     # The Neo4j half of the parametrised suite carries the ``neo4j`` marker (CI selects it).
@@ -59,7 +47,7 @@ def _clear_neo4j(store) -> None:
 @pytest.fixture(params=["embedded", "neo4j"])
 def store_config(request, tmp_path: Path) -> StoreConfig:
     if request.param == "neo4j":
-        require_neo4j()
+        request.getfixturevalue("neo4j_env")  # tests/conftest.py: skips (or fails) without a Bolt server
         cfg = StoreConfig(backend="neo4j", batch_size=3)
         with open_store(cfg) as store:
             _clear_neo4j(store)
