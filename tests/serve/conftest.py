@@ -105,6 +105,22 @@ def stop_server(proc: subprocess.Popen) -> int:
         return proc.wait()
 
 
+def open_files(path: Path) -> int:
+    """How many file descriptors of this process point at ``path`` (Linux)."""
+    def target(fd: Path) -> str:
+        try:
+            return str(fd.resolve())
+        except OSError:
+            return ""
+    return sum(1 for fd in Path("/proc/self/fd").iterdir() if target(fd) == str(path.resolve()))
+
+
+@pytest.fixture(scope="session")
+def fds():
+    """:func:`open_files`: a server's open store files, counted from inside the process."""
+    return open_files
+
+
 class Launcher:
     """``start(model, *options)`` / ``stop(proc)`` for tests that need a server of their own."""
 

@@ -15,7 +15,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_start_server_answers_like_the_cli_and_stops(sample_model: Path):
+def test_start_server_answers_like_the_cli_and_stops(sample_model: Path, fds):
     import kgfm
 
     question = "who directed [Orchard of Havana]"
@@ -24,10 +24,10 @@ def test_start_server_answers_like_the_cli_and_stops(sample_model: Path):
     assert cli.returncode == 0, cli.stderr
     expected = json.loads(cli.stdout)
     before = {t.name for t in threading.enumerate()}
-    assert _open_files(sample_model.parents[1] / "movies.lbug") == 0  # tests/serve/conftest.py: <root>/movies.lbug
+    assert fds(sample_model.parents[1] / "movies.lbug") == 0  # tests/serve/conftest.py: <root>/movies.lbug
     server = kgfm.start_server(sample_model, limits={"max_rows": 3})
     try:
-        assert _open_files(sample_model.parents[1] / "movies.lbug") >= 1
+        assert fds(sample_model.parents[1] / "movies.lbug") >= 1
         assert server.running and server.url.startswith("http://127.0.0.1:") and not server.url.endswith(":0")
         got = httpx.post(server.url + "/qa", json={"question": question, "top_k": 3}, timeout=60).json()
         expected.pop("seconds"), got.pop("seconds")
@@ -41,20 +41,7 @@ def test_start_server_answers_like_the_cli_and_stops(sample_model: Path):
     assert not server.running and {t.name for t in threading.enumerate()} == before
     with pytest.raises(httpx.ConnectError):
         httpx.get(server.url + "/health", timeout=5)
-    assert _open_files(sample_model.parents[1] / "movies.lbug") == 0  # the server closed its store
-
-
-def _open_files(path: Path) -> int:
-    """How many file descriptors of this process point at ``path`` (Linux)."""
-    fds = Path("/proc/self/fd")
-    return sum(1 for fd in fds.iterdir() if _target(fd) == str(path.resolve()))
-
-
-def _target(fd: Path) -> str:
-    try:
-        return str(fd.resolve())
-    except OSError:
-        return ""
+    assert fds(sample_model.parents[1] / "movies.lbug") == 0  # the server closed its store
 
 
 def test_start_server_on_a_busy_port_is_one_error_before_loading(sample_model: Path):

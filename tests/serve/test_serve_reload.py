@@ -25,17 +25,7 @@ def _answer(url: str) -> dict:
     return body
 
 
-def _store_fds(path: Path) -> int:
-    """How many file descriptors of this process point at ``path`` (Linux)."""
-    def target(fd: Path) -> str:
-        try:
-            return str(fd.resolve())
-        except OSError:
-            return ""
-    return sum(1 for fd in Path("/proc/self/fd").iterdir() if target(fd) == str(path.resolve()))
-
-
-def test_reload_swaps_engines_while_answering_and_frees_the_old(sample_model: Path):
+def test_reload_swaps_engines_while_answering_and_frees_the_old(sample_model: Path, fds):
     import kgfm
 
     store = sample_model.parents[1] / "movies.lbug"  # tests/serve/conftest.py: <root>/movies.lbug
@@ -45,7 +35,7 @@ def test_reload_swaps_engines_while_answering_and_frees_the_old(sample_model: Pa
         expected = _answer(server.url)
         health = httpx.get(server.url + "/health", timeout=30).json()
         assert health["reloads"] == 0
-        fds = _store_fds(store)
+        open_before = fds(store)
         old_model = weakref.ref(server._reloader._worker.engine.qa.model)
 
         answers: list[dict] = []
@@ -80,11 +70,11 @@ def test_reload_swaps_engines_while_answering_and_frees_the_old(sample_model: Pa
         assert after["reloads"] == 1 and after["loaded_at"] >= health["loaded_at"]
         assert _answer(server.url) == expected
         assert old_model() is None  # the replaced model is freed (its first load was frozen: kgfm.runtime)
-        assert _store_fds(store) == fds  # the old engine closed its store
+        assert fds(store) == open_before  # the old engine closed its store
     finally:
         server.stop()
     assert {t.name for t in threading.enumerate()} == before_threads
-    assert _store_fds(store) == 0
+    assert fds(store) == 0
 
 
 def test_a_reload_that_cannot_load_keeps_the_old_engine_serving(sample_model: Path, tmp_path: Path):
