@@ -33,10 +33,11 @@ def _memory(graph):
 def test_hand_made_graph_parallel_edges_and_directions():
     from kgfm.serve.paths import PairPaths
 
-    #  a -r-> b, b -s-> a (both directions), b -r-> c, a -t-> d, d -r-> c
-    ids = ["a", "b", "c", "d"]
-    heads, rels, tails = np.array([0, 1, 1, 0, 3]), np.array([0, 1, 0, 2, 0]), np.array([1, 0, 2, 3, 2])
-    pp = PairPaths(ids, ["A", "B", "C", None], ["r", "s", "t"], heads, rels, tails)
+    #  a -r-> b, b -s-> a (both directions), b -r-> c, a -t-> d, d -r-> c, c -u-> e, e -u-> e (a self-loop)
+    ids = ["a", "b", "c", "d", "e"]
+    heads, rels, tails = np.array([0, 1, 1, 0, 3, 2, 4]), np.array([0, 1, 0, 2, 0, 3, 3]), np.array([1, 0, 2, 3, 2, 4, 4])
+    pp = PairPaths(ids, ["A", "B", "C", None, "E"], ["r", "s", "t", "u"], heads, rels, tails)
+    assert [pp.neighbours(i).tolist() for i in range(5)] == [[1, 3], [0, 2], [1, 3, 4], [0, 2], [2]]
     assert pp.paths("a", "b", 2) == [(("a", "b"), ("A", "B"), ("r",), (1,)), (("a", "b"), ("A", "B"), ("s",), (-1,))]
     assert pp.paths("a", "c", 2) == [
         (("a", "b", "c"), ("A", "B", "C"), ("r", "r"), (1, 1)),
@@ -46,6 +47,17 @@ def test_hand_made_graph_parallel_edges_and_directions():
     assert pp.paths("a", "c", 1) == []  # no path within one hop
     assert pp.paths("c", "a", 2, limit=2) is None  # 3 shortest paths, limit 2: the store chooses
     assert pp.paths("a", "a", 2) is None and pp.paths("a", "nobody", 2) == []
+    assert pp.paths("a", "e", 2) == []  # three hops away
+    assert pp.paths("a", "e", 3) == [
+        (("a", "b", "c", "e"), ("A", "B", "C", "E"), ("r", "r", "u"), (1, 1, 1)),
+        (("a", "b", "c", "e"), ("A", "B", "C", "E"), ("s", "r", "u"), (-1, 1, 1)),
+        (("a", "d", "c", "e"), ("A", None, "C", "E"), ("t", "r", "u"), (1, 1, 1)),
+    ]
+    assert pp.paths("e", "a", 3) == [  # the same routes walked back: every direction flips
+        (("e", "c", "b", "a"), ("E", "C", "B", "A"), ("u", "r", "r"), (-1, -1, -1)),
+        (("e", "c", "b", "a"), ("E", "C", "B", "A"), ("u", "r", "s"), (-1, -1, 1)),
+        (("e", "c", "d", "a"), ("E", "C", None, "A"), ("u", "r", "t"), (-1, -1, -1)),
+    ]
 
 
 def test_same_paths_as_the_store_on_the_sample_graph(movie_store):
@@ -55,8 +67,8 @@ def test_same_paths_as_the_store_on_the_sample_graph(movie_store):
     ids = graph.entity_ids
     pairs = [(ids[i], ids[j]) for i, j in rng.integers(0, len(ids), size=(150, 2)) if i != j]
     for s in rng.choice(len(ids), size=40, replace=False):  # and pairs one and two hops apart
-        one = memory.neighbours.get(int(s), [])
-        two = sorted({m for n in one for m in memory.neighbours.get(n, [])} - {int(s)})
+        one = memory.neighbours(int(s)).tolist()
+        two = sorted({m for n in one for m in memory.neighbours(n).tolist()} - {int(s)})
         pairs += [(ids[s], ids[t]) for t in one[:3] + two[:5]]
     compared = 0
     for hops in (1, 2, 3):
