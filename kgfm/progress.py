@@ -28,11 +28,14 @@ class LogProgress:
         min_seconds: ...and never more often than this (the last line always prints).
         stream: Where lines go (stderr by default).
         initial: Steps already done (resumed work).
+        heartbeat_seconds: Print by time instead: a line each time this many seconds have passed
+            since the start or the last line, none before and no closing line (work shorter than
+            this prints nothing).
     """
 
     def __init__(self, iterable: Optional[Iterable[Any]] = None, total: Optional[int] = None, desc: str = "",
                  every_percent: float = 10.0, min_seconds: float = 0.0, stream: Optional[TextIO] = None,
-                 initial: int = 0) -> None:
+                 initial: int = 0, heartbeat_seconds: Optional[float] = None) -> None:
         self.iterable = iterable
         if total is None and iterable is not None and hasattr(iterable, "__len__"):
             total = len(iterable)  # type: ignore[arg-type]
@@ -43,6 +46,7 @@ class LogProgress:
         self._last_percent = -every_percent if initial == 0 else self._percent()
         self._last_time = 0.0
         self.postfix = ""
+        self.heartbeat = heartbeat_seconds
 
     def _percent(self) -> float:
         return 100.0 * self.n / self.total if self.total else 0.0
@@ -55,6 +59,11 @@ class LogProgress:
 
     def _maybe_print(self, force: bool = False) -> None:
         now = time.perf_counter()
+        if self.heartbeat is not None:
+            if force or now - max(self.start, self._last_time) >= self.heartbeat:
+                print(self._line(), file=self.stream, flush=True)
+                self._last_time = now
+            return
         if self.total:
             due = self._percent() >= self._last_percent + self.every or self.n >= self.total
         else:
@@ -114,12 +123,32 @@ def progress(iterable: Optional[Iterable[Any]] = None, total: Optional[int] = No
                        stream=_NullStream() if mode == "off" else None)
 
 
+def epoch_progress(iterable: Iterable[Any], desc: str = "", disable: bool = False, every_seconds: float = 60.0,
+                   **tqdm_kwargs: Any) -> Any:
+    """Progress inside one epoch, a bar that restarts every epoch: a live bar on a terminal or in a
+    notebook; in a log, a line every ``every_seconds`` once the epoch has run that long, so short
+    epochs stay quiet (a line per 10 % of every epoch would be hundreds of lines) and a long one is
+    not silent for minutes (one MetaQA graph-encoder epoch runs ~5 minutes on 2 cores).
+
+    Args:
+        iterable: The epoch's batches.
+        desc: Label (``epoch 3``).
+        disable: Report nothing; still iterates.
+        every_seconds: Seconds between log lines.
+        **tqdm_kwargs: Passed to tqdm when a bar is drawn.
+    """
+    mode = "off" if disable else progress_mode()
+    if mode == "bar":
+        return bar_class()(iterable, desc=desc, **tqdm_kwargs)
+    return LogProgress(iterable, desc=desc, heartbeat_seconds=every_seconds,
+                       stream=_NullStream() if mode == "off" else None)
+
+
 def progress_mode() -> str:
     """``bar`` (stderr is a terminal, or a Jupyter kernel runs the code), ``log`` (otherwise) or ``off``;
     ``KGFM_PROGRESS`` overrides.
 
-    Inner bars that restart every epoch use it to stay quiet in a log (``disable=progress_mode() != "bar"``):
-    a line per 10 % of every epoch would be hundreds of lines.
+    Bars that restart every epoch use :func:`epoch_progress`, which logs by time, not by percent.
     """
     return os.environ.get("KGFM_PROGRESS", "").lower() or ("bar" if sys.stderr.isatty() or in_notebook() else "log")
 

@@ -21,7 +21,7 @@ from kgfm.encoder.config import GraphTrainConfig
 from kgfm.encoder.data import LinkPredData
 from kgfm.encoder.evaluate import KnownAnswers, ScoreFn, evaluate_triples
 from kgfm.encoder.model import KGEncoder
-from kgfm.progress import progress, progress_mode
+from kgfm.progress import epoch_progress
 from kgfm.training.checkpoint import Progress
 from kgfm.training.loop import Budget, EarlyStopping
 from kgfm.training.optim import make_optimizer, set_lr
@@ -97,8 +97,7 @@ class Trainer:
         bs = self.settings.batch_size
         total_steps = self._steps_per_epoch * self.settings.epochs
         total, count, finished = 0.0, 0, True
-        bar = progress(range(0, len(order), bs), desc=f"epoch {epoch}", leave=False, mininterval=2.0,
-                       disable=progress_mode() != "bar")  # per-epoch: a live bar only, never log lines
+        bar = epoch_progress(range(0, len(order), bs), desc=f"epoch {epoch}", leave=False, mininterval=2.0)
         for start in bar:
             if budget is not None and budget.expired():
                 finished = False

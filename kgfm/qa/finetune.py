@@ -149,7 +149,7 @@ def train_step(model: KGQAModel, data: QAData, idx: np.ndarray, cfg: QAConfig, c
 def _epoch(model: KGQAModel, data: QAData, cfg: QAConfig, optimizer: Any, progress: Progress,
            cached: torch.Tensor | None, budget: Budget, progress_bar: bool) -> tuple[list[float], bool]:
     """One pass over the training questions; returns the losses and whether the budget ran out."""
-    from kgfm.progress import progress as tqdm, progress_mode  # a bar on a terminal, log lines otherwise
+    from kgfm.progress import epoch_progress  # a bar on a terminal, a line a minute in a log
 
     model.train()
     if cfg.encoder.freeze:
@@ -158,8 +158,8 @@ def _epoch(model: KGQAModel, data: QAData, cfg: QAConfig, optimizer: Any, progre
     total = math.ceil(len(data.train) / cfg.train.batch_size) * cfg.train.epochs
     rng = np.random.default_rng(cfg.run.seed + epoch)
     losses: list[float] = []
-    bar = tqdm(list(batch_indices(len(data.train), cfg.train.batch_size, rng)), desc=f"epoch {epoch}",
-               disable=not progress_bar or progress_mode() != "bar", leave=False)
+    bar = epoch_progress(list(batch_indices(len(data.train), cfg.train.batch_size, rng)), desc=f"epoch {epoch}",
+                         disable=not progress_bar, leave=False)
     for idx in bar:
         set_lr(optimizer, progress.step, total, cfg.optim)
         loss = train_step(model, data, idx, cfg, cached)

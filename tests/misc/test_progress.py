@@ -70,3 +70,34 @@ def test_a_kernel_with_ipywidgets_gets_the_widget_bar(monkeypatch):
     from tqdm.notebook import tqdm as notebook_bar
 
     assert bar_class() is notebook_bar
+
+
+def test_an_epoch_in_a_log_prints_a_line_a_minute_and_nothing_when_short(monkeypatch):
+    """``epoch_progress`` in a log: nothing for an epoch under a minute, then one line per minute
+    with the step and the postfix, and no closing line."""
+    import kgfm.progress as kp
+
+    clock = [1000.0]
+    monkeypatch.setattr(kp.time, "perf_counter", lambda: clock[0])
+    monkeypatch.setenv("KGFM_PROGRESS", "log")
+    out = io.StringIO()
+    monkeypatch.setattr(kp.sys, "stderr", out)
+
+    def run(seconds_per_step: float, steps: int) -> list[str]:
+        out.seek(0)
+        out.truncate()
+        bar = kp.epoch_progress(range(steps), desc="epoch 1")
+        for _ in bar:
+            clock[0] += seconds_per_step
+            bar.set_postfix(loss="0.5")
+        return out.getvalue().splitlines()
+
+    assert run(0.5, 100) == []  # 50 s: quiet
+    lines = run(10.0, 20)  # 200 s: lines after steps 6 (60 s), 12 (120 s) and 18 (180 s)
+    assert [line.split(" in ")[0] for line in lines] == ["epoch 1: 6/20 (30%)", "epoch 1: 12/20 (60%)",
+                                                          "epoch 1: 18/20 (90%)"]
+    assert lines[0].endswith("in 60.0s loss=0.5")
+    monkeypatch.setenv("KGFM_PROGRESS", "off")
+    assert run(10.0, 20) == []
+    monkeypatch.setenv("KGFM_PROGRESS", "log")
+    assert kp.epoch_progress(range(3), disable=True).stream is not out
