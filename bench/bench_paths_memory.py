@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import gc
 import gzip
+import hashlib
 import json
 import os
 import statistics
@@ -104,15 +105,18 @@ def measure(ids: list[str], rels: list[str], h: np.ndarray, r: np.ndarray, t: np
     build_plain = time.perf_counter() - t0
     lookups: dict[int, list[float]] = {1: [], 2: [], 3: []}
     answered: dict[int, int] = {1: 0, 2: 0, 3: 0}
+    digest = hashlib.sha256()  # of every answer, to compare checkouts
     for s, o, hops in pairs:
         t0 = time.perf_counter()
         found = paths.paths(ids[s], ids[o], hops, 10)
         lookups[hops].append(time.perf_counter() - t0)
         answered[hops] += found is not None
+        digest.update(repr(found).encode())
     return {
         "build_s": round(build_plain, 3), "build_s_under_tracemalloc": round(build, 3),
         "memory_mb": round(memory[0] / 2**20, 1), "peak_memory_mb": round(memory[1] / 2**20, 1),
         "tracked_objects_added": objects, "full_collect_ms_with_it": round(1000 * collect, 1),
+        "answers_sha256": digest.hexdigest(),
         "lookup_us": {str(k): {"count": len(v), "answered_in_memory": answered[k],
                                 "p50": round(1e6 * statistics.median(v), 1),
                                 "p95": round(1e6 * sorted(v)[int(0.95 * (len(v) - 1))], 1)}
@@ -142,7 +146,8 @@ def main() -> None:
             dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "kgfm"], capture_output=True, text=True).stdout.strip()
             results[f"{repo.name} at {rev}{' with changes to kgfm/' if dirty else ''}"] = json.loads(child.read_text())["result"]
             child.unlink()
-        report = {"graph": str(args.graph or f"synthetic {args.synthetic}"), "results": results}
+        report = {"graph": str(args.graph or f"synthetic {args.synthetic}"), "results": results,
+                  "same_answers": len({r["answers_sha256"] for r in results.values()}) == 1}
     else:
         sys.path.insert(0, os.environ.get("_KGFM_BENCH_CHILD", str(REPO)))
         ids, rels, h, r, t = _read_pipe_kb(args.graph) if args.graph else _synthetic(args.synthetic)

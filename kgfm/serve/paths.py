@@ -32,7 +32,7 @@ class PairPaths:
     128,185 triples that is 8 MB built in 0.03 s, where a dict of pairs and lists of neighbours
     took 72 MB, 0.9 s and 779,009 objects that every full garbage collection walks (a reload makes
     one); at 5 million triples 235 MB and 1.9 s against 2.0 GB, 28 s and a 2.6 s collection
-    (``bench/bench_paths_memory.py``). A look-up costs 5-60 microseconds either way.
+    (``bench/bench_paths_memory.py``). A look-up takes 10-50 microseconds at the median (the dict: 5-30), a few per answer beside ~20 ms per question.
 
     Args:
         entity_ids: Entity ids by idx.
