@@ -30,9 +30,10 @@ class PairPaths:
     Held as sorted numpy arrays, not Python containers: every triple twice (each direction) keyed by
     ``a * N + b`` and found by binary search, and each entity's neighbours as CSR. On MetaQA's
     128,185 triples that is 8 MB built in 0.03 s, where a dict of pairs and lists of neighbours
-    took 72 MB, 0.9 s and 779,009 objects that every full garbage collection walks (a reload makes
-    one); at 5 million triples 235 MB and 1.9 s against 2.0 GB, 28 s and a 2.6 s collection
-    (``bench/bench_paths_memory.py``). A look-up takes 10-50 microseconds at the median (the dict: 5-30), a few per answer beside ~20 ms per question.
+    took 72 MB, 0.7 s and 779,009 objects that every full garbage collection walks (a reload makes
+    one); at 5 million triples 235 MB and 1.7 s against 2.0 GB, 29 s and a 3.3 s collection
+    (``bench/bench_paths_memory.py``). A look-up takes 6-45 microseconds at the median (the dict:
+    5-37), a few per answer beside ~20 ms per question.
 
     Args:
         entity_ids: Entity ids by idx.
