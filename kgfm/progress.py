@@ -77,6 +77,13 @@ class LogProgress:
         self.n += n
         self._maybe_print()
 
+    def update_to(self, n: int, desc: Optional[str] = None) -> None:
+        """Set the count (and label) to where the work is now; prints when a line is due."""
+        self.n = n
+        if desc is not None:
+            self.desc = desc
+        self._maybe_print()
+
     def set_postfix_str(self, text: str, refresh: bool = True) -> None:
         self.postfix = text
 

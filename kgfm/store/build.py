@@ -6,12 +6,13 @@ import os
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Any, Callable, Literal
 
 from pydantic import Field, field_validator
 
 from kgfm.artifacts import write_json_atomic
 from kgfm.config import StoreConfig, StrictModel, save_config
+from kgfm.progress import LogProgress, progress_mode
 from kgfm.sources import (
     DELIMITED_FORMATS,
     RDF_FORMATS,
@@ -26,6 +27,9 @@ from kgfm.sources import (
 from kgfm.store.factory import open_store
 from kgfm.store.load_report import LoadAborted
 from kgfm.store.loader import GraphLoader, LoadReport, young_gc_only
+
+#: Seconds between progress lines of ``build-graph`` in a log (stderr not a terminal).
+BUILD_LOG_SECONDS = 30.0
 
 
 def _sample_graph(value: object) -> object:
@@ -162,16 +166,12 @@ def run_build(config: BuildGraphConfig, show_progress: bool = True) -> LoadRepor
             (nothing written).
         kgfm.store.loader.LoadAborted: ``on_error="fail"`` met a bad line (nothing written).
     """
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
     out = config.output_dir()
     rejects = config.rejects or config.output_file("rejects.tsv")
     _check_paths(config, rejects)
     started = time.perf_counter()
-    with Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.fields[n]:>12,} records"),
-        TimeElapsedColumn(), disable=not show_progress, transient=False,
-    ) as progress:
+    display, lines = _progress_display(show_progress)
+    with display as progress:
         task = progress.add_task("opening store", total=None, n=0)
         if config.on_error == "fail":
             check_sources(config, lambda name: progress.update(task, description=f"checking {name}"))
@@ -182,6 +182,8 @@ def run_build(config: BuildGraphConfig, show_progress: bool = True) -> LoadRepor
 
         def hook(source: str, n: int) -> None:
             progress.update(task, description=f"loading {Path(source).name}", n=n)
+            if lines is not None:
+                lines.update_to(n, f"build-graph: loading {Path(source).name}, records read")
 
         staging = _staging_path(config.store.path) if config.replace and config.store.backend == "embedded" else None
         store_config = config.store
@@ -223,6 +225,17 @@ def run_build(config: BuildGraphConfig, show_progress: bool = True) -> LoadRepor
                 _save_report(loader.report, config.output_file("build-graph.report.json"))
     assert loader is not None
     return loader.report
+
+
+def _progress_display(show_progress: bool) -> tuple[Any, LogProgress | None]:
+    """A live spinner on a terminal or in a notebook; in a log (stderr not a terminal), a line
+    every :data:`BUILD_LOG_SECONDS` instead, none for a short build."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    mode = progress_mode() if show_progress else "off"
+    live = Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.fields[n]:>12,} records"),
+                    TimeElapsedColumn(), disable=mode != "bar", transient=False)
+    return live, LogProgress(desc="build-graph", heartbeat_seconds=BUILD_LOG_SECONDS) if mode == "log" else None
 
 
 def _note_other_triples(report: LoadReport, replaced: bool) -> None:

@@ -272,3 +272,29 @@ def test_a_store_another_process_is_writing_is_refused_in_one_line(tmp_path: Pat
         holder.communicate("", timeout=60)
     count = run("cypher", "MATCH (:Entity)-[r]->(:Entity) RETURN count(*) AS n", "--json", cwd=tmp_path)
     assert json.loads(count.stdout) == [{"n": 1}]  # the refused builds wrote nothing (c -r-> d is not there)
+
+
+def test_a_build_in_a_log_prints_a_line_per_interval_and_no_spinner(tmp_path: Path, monkeypatch, capsys) -> None:
+    """Not on a terminal: no spinner frame in the log, and a line every ``BUILD_LOG_SECONDS`` with
+    the records read (none for a build shorter than that)."""
+    import kgfm.store.build as build
+    from kgfm.config import StoreConfig
+
+    kbs = [tmp_path / "kb1.tsv", tmp_path / "kb2.tsv"]
+    for k, kb in enumerate(kbs):
+        kb.write_text("".join(f"e{i}\tr{k}\te{i + 1}\n" for i in range(25)), encoding="utf-8")
+    monkeypatch.setenv("KGFM_PROGRESS", "log")
+
+    def run_in_process(store: str) -> list[str]:
+        capsys.readouterr()
+        cfg = build.BuildGraphConfig(store=StoreConfig(path=tmp_path / store),
+                                     sources=[build.SourceSpec(path=kb) for kb in kbs])
+        assert build.run_build(cfg).triples_new == 50
+        return capsys.readouterr().err.splitlines()
+
+    monkeypatch.setattr(build, "BUILD_LOG_SECONDS", 0.0)  # a line whenever the loader reports
+    lines = run_in_process("a.lbug")
+    assert [line.split(" in ")[0] for line in lines] == ["build-graph: loading kb1.tsv, records read: 25",
+                                                          "build-graph: loading kb2.tsv, records read: 50"]
+    monkeypatch.setattr(build, "BUILD_LOG_SECONDS", 30.0)
+    assert run_in_process("b.lbug") == []
