@@ -13,7 +13,9 @@ from __future__ import annotations
 import io
 import os
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from typing import Any, Iterable, Iterator, Optional, TextIO
 
 
@@ -30,12 +32,13 @@ class LogProgress:
         initial: Steps already done (resumed work).
         heartbeat_seconds: Print by time instead: a line each time this many seconds have passed
             since the start or the last line, none before and no closing line (work shorter than
-            this prints nothing).
+            this prints nothing). :meth:`ticking` checks the time from a thread as well.
+        unit: Named after the count when there is no total (``3,997,696 records read``).
     """
 
     def __init__(self, iterable: Optional[Iterable[Any]] = None, total: Optional[int] = None, desc: str = "",
                  every_percent: float = 10.0, min_seconds: float = 0.0, stream: Optional[TextIO] = None,
-                 initial: int = 0, heartbeat_seconds: Optional[float] = None) -> None:
+                 initial: int = 0, heartbeat_seconds: Optional[float] = None, unit: str = "") -> None:
         self.iterable = iterable
         if total is None and iterable is not None and hasattr(iterable, "__len__"):
             total = len(iterable)  # type: ignore[arg-type]
@@ -47,22 +50,26 @@ class LogProgress:
         self._last_time = 0.0
         self.postfix = ""
         self.heartbeat = heartbeat_seconds
+        self.unit = unit
+        self._lock = threading.Lock()  # the ticking thread and the worker may both print
 
     def _percent(self) -> float:
         return 100.0 * self.n / self.total if self.total else 0.0
 
     def _line(self) -> str:
         elapsed = time.perf_counter() - self.start
-        done = f"{self.n}/{self.total} ({self._percent():.0f}%)" if self.total else f"{self.n}"
+        done = f"{self.n}/{self.total} ({self._percent():.0f}%)" if self.total else f"{self.n:,} {self.unit}" if self.unit \
+            else f"{self.n}"
         extra = f" {self.postfix}" if self.postfix else ""
         return f"{self.desc}: {done} in {elapsed:.1f}s{extra}"
 
     def _maybe_print(self, force: bool = False) -> None:
         now = time.perf_counter()
         if self.heartbeat is not None:
-            if force or now - max(self.start, self._last_time) >= self.heartbeat:
-                print(self._line(), file=self.stream, flush=True)
-                self._last_time = now
+            with self._lock:
+                if force or now - max(self.start, self._last_time) >= self.heartbeat:
+                    print(self._line(), file=self.stream, flush=True)
+                    self._last_time = now
             return
         if self.total:
             due = self._percent() >= self._last_percent + self.every or self.n >= self.total
@@ -89,6 +96,24 @@ class LogProgress:
 
     def set_postfix(self, refresh: bool = True, **kwargs: Any) -> None:
         self.postfix = " ".join(f"{k}={v}" for k, v in kwargs.items())
+
+    @contextmanager
+    def ticking(self, every: float = 1.0) -> Iterator["LogProgress"]:
+        """Check for a due heartbeat line from a background thread while the block runs, so a
+        phase that reports no steps (a bulk write into the store) still gets its lines."""
+        stop = threading.Event()
+
+        def tick() -> None:
+            while not stop.wait(every):
+                self._maybe_print()
+
+        thread = threading.Thread(target=tick, name="kgfm-progress", daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            stop.set()
+            thread.join()
 
     def write(self, text: str) -> None:
         print(text, file=self.stream, flush=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Callable, Literal
 
@@ -170,20 +171,13 @@ def run_build(config: BuildGraphConfig, show_progress: bool = True) -> LoadRepor
     rejects = config.rejects or config.output_file("rejects.tsv")
     _check_paths(config, rejects)
     started = time.perf_counter()
-    display, lines = _progress_display(show_progress)
-    with display as progress:
-        task = progress.add_task("opening store", total=None, n=0)
+    with _BuildProgress(show_progress) as progress:
         if config.on_error == "fail":
-            check_sources(config, lambda name: progress.update(task, description=f"checking {name}"))
+            check_sources(config, lambda name: progress.phase(f"checking {name}"))
         out.mkdir(parents=True, exist_ok=True)
         save_config(config, config.output_file("build-graph.yaml"))
         if rejects.exists():
             rejects.unlink()
-
-        def hook(source: str, n: int) -> None:
-            progress.update(task, description=f"loading {Path(source).name}", n=n)
-            if lines is not None:
-                lines.update_to(n, f"build-graph: loading {Path(source).name}, records read")
 
         staging = _staging_path(config.store.path) if config.replace and config.store.backend == "embedded" else None
         store_config = config.store
@@ -198,17 +192,18 @@ def run_build(config: BuildGraphConfig, show_progress: bool = True) -> LoadRepor
         complete = False
         try:
             if config.replace and staging is None:
-                progress.update(task, description="emptying the store")
+                progress.phase("emptying the store")
                 store.clear()
-            loader = GraphLoader(store, config.on_error, rejects, config.batch_size, hook)
+            loader = GraphLoader(store, config.on_error, rejects, config.batch_size,
+                                 lambda source, n: progress.phase(f"loading {Path(source).name}", n))
             with young_gc_only():
                 for spec in config.sources:
-                    progress.update(task, description=f"loading {spec.path.name}")
+                    progress.phase(f"loading {spec.path.name}")
                     _load_source(loader, spec, named_elsewhere=bool(config.names))
                 for spec in config.names:
-                    progress.update(task, description=f"names {spec.path.name}")
+                    progress.phase(f"names {spec.path.name}")
                     loader.load_names(read_entity_text(spec.path, spec.kind), str(spec.path))
-                progress.update(task, description="checkpoint")
+                progress.phase("writing the store (checkpoint)")
                 loader.finish()
             _note_other_triples(loader.report, config.replace)
             complete = True
@@ -227,15 +222,36 @@ def run_build(config: BuildGraphConfig, show_progress: bool = True) -> LoadRepor
     return loader.report
 
 
-def _progress_display(show_progress: bool) -> tuple[Any, LogProgress | None]:
-    """A live spinner on a terminal or in a notebook; in a log (stderr not a terminal), a line
-    every :data:`BUILD_LOG_SECONDS` instead, none for a short build."""
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+class _BuildProgress:
+    """What ``build-graph`` is doing: a live spinner on a terminal or in a notebook; in a log (stderr
+    not a terminal) a line every :data:`BUILD_LOG_SECONDS` instead, from a thread as well, since
+    the bulk write at the end reports no steps (none for a short build); nothing when not shown."""
 
-    mode = progress_mode() if show_progress else "off"
-    live = Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.fields[n]:>12,} records"),
-                    TimeElapsedColumn(), disable=mode != "bar", transient=False)
-    return live, LogProgress(desc="build-graph", heartbeat_seconds=BUILD_LOG_SECONDS) if mode == "log" else None
+    def __init__(self, show: bool) -> None:
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        mode = progress_mode() if show else "off"
+        self.live = Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.fields[n]:>12,} records"),
+                             TimeElapsedColumn(), disable=mode != "bar", transient=False)
+        self.lines = LogProgress(desc="build-graph: opening store", heartbeat_seconds=BUILD_LOG_SECONDS,
+                                 unit="records read") if mode == "log" else None
+        self._stack = ExitStack()
+
+    def __enter__(self) -> "_BuildProgress":
+        self._stack.enter_context(self.live)
+        self.task = self.live.add_task("opening store", total=None, n=0)
+        if self.lines is not None:
+            self._stack.enter_context(self.lines.ticking())
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stack.close()
+
+    def phase(self, what: str, records: int | None = None) -> None:
+        """Now doing ``what``, with ``records`` read so far when given."""
+        self.live.update(self.task, description=what, **({} if records is None else {"n": records}))
+        if self.lines is not None:
+            self.lines.update_to(self.lines.n if records is None else records, f"build-graph: {what}")
 
 
 def _note_other_triples(report: LoadReport, replaced: bool) -> None:

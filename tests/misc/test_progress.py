@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 
 from kgfm.progress import LogProgress, progress
 
@@ -101,3 +102,18 @@ def test_an_epoch_in_a_log_prints_a_line_a_minute_and_nothing_when_short(monkeyp
     assert run(10.0, 20) == []
     monkeypatch.setenv("KGFM_PROGRESS", "log")
     assert kp.epoch_progress(range(3), disable=True).stream is not out
+
+
+def test_ticking_prints_heartbeat_lines_while_no_step_is_reported():
+    """A phase with no steps (a bulk write) still gets its lines from the ticking thread, and the
+    thread is gone after the block."""
+    import threading
+
+    out = io.StringIO()
+    bar = LogProgress(desc="build-graph: writing", heartbeat_seconds=0.05, unit="records read", stream=out)
+    bar.update_to(4_000_000)
+    with bar.ticking(every=0.01):
+        time.sleep(0.4)
+    lines = out.getvalue().splitlines()
+    assert len(lines) >= 2 and all(line.startswith("build-graph: writing: 4,000,000 records read in ") for line in lines)
+    assert not any(t.name == "kgfm-progress" for t in threading.enumerate())
