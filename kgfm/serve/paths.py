@@ -32,7 +32,7 @@ class PairPaths:
     128,185 triples that is 8 MB built in 0.03 s, where a dict of pairs and lists of neighbours
     took 72 MB, 0.7 s and 779,009 objects that every full garbage collection walks (a reload makes
     one); at 5 million triples 235 MB and 1.7 s against 2.0 GB, 29 s and a 3.3 s collection
-    (``bench/bench_paths_memory.py``). A look-up takes 6-45 microseconds at the median (the dict:
+    (``bench/bench_paths_memory.py``). A look-up takes 6-43 microseconds at the median (the dict:
     5-37), a few per answer beside ~20 ms per question.
 
     Args:
