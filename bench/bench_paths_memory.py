@@ -1,9 +1,9 @@
-"""The server's in-memory evidence paths (:class:`kgfm.serve.paths.PairPaths`): build time, memory,
+"""The in-memory evidence paths (:class:`kgfm.qa.paths.PairPaths`): build time, memory,
 the objects a full garbage collection must walk, and look-up time, on a whole graph.
 
 ``kgfm serve`` builds it at start and at every reload (:mod:`kgfm.serve.reload`), whose full
 collection walks every tracked object while requests wait. ``--repo`` measures another checkout's
-``PairPaths`` (e.g. a git worktree of an earlier commit) on the same graph and pairs, for a
+``PairPaths`` (e.g. a git worktree of an earlier commit; before it moved there it was ``kgfm.serve.paths``) on the same graph and pairs, for a
 before/after pair in the same run:
 
     git worktree add /tmp/kgfm-68f1e0e 68f1e0e   # the dict-of-pairs PairPaths, before the arrays
@@ -82,7 +82,10 @@ def _pairs(h: np.ndarray, t: np.ndarray, count: int, seed: int = 0) -> list[tupl
 
 def measure(ids: list[str], rels: list[str], h: np.ndarray, r: np.ndarray, t: np.ndarray,
             pairs: list[tuple[int, int, int]]) -> dict[str, Any]:
-    from kgfm.serve.paths import PairPaths
+    try:
+        from kgfm.qa.paths import PairPaths
+    except ImportError:  # a checkout before the module moved from kgfm.serve (68f1e0e)
+        from kgfm.serve.paths import PairPaths
 
     gc.collect()
     gc.disable()

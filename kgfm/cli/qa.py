@@ -58,7 +58,7 @@ def qa(
                 engine = QAEngine.load(model, store_config=model_store(model, store), store_path=path,
                                        index_path=index, hops=hops)
             try:
-                results = engine.answer([q.question for q in asked], top_k=top_k, evidence=evidence)
+                results = _answer_all(engine, [q.question for q in asked], top_k, evidence, batch=file is not None)
             finally:
                 engine.close()
         by_line = {q.line: r for q, r in zip(asked, results)}
@@ -70,6 +70,29 @@ def qa(
                        f"{errors} error(s), {skipped} skipped", err=True)
         if errors:
             raise typer.Exit(1)
+
+
+FILE_CHUNK = 256  # questions per progress step of --file
+
+
+def _answer_all(engine: Any, questions: list[str], top_k: int, evidence: bool, batch: bool) -> list[Any]:
+    """One question as it is; a file's questions with the evidence paths held in memory (the
+    store's same paths, microseconds instead of a query per answer) and progress per chunk (a bar
+    on a terminal, a line per 10 % in a log)."""
+    if not batch:
+        return engine.answer(questions, top_k=top_k, evidence=evidence)
+    from kgfm.progress import progress
+
+    if evidence:
+        engine.hold_paths_in_memory()
+    results: list[Any] = []
+    bar = progress(total=len(questions), desc="kgfm qa")
+    for start in range(0, len(questions), FILE_CHUNK):
+        chunk = questions[start : start + FILE_CHUNK]
+        results += engine.answer(chunk, top_k=top_k, evidence=evidence)
+        bar.update(len(chunk))
+    bar.close()
+    return results
 
 
 def model_store(model: Path, backend: Optional[str]) -> Any:

@@ -180,6 +180,23 @@ class QAEngine:
         if self.store is not None:
             self.store.close()
 
+    @property
+    def paths_in_memory(self) -> bool:
+        from kgfm.qa.paths import MemoryPathStore
+
+        return isinstance(self.store, MemoryPathStore)
+
+    def hold_paths_in_memory(self) -> bool:
+        """Answer evidence-path look-ups from the graph in memory from now on (the same paths as
+        the store's, :mod:`kgfm.qa.paths`): worth it for many questions (``kgfm serve``, ``kgfm qa
+        --file``, :meth:`answer` of a batch), not for one. Graphs over
+        ``MEMORY_PATHS_MAX_TRIPLES`` stay with the store. Returns whether paths are in memory."""
+        from kgfm.qa.paths import MEMORY_PATHS_MAX_TRIPLES, MemoryPathStore
+
+        if self.store is not None and not self.paths_in_memory and self.graph.num_triples <= MEMORY_PATHS_MAX_TRIPLES:
+            self.store = MemoryPathStore(self.store, self.graph)
+        return self.paths_in_memory
+
     def _topic_info(self, mention: Any) -> dict[str, Any]:
         idx = int(mention.entity_idx)
         return {

@@ -139,34 +139,6 @@ def _quantize(qa: Any, int8: bool) -> str | None:
     return "int8-at-load"
 
 
-class _MemoryPathStore:
-    """The store, with ``paths`` answered from the in-memory graph (:mod:`kgfm.serve.paths`)
-    where that gives the store's exact answer; every other call goes to the store."""
-
-    def __init__(self, store: Any, graph: Any) -> None:
-        from kgfm.serve.paths import PairPaths
-
-        self._store = store
-        self.memory = PairPaths(graph.entity_ids, graph.entity_names, graph.relation_types,
-                                graph.head_index, graph.rel_type, graph.tail_index)
-        self.asked_store = 0
-
-    def paths(self, source_id: str, target_id: str, max_hops: int = 3, limit: int = 10) -> list[Any]:
-        from kgfm.store.base import PathResult
-
-        found = self.memory.paths(source_id, target_id, max_hops, limit)
-        if found is None:
-            self.asked_store += 1
-            return self._store.paths(source_id, target_id, max_hops=max_hops, limit=limit)
-        return [PathResult(*p) for p in found]
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
-
-
-MEMORY_PATHS_MAX_TRIPLES = 5_000_000
-
-
 class ServeEngine:
     """A loaded model with its store and index, answering the server's requests.
 
@@ -174,7 +146,7 @@ class ServeEngine:
         qa: A :class:`kgfm.qa.answer.QAEngine`.
         model_dir: Where the model was loaded from (reported by :meth:`info`).
         memory_paths: Answer evidence-path look-ups from the graph in memory (same paths as the
-            store's, see :mod:`kgfm.serve.paths`) instead of one store query per answer.
+            store's, see :mod:`kgfm.qa.paths`) instead of one store query per answer.
         quantization: How the encoder is quantised (reported by :meth:`info`).
         threads: torch intra-op threads for a batch of several questions (default: torch's
             current setting). A single question always runs on one thread: its matrix products
@@ -199,8 +171,8 @@ class ServeEngine:
         self.threads = int(threads or torch.get_num_threads())
         self._threads_now = torch.get_num_threads()
         self.store = qa.store  # the real store (entities, neighbours, Cypher)
-        if memory_paths and qa.store is not None and qa.graph.num_triples <= MEMORY_PATHS_MAX_TRIPLES:
-            qa.store = _MemoryPathStore(qa.store, qa.graph)
+        if memory_paths:
+            qa.hold_paths_in_memory()
         self.model_dir = Path(model_dir)
         self.loaded_at = time.time()
         kind = read_manifest(self.model_dir, verify=False).get("kind")
@@ -268,7 +240,7 @@ class ServeEngine:
             "index_fingerprint": getattr(index, "fingerprint", None),
             "store_backend": getattr(self.store, "backend", None),
             "quantization": self.quantization,
-            "evidence_paths": "memory" if isinstance(self.qa.store, _MemoryPathStore) else "store",
+            "evidence_paths": "memory" if self.qa.paths_in_memory else "store",
             "traced_blocks": self.traced_blocks(),
         }
 

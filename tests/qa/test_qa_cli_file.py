@@ -70,3 +70,47 @@ def test_all_good_lines_exit_zero_and_escapes_are_shown_escaped(model_dir: Path,
     assert out.exit_code == 0, out.output
     evil = run("qa", "who directed \x1b]0;pwned\x07 [Kismet]", "--model", str(model_dir), "-k", "1")
     assert b"\x1b" not in evil.stdout and b"\\x1b]0;pwned\\x07" in evil.stdout
+
+
+def test_a_file_holds_the_paths_in_memory_with_the_stores_answers_and_shows_progress(model_dir: Path, qa_inputs,
+                                                                                    tmp_path: Path):
+    """``--file`` answers from the graph held in memory (``kgfm.qa.paths``): the same answers and
+    evidence paths as one store query per answer, and a progress line in a log."""
+    from kgfm.qa.answer import QAEngine
+
+    questions = [line.split("\t")[0] for line in qa_inputs[1].read_text(encoding="utf-8").splitlines() if line.strip()]
+    engine = QAEngine.load(model_dir)
+    try:
+        by_store = [r.as_dict() for r in engine.answer(questions)]
+        assert not engine.paths_in_memory and engine.hold_paths_in_memory()
+        by_memory = [r.as_dict() for r in engine.answer(questions)]
+        assert engine.store.asked_store == 0  # every look-up answered in memory
+    finally:
+        engine.close()
+
+    def strip(results: list[dict]) -> list[dict]:
+        return [{k: v for k, v in r.items() if k not in ("seconds", "line", "skipped")} for r in results]
+
+    assert strip(by_memory) == strip(by_store)
+    assert sum(len(a["paths"]) for r in by_store for a in r["answers"]) >= len(questions)  # evidence to compare
+    listed = tmp_path / "q.txt"
+    listed.write_text("\n".join(questions) + "\n", encoding="utf-8")
+    out = run("qa", "--file", str(listed), "--model", str(model_dir), "--json")
+    assert out.returncode == 0, out.stderr.decode()
+    assert strip(json.loads(out.stdout)) == strip(by_store)
+    assert f"kgfm qa: {len(questions)}/{len(questions)} (100%)" in out.stderr.decode()
+
+
+def test_answer_batch_holds_the_paths_in_memory_from_32_questions(model_dir: Path, qa_inputs):
+    import kgfm
+    from kgfm.api import BATCH_PATHS_IN_MEMORY
+
+    questions = [line.split("\t")[0] for line in qa_inputs[1].read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert len(questions) < BATCH_PATHS_IN_MEMORY <= 3 * len(questions)
+    with kgfm.QAModel.from_pretrained(model_dir) as model:
+        few = model.answer_batch(questions)
+        assert not model.engine.paths_in_memory
+        many = model.answer_batch(questions * 3)
+        assert model.engine.paths_in_memory and model.engine.store.asked_store == 0
+    paths = lambda rs: [[(a["id"], a["paths"]) for a in r["answers"]] for r in rs]  # noqa: E731
+    assert paths(many) == paths(few) * 3

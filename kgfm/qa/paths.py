@@ -1,20 +1,21 @@
 """Evidence paths from the graph held in memory: what ``GraphStore.paths`` returns, without a query.
 
-``kgfm qa`` reads each answer's paths from the store (one Cypher query per answer, ~5-15 ms of
-LadybugDB each on this box); the server already holds the whole graph as arrays, so it looks
-the same paths up in sorted arrays of entity pairs instead (microseconds). Same contract as
+A single ``kgfm qa`` question reads each answer's paths from the store (one Cypher query per
+answer, ~3-15 ms of LadybugDB each on this box). ``kgfm serve``, ``kgfm qa --file`` and a batch of
+questions from Python hold the graph in memory (:meth:`kgfm.qa.answer.QAEngine.hold_paths_in_memory`)
+and look the same paths up in sorted arrays of entity pairs instead (microseconds). Same contract as
 ``GraphStore.paths``: every *shortest* undirected path of 1..``max_hops`` relationships from
 ``source`` to ``target``, each relationship with its direction, sorted by (length, relations,
 nodes). Where that contract cannot be met cheaply or exactly -- more than ``limit`` shortest
 paths (the store then keeps an arbitrary ``limit`` of them), a 3-hop search between two hubs,
 ``source == target`` -- :meth:`PairPaths.paths` returns ``None`` and the caller asks the store.
 
-This module works on plain arrays and tuples; :mod:`kgfm.serve.engine` wraps the results.
+:class:`PairPaths` works on plain arrays and tuples; :class:`MemoryPathStore` puts it in front of a store.
 """
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
@@ -22,6 +23,7 @@ import numpy as np
 PathTuple = tuple[tuple[str, ...], tuple[Optional[str], ...], tuple[str, ...], tuple[int, ...]]
 
 MAX_3HOP_PAIRS = 200_000  # deg(source) * deg(target) above this: ask the store
+MEMORY_PATHS_MAX_TRIPLES = 5_000_000  # above this, paths come from the store (235 MB of arrays at 5M)
 
 
 class PairPaths:
@@ -127,3 +129,31 @@ class PairPaths:
         for a, b in zip(route, route[1:]):
             combos = [c + [e] for c in combos for e in self._edges(a, b)]
         return combos
+
+
+class MemoryPathStore:
+    """The store, with ``paths`` answered from the graph in memory (:class:`PairPaths`) where that
+    gives the store's exact answer; every other call goes to the store.
+
+    Args:
+        store: The graph store.
+        graph: Its exported :class:`~kgfm.store.base.GraphTensors`.
+    """
+
+    def __init__(self, store: Any, graph: Any) -> None:
+        self._store = store
+        self.memory = PairPaths(graph.entity_ids, graph.entity_names, graph.relation_types,
+                                graph.head_index, graph.rel_type, graph.tail_index)
+        self.asked_store = 0
+
+    def paths(self, source_id: str, target_id: str, max_hops: int = 3, limit: int = 10) -> list[Any]:
+        from kgfm.store.base import PathResult
+
+        found = self.memory.paths(source_id, target_id, max_hops, limit)
+        if found is None:
+            self.asked_store += 1
+            return self._store.paths(source_id, target_id, max_hops=max_hops, limit=limit)
+        return [PathResult(*p) for p in found]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)

@@ -1,4 +1,4 @@
-"""The server's in-memory evidence paths equal the store's (``GraphStore.paths``) exactly."""
+"""Evidence paths from the graph in memory (``kgfm.qa.paths``) equal the store's (``GraphStore.paths``) exactly."""
 
 from __future__ import annotations
 
@@ -24,14 +24,14 @@ def movie_store(tmp_path_factory):
 
 
 def _memory(graph):
-    from kgfm.serve.paths import PairPaths
+    from kgfm.qa.paths import PairPaths
 
     return PairPaths(graph.entity_ids, graph.entity_names, graph.relation_types, graph.head_index, graph.rel_type,
                      graph.tail_index)
 
 
 def test_hand_made_graph_parallel_edges_and_directions():
-    from kgfm.serve.paths import PairPaths
+    from kgfm.qa.paths import PairPaths
 
     #  a -r-> b, b -s-> a (both directions), b -r-> c, a -t-> d, d -r-> c, c -u-> e, e -u-> e (a self-loop)
     ids = ["a", "b", "c", "d", "e"]
