@@ -248,10 +248,6 @@ def evaluate(model_dir: PathLike, file: Optional[PathLike] = None, dataset: str 
                     qtype_file=opt(qtype))
 
 
-#: A batch of at least this many questions holds the evidence paths in memory (kgfm.qa.paths).
-BATCH_PATHS_IN_MEMORY = 32
-
-
 class QAModel:
     """A fine-tuned QA model with its store and entity index, loaded once.
 
@@ -297,12 +293,9 @@ class QAModel:
 
     def answer_batch(self, questions: Sequence[str], top_k: int = 5, evidence: bool = True) -> list[dict[str, Any]]:
         """Answer many questions in batches; an unlinkable one gets ``error`` set instead of raising.
-        From ``BATCH_PATHS_IN_MEMORY`` questions on, the evidence paths come from the graph held in
-        memory (the store's same paths, :mod:`kgfm.qa.paths`) for this and every later call."""
-        questions = list(questions)
-        if evidence and len(questions) >= BATCH_PATHS_IN_MEMORY:
-            self.engine.hold_paths_in_memory()  # the store's same paths, without a query per answer
-        return [r.as_dict() for r in self.engine.answer(questions, top_k=top_k, evidence=evidence)]
+        From 32 questions on, the evidence paths come from the graph held in memory (the store's same
+        paths, :mod:`kgfm.qa.paths`) for this and every later call."""
+        return [r.as_dict() for r in self.engine.answer(list(questions), top_k=top_k, evidence=evidence)]
 
     def close(self) -> None:
         self.engine.close()

@@ -76,15 +76,13 @@ FILE_CHUNK = 256  # questions per progress step of --file
 
 
 def _answer_all(engine: Any, questions: list[str], top_k: int, evidence: bool, batch: bool) -> list[Any]:
-    """One question as it is; a file's questions with the evidence paths held in memory (the
-    store's same paths, microseconds instead of a query per answer) and progress per chunk (a bar
-    on a terminal, a line per 10 % in a log)."""
+    """One question as it is; a file's questions with progress per chunk (a bar on a terminal, a
+    line per 10 % in a log). A chunk of 32 or more holds the evidence paths in memory (the store's
+    same paths, microseconds instead of a query per answer: ``QAEngine.answer``)."""
     if not batch:
         return engine.answer(questions, top_k=top_k, evidence=evidence)
     from kgfm.progress import progress
 
-    if evidence:
-        engine.hold_paths_in_memory()
     results: list[Any] = []
     bar = progress(total=len(questions), desc="kgfm qa")
     for start in range(0, len(questions), FILE_CHUNK):

@@ -92,6 +92,10 @@ class QAResult:
                 "seconds": self.seconds}
 
 
+#: A call of :meth:`QAEngine.answer` with at least this many questions holds the evidence paths in memory.
+BATCH_PATHS_IN_MEMORY = 32
+
+
 class QAEngine:
     """A loaded model plus everything needed to answer and explain.
 
@@ -188,8 +192,8 @@ class QAEngine:
 
     def hold_paths_in_memory(self) -> bool:
         """Answer evidence-path look-ups from the graph in memory from now on (the same paths as
-        the store's, :mod:`kgfm.qa.paths`): worth it for many questions (``kgfm serve``, ``kgfm qa
-        --file``, :meth:`answer` of a batch), not for one. Graphs over
+        the store's, :mod:`kgfm.qa.paths`): worth it for many questions (``kgfm serve``, and
+        :meth:`answer` of a batch: ``kgfm qa --file``, ``QAModel.answer_batch``), not for one. Graphs over
         ``MEMORY_PATHS_MAX_TRIPLES`` stay with the store. Returns whether paths are in memory."""
         from kgfm.qa.paths import MEMORY_PATHS_MAX_TRIPLES, MemoryPathStore
 
@@ -212,9 +216,13 @@ class QAEngine:
                batch_size: int = 32) -> list[QAResult]:
         """Answer a batch of questions (one encoder pass per ``batch_size`` questions).
 
-        Questions with no linkable entity get a result with ``error`` set and no answers.
+        Questions with no linkable entity get a result with ``error`` set and no answers. From
+        ``BATCH_PATHS_IN_MEMORY`` questions with evidence on, the paths come from the graph held
+        in memory (:meth:`hold_paths_in_memory`) for this and every later call.
         """
         start = time.perf_counter()
+        if evidence and len(questions) >= BATCH_PATHS_IN_MEMORY:
+            self.hold_paths_in_memory()
         texts, mentions, topics = link_questions(list(questions), self.linker)
         results: list[QAResult | None] = [None] * len(questions)
         ok = np.nonzero(topics >= 0)[0]

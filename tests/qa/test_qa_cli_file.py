@@ -79,11 +79,13 @@ def test_a_file_holds_the_paths_in_memory_with_the_stores_answers_and_shows_prog
     from kgfm.qa.answer import QAEngine
 
     questions = [line.split("\t")[0] for line in qa_inputs[1].read_text(encoding="utf-8").splitlines() if line.strip()]
+    listed = questions * 3  # 36: a batch that holds the paths in memory
     engine = QAEngine.load(model_dir)
     try:
         by_store = [r.as_dict() for r in engine.answer(questions)]
         assert not engine.paths_in_memory and engine.hold_paths_in_memory()
         by_memory = [r.as_dict() for r in engine.answer(questions)]
+        file_in_memory = [r.as_dict() for r in engine.answer(listed)]  # batched as the CLI batches the file
         assert engine.store.asked_store == 0  # every look-up answered in memory
     finally:
         engine.close()
@@ -93,17 +95,19 @@ def test_a_file_holds_the_paths_in_memory_with_the_stores_answers_and_shows_prog
 
     assert strip(by_memory) == strip(by_store)
     assert sum(len(a["paths"]) for r in by_store for a in r["answers"]) >= len(questions)  # evidence to compare
-    listed = tmp_path / "q.txt"
-    listed.write_text("\n".join(questions) + "\n", encoding="utf-8")
-    out = run("qa", "--file", str(listed), "--model", str(model_dir), "--json")
+    file = tmp_path / "q.txt"
+    file.write_text("\n".join(listed) + "\n", encoding="utf-8")
+    out = run("qa", "--file", str(file), "--model", str(model_dir), "--json")
     assert out.returncode == 0, out.stderr.decode()
-    assert strip(json.loads(out.stdout)) == strip(by_store)
-    assert f"kgfm qa: {len(questions)}/{len(questions)} (100%)" in out.stderr.decode()
+    assert strip(json.loads(out.stdout)) == strip(file_in_memory)
+    paths = lambda rs: [[(a["id"], a["paths"]) for a in r["answers"]] for r in rs]  # noqa: E731
+    assert paths(file_in_memory) == paths(by_store) * 3
+    assert f"kgfm qa: {len(listed)}/{len(listed)} (100%)" in out.stderr.decode()
 
 
 def test_answer_batch_holds_the_paths_in_memory_from_32_questions(model_dir: Path, qa_inputs):
     import kgfm
-    from kgfm.api import BATCH_PATHS_IN_MEMORY
+    from kgfm.qa.answer import BATCH_PATHS_IN_MEMORY
 
     questions = [line.split("\t")[0] for line in qa_inputs[1].read_text(encoding="utf-8").splitlines() if line.strip()]
     assert len(questions) < BATCH_PATHS_IN_MEMORY <= 3 * len(questions)
